@@ -1,0 +1,51 @@
+// swift-tools-version:6.0
+// InterLink for Swift: runs Kubernetes pods on Docker hosts and Slurm clusters
+// behind the upstream interLink virtual kubelet. No third-party packages: only
+// Foundation, Dispatch, Glibc, the test libraries and system C libraries.
+import PackageDescription
+
+let package = Package(
+    name: "InterLink",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "interlink", targets: ["interlink"]),
+    ],
+    targets: [
+        // Tiny C wrappers for what Glibc does not export to Swift (accept4, pipe2,
+        // the posix_spawn _np helpers, pidfd_open).
+        .target(name: "CShims"),
+        // libcurl through pkg-config, with typed wrappers for its variadic calls.
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        // Codable wire types (Kubernetes Pod subset, interLink API shapes). No I/O.
+        .target(name: "Model"),
+        // Hand-written YAML reader and InterLinkConfig with defaults and env overrides.
+        .target(name: "Config", dependencies: ["Model"]),
+        // The Provider protocol and its implementations: mock, docker, slurm.
+        .target(name: "Providers", dependencies: ["Model", "Config", "CShims"]),
+        // Desired-state store (journal), observe -> plan -> act loop, status view.
+        .target(name: "Reconciler", dependencies: ["Model", "Providers", "Config"]),
+        // HTTP/1.1 server on POSIX sockets and the interLink API handlers.
+        .target(name: "Server", dependencies: ["Model", "Reconciler", "Config", "CShims"]),
+        // libcurl HTTP client; the seam for the Kubernetes API client.
+        .target(name: "KubeClient", dependencies: ["CCurl", "Model"]),
+        .executableTarget(
+            name: "interlink",
+            dependencies: ["Model", "Config", "Providers", "Reconciler", "Server", "KubeClient"]
+        ),
+
+        .testTarget(name: "ModelTests", dependencies: ["Model"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ConfigTests", dependencies: ["Config"], resources: [.copy("Corpus")]),
+        .testTarget(name: "ProvidersTests", dependencies: ["Providers", "Model", "Config"], resources: [.copy("Golden")]),
+        .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "Providers", "Model", "Config"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "Reconciler", "Providers", "Model", "Config", "CShims"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "KubeClientTests", dependencies: ["KubeClient"]),
+        // End-to-end tests that start the real `interlink` binary and real
+        // dockerd / Slurm (started by scripts/); they skip cleanly when the
+        // backend is not up (make test always brings them up).
+        .testTarget(name: "IntegrationTests", dependencies: ["Model", "KubeClient"]),
+    ]
+)

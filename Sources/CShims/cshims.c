@@ -1,0 +1,48 @@
+#define _GNU_SOURCE
+#include "cshims.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+
+int cshims_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags) {
+    return accept4(fd, addr, len, flags);
+}
+
+int cshims_pipe2_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+int cshims_pidfd_open(pid_t pid) {
+#ifdef SYS_pidfd_open
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+int cshims_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path) {
+    return posix_spawn_file_actions_addchdir_np(actions, path);
+}
+
+int cshims_spawn_addclosefrom(posix_spawn_file_actions_t *actions, int from) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, from);
+}
+
+int cshims_spawnattr_defaults(posix_spawnattr_t *attr, int new_process_group) {
+    sigset_t all, none;
+    sigfillset(&all);
+    sigemptyset(&none);
+    int rc = posix_spawnattr_setsigdefault(attr, &all);
+    if (rc) return rc;
+    rc = posix_spawnattr_setsigmask(attr, &none);
+    if (rc) return rc;
+    short flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
+    if (new_process_group) {
+        rc = posix_spawnattr_setpgroup(attr, 0);
+        if (rc) return rc;
+        flags |= POSIX_SPAWN_SETPGROUP;
+    }
+    return posix_spawnattr_setflags(attr, flags);
+}
+
+int cshims_errno(void) { return errno; }

@@ -1,0 +1,20 @@
+#ifndef INTERLINK_CSHIMS_H
+#define INTERLINK_CSHIMS_H
+// Wrappers for Linux calls that Swift's Glibc module does not export
+// (see shared notes: accept4, pipe2, pidfd, the posix_spawn _np helpers).
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <spawn.h>
+#include <signal.h>
+
+int cshims_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
+int cshims_pipe2_cloexec(int fds[2]);
+int cshims_pidfd_open(pid_t pid);
+// posix_spawn_file_actions_addchdir_np; returns an errno value.
+int cshims_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path);
+// posix_spawn_file_actions_addclosefrom_np; returns an errno value.
+int cshims_spawn_addclosefrom(posix_spawn_file_actions_t *actions, int from);
+// Resets every signal disposition and unblocks all signals in the child.
+int cshims_spawnattr_defaults(posix_spawnattr_t *attr, int new_process_group);
+int cshims_errno(void);
+#endif

@@ -1,0 +1,103 @@
+import FoundationEssentials
+
+/// Kubernetes `ContainerStatus`. Go always emits `name`, `image`, `imageID`,
+/// `ready`, `restartCount`, `state` and `lastState`, so this encodes them too.
+public struct ContainerStatus: Codable, Sendable, Equatable, Hashable {
+    public var name: String
+    public var image: String
+    public var imageID: String
+    public var ready: Bool
+    public var restartCount: Int32
+    public var started: Bool?
+    public var containerID: String?
+    public var state: ContainerState
+    public var lastState: ContainerState
+
+    public init(name: String, image: String = "", imageID: String = "", ready: Bool = false,
+                restartCount: Int32 = 0, started: Bool? = nil, containerID: String? = nil,
+                state: ContainerState = ContainerState(), lastState: ContainerState = ContainerState()) {
+        self.name = name; self.image = image; self.imageID = imageID; self.ready = ready
+        self.restartCount = restartCount; self.started = started; self.containerID = containerID
+        self.state = state; self.lastState = lastState
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decodeIfPresent(String.self, forKey: .name) ?? ""
+        image = try c.decodeIfPresent(String.self, forKey: .image) ?? ""
+        imageID = try c.decodeIfPresent(String.self, forKey: .imageID) ?? ""
+        ready = try c.decodeIfPresent(Bool.self, forKey: .ready) ?? false
+        restartCount = try c.decodeIfPresent(Int32.self, forKey: .restartCount) ?? 0
+        started = try c.decodeIfPresent(Bool.self, forKey: .started)
+        containerID = try c.decodeIfPresent(String.self, forKey: .containerID)
+        state = try c.decodeIfPresent(ContainerState.self, forKey: .state) ?? ContainerState()
+        lastState = try c.decodeIfPresent(ContainerState.self, forKey: .lastState) ?? ContainerState()
+    }
+}
+
+/// Exactly one of the three members is set in a known state; none means unknown.
+public struct ContainerState: Codable, Sendable, Equatable, Hashable {
+    public var waiting: ContainerStateWaiting?
+    public var running: ContainerStateRunning?
+    public var terminated: ContainerStateTerminated?
+
+    public init(waiting: ContainerStateWaiting? = nil, running: ContainerStateRunning? = nil,
+                terminated: ContainerStateTerminated? = nil) {
+        self.waiting = waiting; self.running = running; self.terminated = terminated
+    }
+
+    public static func waiting(_ reason: String, _ message: String? = nil) -> ContainerState {
+        ContainerState(waiting: ContainerStateWaiting(reason: reason, message: message))
+    }
+    public static func running(since startedAt: String?) -> ContainerState {
+        ContainerState(running: ContainerStateRunning(startedAt: startedAt))
+    }
+    public static func terminated(_ t: ContainerStateTerminated) -> ContainerState {
+        ContainerState(terminated: t)
+    }
+
+    public var isEmpty: Bool { waiting == nil && running == nil && terminated == nil }
+}
+
+public struct ContainerStateWaiting: Codable, Sendable, Equatable, Hashable {
+    public var reason: String?
+    public var message: String?
+    public init(reason: String? = nil, message: String? = nil) { self.reason = reason; self.message = message }
+}
+
+public struct ContainerStateRunning: Codable, Sendable, Equatable, Hashable {
+    public var startedAt: String?
+    public init(startedAt: String? = nil) { self.startedAt = startedAt }
+}
+
+public struct ContainerStateTerminated: Codable, Sendable, Equatable, Hashable {
+    public var exitCode: Int32
+    public var signal: Int32?
+    public var reason: String?
+    public var message: String?
+    public var startedAt: String?
+    public var finishedAt: String?
+    public var containerID: String?
+
+    public init(exitCode: Int32, signal: Int32? = nil, reason: String? = nil, message: String? = nil,
+                startedAt: String? = nil, finishedAt: String? = nil, containerID: String? = nil) {
+        self.exitCode = exitCode; self.signal = signal; self.reason = reason; self.message = message
+        self.startedAt = startedAt; self.finishedAt = finishedAt; self.containerID = containerID
+    }
+}
+
+/// Kubernetes pod phase, derived from container statuses the way the VK does.
+public enum PodPhase: String, Sendable, Codable, CaseIterable {
+    case pending = "Pending", running = "Running", succeeded = "Succeeded", failed = "Failed", unknown = "Unknown"
+
+    /// The VK's rule: all terminated -> Succeeded (Failed if any non-zero);
+    /// any running -> Running; otherwise Pending. No containers -> Unknown.
+    public static func derive(from containers: [ContainerStatus]) -> PodPhase {
+        if containers.isEmpty { return .unknown }
+        if containers.allSatisfy({ $0.state.terminated != nil }) {
+            return containers.contains { ($0.state.terminated?.exitCode ?? 0) != 0 } ? .failed : .succeeded
+        }
+        if containers.contains(where: { $0.state.running != nil }) { return .running }
+        return .pending
+    }
+}

@@ -1,0 +1,158 @@
+import FoundationEssentials
+import Model
+
+/// A pod as the reconciler hands it to a provider: the create request exactly
+/// as the VK sent it (pod, ConfigMaps, Secrets, projected volumes) and which
+/// incarnation this is. `attempt` starts at 0 and grows each time the reconciler
+/// re-creates the pod after its backend lost it; providers stamp it on what they
+/// create so that an old incarnation is never mistaken for the new one.
+public struct DesiredPod: Sendable, Equatable, Codable {
+    public var request: PodCreateRequests
+    public var attempt: Int
+
+    public init(request: PodCreateRequests, attempt: Int = 0) {
+        self.request = request; self.attempt = attempt
+    }
+
+    public var pod: Pod { request.pod }
+    public var uid: String { request.pod.uid }
+    public var namespace: String { request.pod.namespace }
+    public var name: String { request.pod.name }
+}
+
+/// What a provider needs to find, stop or read one backend job. Built from the
+/// reconciler's record, or from an observation for orphans (then `pod` is nil).
+public struct JobRef: Sendable, Equatable, Codable {
+    public var podUID: String
+    public var namespace: String
+    public var name: String
+    /// The backend id (Docker container ids joined by ",", a Slurm job id).
+    public var jobID: String
+    public var attempt: Int
+    /// Seconds to wait between the polite stop and the kill (Kubernetes default 30).
+    public var gracePeriodSeconds: Int
+    /// The pod, when known (it is not for orphans).
+    public var pod: Pod?
+
+    public init(podUID: String, namespace: String, name: String, jobID: String, attempt: Int = 0,
+                gracePeriodSeconds: Int = 30, pod: Pod? = nil) {
+        self.podUID = podUID; self.namespace = namespace; self.name = name; self.jobID = jobID
+        self.attempt = attempt; self.gracePeriodSeconds = gracePeriodSeconds; self.pod = pod
+    }
+}
+
+/// The backend's coarse view of one job.
+public enum JobState: String, Sendable, Equatable, Codable {
+    /// Accepted but nothing runs yet (Slurm PENDING, Docker created).
+    case pending
+    /// At least one container runs.
+    case running
+    /// Nothing will run any more: every container has a terminated state.
+    case finished
+}
+
+/// The actual state of one job, as one `observe()` round trip saw it.
+public struct JobObservation: Sendable, Equatable, Codable {
+    public var podUID: String
+    public var namespace: String
+    public var name: String
+    public var jobID: String
+    public var attempt: Int
+    public var state: JobState
+    /// One status per main container of the pod, in spec order when known.
+    public var containers: [ContainerStatus]
+    public var initContainers: [ContainerStatus]
+    /// A backend-level note (Slurm reason, Docker error), for messages.
+    public var message: String?
+
+    public init(podUID: String, namespace: String = "", name: String = "", jobID: String, attempt: Int = 0,
+                state: JobState, containers: [ContainerStatus] = [], initContainers: [ContainerStatus] = [],
+                message: String? = nil) {
+        self.podUID = podUID; self.namespace = namespace; self.name = name; self.jobID = jobID
+        self.attempt = attempt; self.state = state; self.containers = containers
+        self.initContainers = initContainers; self.message = message
+    }
+
+    public var ref: JobRef {
+        JobRef(podUID: podUID, namespace: namespace, name: name, jobID: jobID, attempt: attempt)
+    }
+}
+
+/// Errors every provider reports; each reads as a sentence a user can act on.
+public enum ProviderError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The pod cannot run as specified (bad quantity, unsupported volume...). Not retried.
+    case invalidPod(String)
+    /// The image does not exist and cannot be pulled. Retried a bounded number of times.
+    case imageNotFound(image: String, message: String)
+    /// A backend command failed; `transient` ones are retried with backoff.
+    case backend(command: String, message: String, transient: Bool)
+    /// Logs of a pod or container the backend does not know.
+    case notFound(String)
+    /// The provider lacks a tool or setting it needs.
+    case unavailable(String)
+
+    public var description: String {
+        switch self {
+        case .invalidPod(let m): return m
+        case .imageNotFound(let image, let m): return "image \(image) not found: \(m)"
+        case .backend(let cmd, let m, _): return "\(cmd) failed: \(m)"
+        case .notFound(let m): return m
+        case .unavailable(let m): return m
+        }
+    }
+
+    /// The Kubernetes waiting reason a create failure shows as.
+    public var waitingReason: String {
+        switch self {
+        case .imageNotFound: return "ErrImagePull"
+        case .invalidPod: return "CreateContainerConfigError"
+        default: return "ProviderFailed"
+        }
+    }
+
+    /// Whether trying the same action again may help.
+    public var isRetryable: Bool {
+        switch self {
+        case .invalidPod, .notFound: return false
+        case .imageNotFound, .unavailable: return true
+        case .backend(_, _, let transient): return transient
+        }
+    }
+}
+
+/// A stream of log bytes; finishes when the log ends (or, with Follow, when the
+/// container ends). Cancelling the consumer stops the producer.
+public typealias LogStream = AsyncThrowingStream<Data, any Error>
+
+/// A backend that runs pods: Docker, Slurm, the mock, or (later) a remote plugin.
+///
+/// Contract:
+/// - `create` is idempotent per (pod UID, attempt): called again for the same
+///   incarnation it adopts what exists instead of duplicating it. It returns the
+///   backend job id. It must not block for the pod's run time.
+/// - `observe` returns every job this provider owns (including orphans whose pod
+///   the reconciler no longer wants) in a number of backend commands that does
+///   not grow with the number of pods.
+/// - `delete` stops a job (honouring the grace period) and is idempotent;
+///   `cleanup` removes what the pod left on disk once the job is gone.
+/// - Nothing here knows HTTP or the Kubernetes API server.
+public protocol Provider: Sendable {
+    /// A short name for logs and metrics ("mock", "docker", "slurm").
+    var name: String { get }
+    func create(_ pod: DesiredPod) async throws -> String
+    func observe() async throws -> [JobObservation]
+    func delete(_ job: JobRef) async throws
+    func cleanup(_ job: JobRef) async throws
+    func logs(_ job: JobRef, container: String, options: LogOpts) async throws -> LogStream
+    /// Capacity for `/pinglink`, or nil when the provider has none to report.
+    func ping() async throws -> PingResponse?
+    /// Number of backend commands run so far (for metrics and the per-tick bound).
+    var commandCount: Int { get }
+}
+
+extension LogStream {
+    /// A finished stream with one chunk.
+    public static func once(_ data: Data) -> LogStream {
+        AsyncThrowingStream { c in c.yield(data); c.finish() }
+    }
+}

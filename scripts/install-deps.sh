@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the Debian and PyPI packages that building, running and testing
+# InterLink need. Idempotent: it only calls apt-get when something is missing.
+# Usage: scripts/install-deps.sh [build|test|all]   (default: build)
+set -euo pipefail
+what="${1:-build}"
+
+build_pkgs=(libcurl4-openssl-dev pkg-config)
+test_pkgs=(docker.io slurm-wlm munge busybox-static wrk curl iproute2)
+
+pkgs=("${build_pkgs[@]}")
+case "$what" in
+  build) ;;
+  test|all) pkgs+=("${test_pkgs[@]}") ;;
+  *) echo "usage: $0 [build|test|all]" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}" >&2
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  # Debian's docker.io ships its own client; the machine's newer static CLI
+  # in /usr/local/bin stays first on PATH, which is what we want.
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ "$what" != build ]; then
+  python3 -c 'import yaml' 2>/dev/null || python3 -m pip install -q PyYAML
+fi

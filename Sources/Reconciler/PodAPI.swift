@@ -1,0 +1,53 @@
+import FoundationEssentials
+import Model
+import Providers
+
+/// What the HTTP API needs from the core. The reconciler implements it; tests
+/// of the API layer may use a fake. Every method answers from recorded state
+/// or records intent: none waits on a backend call, except `logs` and `ping`.
+public protocol PodAPI: Sendable {
+    /// Records the pod as desired (durably, before returning) and wakes the loop.
+    /// Answers the pod UID and the job id known so far (may be empty).
+    func create(_ request: PodCreateRequests) async throws(PodAPIError) -> CreateStruct
+    /// Records the pod as no longer desired; unknown pods are fine (idempotent).
+    func delete(_ pod: Pod) async throws(PodAPIError)
+    /// One entry per pod asked for; a pod never created gets empty `containers`.
+    func status(_ pods: [Pod]) async -> [PodStatus]
+    /// Log bytes of one container; `.notFound` for an unknown pod or container.
+    func logs(_ request: LogStruct) async throws(PodAPIError) -> LogStream
+    /// Capacity to report to the VK, if the provider knows it.
+    func ping() async -> PingResponse?
+    /// The VK's cache hint: refresh what is known about this pod (may be a no-op).
+    func updateCache(_ pod: Pod) async
+    /// Prometheus text exposition of the core's metrics.
+    func metrics() async -> String
+    /// True once the desired state is loaded and the loop has started.
+    func isReady() async -> Bool
+}
+
+/// Failures the API turns into HTTP status codes.
+public enum PodAPIError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// 400: the request cannot be accepted as sent.
+    case invalid(String)
+    /// 404: no such pod or container.
+    case notFound(String)
+    /// 503: not ready yet / shutting down.
+    case unavailable(String)
+    /// 500: a real internal fault (the journal could not be written...).
+    case `internal`(String)
+
+    public var description: String {
+        switch self {
+        case .invalid(let m), .notFound(let m), .unavailable(let m), .internal(let m): return m
+        }
+    }
+
+    public var httpStatus: Int {
+        switch self {
+        case .invalid: return 400
+        case .notFound: return 404
+        case .unavailable: return 503
+        case .internal: return 500
+        }
+    }
+}

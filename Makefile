@@ -1,1 +1,38 @@
-# placeholder, replaced below
+# InterLink for Swift. On a fresh Debian machine with the Swift toolchain:
+#   make run    build and start the server on the mock provider (config/InterLinkConfig.yaml)
+#   make test   install test dependencies, start dockerd + a one-node Slurm, run every test
+SHELL := /bin/bash
+SWIFT ?= swift
+CONFIG ?= config/InterLinkConfig.yaml
+
+.PHONY: all build deps run test bench clean docker-up docker-down slurm-up slurm-down
+
+all: build
+
+deps:
+	@scripts/install-deps.sh build
+
+build: deps
+	$(SWIFT) build -c release --product interlink
+	@echo "built .build/release/interlink"
+
+run: build
+	.build/release/interlink serve --config $(CONFIG)
+
+test:
+	@scripts/test.sh
+
+bench: build
+	@scripts/bench.sh
+
+docker-up:
+	@scripts/dockerd.sh start
+docker-down:
+	@scripts/dockerd.sh stop
+slurm-up:
+	@scripts/slurm.sh start
+slurm-down:
+	@scripts/slurm.sh stop
+
+clean:
+	rm -rf .build .interlink

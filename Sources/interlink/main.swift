@@ -1,1 +1,46 @@
-print("interlink")
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// interlink: one binary, several commands. `serve` is the product; `ctl` is the
+// small client; `bench` runs in-process benchmarks.
+let usage = """
+usage: interlink <command> [options]
+
+commands:
+  serve [--config PATH]     run the InterLink API server and reconciler
+  ctl <subcommand> ...      talk to a running server (ctl --help)
+  bench reconcile [--pods 100,1000,10000]
+                            reconcile tick and /status cost on the mock provider
+  version                   print the version
+
+The config file is --config, else $INTERLINKCONFIGPATH, else /etc/interlink/InterLinkConfig.yaml.
+"""
+
+let version = "0.1.0"
+let arguments = Array(CommandLine.arguments.dropFirst())
+signal(SIGPIPE, SIG_IGN)
+
+let code: Int32
+switch arguments.first {
+case "serve":
+    code = await Serve.run(Array(arguments.dropFirst()))
+case "ctl":
+    code = await Ctl.run(Array(arguments.dropFirst()))
+case "bench":
+    code = await Bench.run(Array(arguments.dropFirst()))
+case "version", "--version":
+    print("interlink \(version)")
+    code = 0
+case "help", "--help", "-h":
+    print(usage)
+    code = 0
+case nil:
+    FileHandleOutput.stderr(usage)
+    code = 2
+case let other?:
+    FileHandleOutput.stderr("interlink: unknown command \"\(other)\" (try: interlink --help)")
+    code = 2
+}
+exit(code)

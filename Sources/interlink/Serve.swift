@@ -1,0 +1,140 @@
+import Config
+import Dispatch
+import FoundationEssentials
+import Model
+import Providers
+import Reconciler
+import Server
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `interlink serve`: load the config, open the desired-state store, start the
+/// reconcile loop and the HTTP API, and shut both down gracefully on SIGTERM/SIGINT.
+enum Serve {
+    static func run(_ args: [String]) async -> Int32 {
+        var cliConfig: String?
+        var i = 0
+        while i < args.count {
+            switch args[i] {
+            case "--config", "-c":
+                guard i + 1 < args.count else { return fail("--config needs a path", code: 2) }
+                cliConfig = args[i + 1]; i += 2
+            case let a where a.hasPrefix("--config="):
+                cliConfig = String(a.dropFirst("--config=".count)); i += 1
+            case "--help", "-h":
+                print("usage: interlink serve [--config PATH]"); return 0
+            default:
+                return fail("serve: unknown option \(args[i]) (usage: interlink serve [--config PATH])", code: 2)
+            }
+        }
+
+        let env = environmentDictionary()
+        let path = ConfigLoader.resolvePath(cliPath: cliConfig, environment: env)
+        let config: InterLinkConfig
+        do { config = try ConfigLoader.load(path: path, environment: env) } catch {
+            return fail(error.description, code: 2)
+        }
+        Log.level = config.verboseLogging ? .debug : config.errorsOnlyLogging ? .error : .info
+
+        let listen: ListenAddress
+        do { listen = try listenAddress(config) } catch { return fail(error.description, code: 2) }
+
+        let provider: any Provider
+        do { provider = try ProviderFactory.make(config) } catch { return fail("\(error)", code: 2) }
+
+        let reconciler: Reconciler
+        do {
+            reconciler = try await Reconciler(provider: provider, settings: ReconcilerSettings(config: config))
+        } catch {
+            return fail("cannot load desired state from \(config.dataRootFolder): \(error)", code: 1)
+        }
+
+        var http = HTTPServerConfig(listen: listen)
+        http.maxBodyBytes = config.maxBodyBytes
+        http.readTimeoutSeconds = config.readTimeoutSeconds
+        http.maxConnections = config.maxConnections
+        let api = InterLinkAPI(core: reconciler, auth: config.vkTokenFile.map { TokenAuthenticator(path: $0) })
+        let server = HTTPServer(config: http, handler: api.handler)
+        do { try server.start() } catch { return fail("cannot listen on \(listen): \(error)", code: 1) }
+
+        Log.info("interlink serving", ["listen": server.boundPort.map { "\(listen) (port \($0))" } ?? listen.description,
+                                       "provider": provider.name, "config": path,
+                                       "dataRoot": config.dataRootFolder, "version": version])
+
+        let signals = SignalWatcher(signals: [SIGTERM, SIGINT]) { sig in
+            Log.info("shutting down", ["signal": sig == SIGTERM ? "SIGTERM" : "SIGINT"])
+            Task {
+                await server.shutdown()
+                await reconciler.stop()
+            }
+        }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await reconciler.run() }
+            group.addTask { await server.run() }
+            await group.waitForAll()
+        }
+        withExtendedLifetime(signals) {}
+        Log.info("interlink stopped")
+        return 0
+    }
+
+    /// `InterlinkAddress` + `InterlinkPort` as a listen address.
+    static func listenAddress(_ c: InterLinkConfig) throws(ConfigError) -> ListenAddress {
+        let addr = c.interlinkAddress
+        if addr.hasPrefix("unix://") {
+            let p = String(addr.dropFirst("unix://".count))
+            guard p.hasPrefix("/") else {
+                throw ConfigError(path: "InterlinkAddress", line: nil, message: "a unix socket address must be absolute: unix:///path/to.sock")
+            }
+            return .unix(path: p)
+        }
+        if addr.hasPrefix("https://") || c.tls.enabled {
+            throw ConfigError(path: "InterlinkAddress", line: nil,
+                              message: "TLS serving is not built in yet; listen on http:// behind a TLS proxy or on a unix:// socket")
+        }
+        var host = addr.hasPrefix("http://") ? String(addr.dropFirst("http://".count)) : addr
+        if let slash = host.firstIndex(of: "/") { host = String(host[..<slash]) }
+        if host.hasPrefix("["), let end = host.firstIndex(of: "]") { host = String(host[host.index(after: host.startIndex)..<end]) }
+        else if let colon = host.lastIndex(of: ":") { host = String(host[..<colon]) }
+        guard !host.isEmpty else {
+            throw ConfigError(path: "InterlinkAddress", line: nil, message: "no host in \"\(addr)\"")
+        }
+        guard (0...65535).contains(c.interlinkPort) else {
+            throw ConfigError(path: "InterlinkPort", line: nil, message: "\(c.interlinkPort) is not a TCP port")
+        }
+        return .tcp(host: host, port: c.interlinkPort)
+    }
+
+    static func fail(_ message: String, code: Int32) -> Int32 {
+        FileHandleOutput.stderr("interlink: \(message)")
+        return code
+    }
+}
+
+func environmentDictionary() -> [String: String] {
+    var env: [String: String] = [:]
+    var p = environ
+    while let entry = p.pointee {
+        let s = String(cString: entry)
+        if let eq = s.firstIndex(of: "=") { env[String(s[..<eq])] = String(s[s.index(after: eq)...]) }
+        p += 1
+    }
+    return env
+}
+
+/// Turns SIGTERM/SIGINT into a callback, the way SWIFT-LINUX.md measured works:
+/// ignore the signal first, then watch it with a Dispatch source kept alive.
+final class SignalWatcher: Sendable {
+    private let sources: [any DispatchSourceSignal]
+
+    init(signals: [Int32], handler: @escaping @Sendable (Int32) -> Void) {
+        sources = signals.map { sig in
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { handler(sig) }
+            source.resume()
+            return source
+        }
+    }
+}

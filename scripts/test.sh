@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# `make test`: installs what the tests need, builds, starts a private dockerd
+# and a one-node Slurm, runs every test (unit and integration), stops the
+# services again and prints a summary. Exit code is swift test's.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export INTERLINK_TEST_ROOT="${INTERLINK_TEST_ROOT:-/tmp/interlink-test}"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "dependencies"
+scripts/install-deps.sh test
+
+step "build (debug, with tests)"
+buildlog="$(mktemp)"
+if ! swift build --build-tests >"$buildlog" 2>&1; then
+  grep -E 'error|warning: unre' "$buildlog" | head -50 || tail -50 "$buildlog"
+  echo "build failed (full log: $buildlog)"; exit 1
+fi
+tail -1 "$buildlog"
+export INTERLINK_TEST_BINARY="$PWD/.build/debug/interlink"
+
+cleanup() {
+  step "stopping test services"
+  scripts/slurm.sh stop || true
+  scripts/dockerd.sh stop || true
+}
+trap cleanup EXIT
+
+step "starting dockerd (private, $INTERLINK_TEST_ROOT/docker)"
+scripts/dockerd.sh start
+eval "$(scripts/dockerd.sh env)"
+
+step "starting a one-node Slurm ($INTERLINK_TEST_ROOT/slurm)"
+scripts/slurm.sh start
+eval "$(scripts/slurm.sh env)"
+
+step "running tests"
+log="$(mktemp)"
+set +e
+swift test --skip-build 2>&1 | tee "$log" | grep -E '^(✘|✔ Suite|􀢄|.*error:|.*Test run with)|recorded an issue|skipped' 
+rc=${PIPESTATUS[0]}
+set -e
+
+step "summary"
+passed=$(grep -c '^✔ Test ' "$log" || true)
+failed=$(grep -c '^✘ Test ' "$log" || true)
+skipped=$(grep -c '^➜ Test .* skipped' "$log" || true)
+grep -E 'Test run with' "$log" | tail -1 || true
+if [ "$failed" -gt 0 ]; then
+  echo "failing tests:"; grep -E '^✘ Test ' "$log" | sed 's/^/  /'
+fi
+echo "full log: $log"
+echo "tests: $passed passed, $failed failed, $skipped skipped"
+exit "$rc"

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# `make bench`: server and reconciler benchmarks on the mock provider, printed
+# as tables. Figures are for comparing runs on the same machine, not targets.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh test >/dev/null
+bin=.build/release/interlink
+[ -x "$bin" ] || swift build -c release --product interlink
+duration="${BENCH_SECONDS:-5}"
+work="$(mktemp -d)"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat >"$work/config.yaml" <<YAML
+InterlinkAddress: http://127.0.0.1
+InterlinkPort: $port
+DataRootFolder: $work/data
+Provider: mock
+MockRunSeconds: 3600
+YAML
+"$bin" serve --config "$work/config.yaml" 2>"$work/server.log" &
+server=$!
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+
+uid=$(python3 -c 'import uuid; print(uuid.uuid4())')
+pod="{\"metadata\":{\"name\":\"bench\",\"namespace\":\"default\",\"uid\":\"$uid\"},\"spec\":{\"containers\":[{\"name\":\"main\",\"image\":\"busybox\"}]}}"
+curl -fsS -X POST -H 'Content-Type: application/json' -d "{\"pod\":$pod}" "http://127.0.0.1:$port/create" >/dev/null
+export STATUS_BODY="[$pod]"
+
+echo "== HTTP API (mock provider, keep-alive, ${duration}s per row, wrk) =="
+printf '%-10s %8s %12s %10s %10s\n' route clients req/s p50 p99
+for route in status ping; do
+  path=/status; [ $route = ping ] && path=/pinglink
+  for c in 1 64; do
+    t=$(( c < 2 ? 1 : 2 ))
+    out=$(wrk -t$t -c$c -d${duration}s --latency -s scripts/bench/$route.lua "http://127.0.0.1:$port$path" 2>&1)
+    rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+    p50=$(awk '$1=="50%" {print $2}' <<<"$out")
+    p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+    non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
+    printf '%-10s %8s %12s %10s %10s %s\n' "$path" "$c" "$rps" "$p50" "$p99" "${non2xx:+(non-2xx: $non2xx)}"
+  done
+done
+
+echo
+echo "== Reconciler (mock provider, in process) =="
+"$bin" bench reconcile --pods "${BENCH_PODS:-100,1000,10000}"

@@ -46,6 +46,6 @@ let package = Package(
         // End-to-end tests that start the real `interlink` binary and real
         // dockerd / Slurm (started by scripts/); they skip cleanly when the
         // backend is not up (make test always brings them up).
-        .testTarget(name: "IntegrationTests", dependencies: ["Model", "KubeClient"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Model", "Providers", "KubeClient"]),
     ]
 )

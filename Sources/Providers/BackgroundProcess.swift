@@ -1,0 +1,62 @@
+import CShims
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A long-running child (a server under test, later a sidecar) whose output
+/// goes to a log file. Started with `posix_spawn`, argv only, own process group.
+public final class BackgroundProcess: Sendable {
+    public let pid: pid_t
+    public let logPath: String
+
+    /// Starts `executable` with `arguments`; stdout and stderr are appended to `logPath`.
+    public init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
+                logPath: String, workingDirectory: String? = nil) throws(ProcessError) {
+        guard let path = ProcessRunner.resolve(executable) else { throw .notFound(executable) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        if let dir = workingDirectory { _ = cshims_spawn_addchdir(&actions, dir) }
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        _ = cshims_spawnattr_defaults(&attr, 1)
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        let envStrings = environment.map { $0.map { "\($0.key)=\($0.value)" } } ?? ProcessRunner.currentEnvironment()
+        let envp = envStrings.map { strdup($0) } + [nil]
+        defer { envp.forEach { free($0) } }
+        var child: pid_t = 0
+        let rc = posix_spawn(&child, path, &actions, &attr, argv, envp)
+        guard rc == 0 else { throw .spawnFailed(command: path, errno: rc) }
+        pid = child
+        self.logPath = logPath
+    }
+
+    /// Sends `signal` to the process.
+    public func kill(_ signal: Int32 = SIGTERM) { _ = Glibc.kill(pid, signal) }
+
+    /// Waits for the exit and returns the exit code (128+n for signal n), or nil
+    /// when it has not exited within `timeout` seconds.
+    public func wait(timeout: Double) async -> Int32? {
+        let deadline = ProcessRunner.monotonicSeconds() + timeout
+        while true {
+            var status: Int32 = 0
+            let r = waitpid(pid, &status, WNOHANG)
+            if r == pid {
+                let sig = status & 0x7f
+                return sig != 0 ? 128 + sig : (status >> 8) & 0xff
+            }
+            if r < 0 { return nil }
+            if ProcessRunner.monotonicSeconds() > deadline { return nil }
+            try? await Task.sleep(nanoseconds: 50_000_000)
+        }
+    }
+
+    /// The log so far, for failure messages.
+    public func log() -> String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+}

@@ -152,6 +152,22 @@ final class InterLinkInstance: @unchecked Sendable {
 
     func cleanup() { try? FileManager.default.removeItem(at: dir) }
 
+    /// Starts an instance, runs `body`, and always stops and removes it again.
+    static func with(provider: String, extraConfig: String = "", environment: [String: String] = [:],
+                     _ body: (InterLinkInstance) async throws -> Void) async throws {
+        let il = try InterLinkInstance(provider: provider, extraConfig: extraConfig, environment: environment)
+        do {
+            try await il.start()
+            try await body(il)
+        } catch {
+            await il.stop()
+            if ProcessInfo.processInfo.environment["INTERLINK_KEEP_TEST_DIRS"] == nil { il.cleanup() }
+            throw error
+        }
+        await il.stop()
+        il.cleanup()
+    }
+
     static func freePort() -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }

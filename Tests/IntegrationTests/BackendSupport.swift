@@ -1,0 +1,48 @@
+import Foundation
+import Model
+import Providers
+
+/// Runs the docker CLI against the test daemon.
+enum DockerCLI {
+    static func run(_ args: [String]) async throws -> ProcessResult {
+        var env = ProcessInfo.processInfo.environment
+        env["DOCKER_HOST"] = TestEnv.dockerHost
+        return try await ProcessRunner.run("docker", args, environment: env, timeout: 60)
+    }
+
+    /// IDs of every container (any state) of a pod.
+    static func containers(ofPod uid: String) async throws -> [String] {
+        let r = try await run(["ps", "-a", "-q", "--filter", "label=interlink.pod-uid=\(uid)"])
+        return r.stdoutText.split(separator: "\n").map(String.init)
+    }
+
+    static func inspect(_ id: String) async throws -> [String: Any] {
+        let r = try await run(["inspect", id])
+        let arr = try JSONSerialization.jsonObject(with: r.stdout) as? [[String: Any]]
+        return arr?.first ?? [:]
+    }
+}
+
+extension InterLinkInstance {
+    /// Logs of one container as text (non-follow).
+    func logText(_ pod: Pod, _ container: String) async throws -> String {
+        let a = try await logs(pod, container: container)
+        guard a.status == 200 else { throw InstanceError.notReady("/getLogs answered \(a.status): \(a.text)") }
+        return a.text
+    }
+}
+
+/// Values that must arrive byte-exact and never be interpreted.
+enum Hostile {
+    static let values = [
+        "plain",
+        "with \"double\" and 'single' quotes",
+        "multi\nline\nvalue",
+        "dollar $HOME and $(id) and ${PATH} and `id`",
+        "semi; echo pwned; rm -rf /tmp/x",
+        "unicode: héllo wörld ✓ 日本",
+        "",
+        "--privileged",
+        "trailing backslash \\",
+    ]
+}

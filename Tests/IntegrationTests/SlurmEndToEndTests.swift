@@ -1,0 +1,174 @@
+import Foundation
+import Model
+import Providers
+import Testing
+
+/// Runs the Slurm CLIs against the test cluster.
+enum SlurmCLI {
+    static func run(_ tool: String, _ args: [String]) async throws -> ProcessResult {
+        var env = ProcessInfo.processInfo.environment
+        env["SLURM_CONF"] = TestEnv.slurmConf
+        return try await ProcessRunner.run(tool, args, environment: env, timeout: 60)
+    }
+
+    /// Job ids in the queue whose name or comment mentions the pod UID.
+    static func jobs(ofPod uid: String) async throws -> [String] {
+        let r = try await run("squeue", ["-h", "-o", "%i|%j|%k"])
+        return r.stdoutText.split(separator: "\n").filter { $0.contains(uid) }.map { String($0.split(separator: "|")[0]) }
+    }
+}
+
+/// The Slurm provider through the whole product: real `interlink` binary, real
+/// HTTP API, a real one-node Slurm (scripts/slurm.sh), runtime `none` and `docker`.
+@Suite("End to end on a real Slurm cluster", .serialized,
+       .enabled(if: TestEnv.hasSlurm, "needs INTERLINK_TEST_SLURM_CONF and INTERLINK_TEST_BINARY (make test starts Slurm)"))
+struct SlurmEndToEndTests {
+    func withIL(runtime: String = "none", _ body: (InterLinkInstance) async throws -> Void) async throws {
+        try await InterLinkInstance.with(provider: "slurm", extraConfig: """
+        ContainerRuntime: \(runtime)
+        DockerHost: \(TestEnv.dockerHost ?? "")
+        """, environment: ["SLURM_CONF": TestEnv.slurmConf ?? ""], body)
+    }
+
+    func finished(_ s: PodStatus) -> Bool { s.phase == .succeeded || s.phase == .failed }
+
+    @Test func helloWorldSucceedsWithItsLogs() async throws {
+        try await withIL { il in
+            let pod = Pods.make("hello", containers: [Pods.shell("main", "echo hello from slurm")])
+            #expect(try await il.create(PodCreateRequests(pod: pod)).status == 200)
+            let (s, _) = try await il.waitForStatus(pod, timeout: 90, finished)
+            #expect(s.phase == .succeeded, "\(s)")
+            #expect(!s.JID.isEmpty)
+            #expect(try await il.logText(pod, "main") == "hello from slurm\n")
+        }
+    }
+
+    @Test func exit42FailsWith42() async throws {
+        try await withIL { il in
+            let pod = Pods.make("exit42", containers: [Pods.shell("main", "exit 42")])
+            #expect(try await il.create(PodCreateRequests(pod: pod)).status == 200)
+            let (s, _) = try await il.waitForStatus(pod, timeout: 90, finished)
+            #expect(s.phase == .failed)
+            #expect(s.container("main")?.state.terminated?.exitCode == 42)
+        }
+    }
+
+    @Test func initContainersRunInOrderAndHandDataOnThroughAnEmptyDir() async throws {
+        try await withIL { il in
+            let mount = [VolumeMount(name: "work", mountPath: "/work")]
+            var a = Pods.shell("a", "echo first > /work/order"); a.volumeMounts = mount
+            var b = Pods.shell("b", "echo second >> /work/order"); b.volumeMounts = mount
+            var main = Pods.shell("main", "cat /work/order"); main.volumeMounts = mount
+            let pod = Pods.make("init", containers: [main], initContainers: [a, b],
+                                volumes: [Volume(name: "work", emptyDir: EmptyDirVolumeSource())])
+            #expect(try await il.create(PodCreateRequests(pod: pod)).status == 200)
+            let (s, _) = try await il.waitForStatus(pod, timeout: 90, finished)
+            #expect(s.phase == .succeeded, "\(s)")
+            #expect(try await il.logText(pod, "main") == "first\nsecond\n")
+        }
+    }
+
+    @Test func twoContainersWhereOneFailsShowTheirOwnExitCodes() async throws {
+        try await withIL { il in
+            let pod = Pods.make("split", containers: [Pods.shell("ok", "echo fine"), Pods.shell("bad", "exit 3")])
+            #expect(try await il.create(PodCreateRequests(pod: pod)).status == 200)
+            let (s, _) = try await il.waitForStatus(pod, timeout: 90, finished)
+            #expect(s.phase == .failed)
+            #expect(s.container("ok")?.state.terminated?.exitCode == 0)
+            #expect(s.container("bad")?.state.terminated?.exitCode == 3)
+        }
+    }
+
+    @Test func configMapAndSecretAppearAsFilesAndEnv() async throws {
+        try await withIL { il in
+            var main = Pods.shell("main", "cat /cfg/greeting; cat /sec/password; echo; echo \"$FROM_CM|$FROM_SECRET\"")
+            main.volumeMounts = [VolumeMount(name: "cfg", mountPath: "/cfg"), VolumeMount(name: "sec", mountPath: "/sec")]
+            main.env = [EnvVar(name: "FROM_CM", valueFrom: EnvVarSource(configMapKeyRef: KeySelector(name: "app", key: "greeting"))),
+                        EnvVar(name: "FROM_SECRET", valueFrom: EnvVarSource(secretKeyRef: KeySelector(name: "creds", key: "password")))]
+            let pod = Pods.make("cm-secret", containers: [main], volumes: [
+                Volume(name: "cfg", configMap: ConfigMapVolumeSource(name: "app")),
+                Volume(name: "sec", secret: SecretVolumeSource(secretName: "creds")),
+            ])
+            let cm = ConfigMap(metadata: ObjectMeta(name: "app", namespace: "default"), data: ["greeting": "hello\n"])
+            let secret = Secret(metadata: ObjectMeta(name: "creds", namespace: "default"), data: ["password": Data("s3cr3t".utf8).base64EncodedString()])
+            #expect(try await il.create(PodCreateRequests(pod: pod, configmaps: [cm], secrets: [secret])).status == 200)
+            let (s, _) = try await il.waitForStatus(pod, timeout: 90, finished)
+            #expect(s.phase == .succeeded, "\(s)")
+            #expect(try await il.logText(pod, "main") == "hello\ns3cr3t\nhello\n|s3cr3t\n")
+        }
+    }
+
+    @Test func envAndArgsArriveByteExact() async throws {
+        try await withIL { il in
+            var main = Pods.shell("main", (0..<Hostile.values.count).map { "printf '%s\\0' \"$V\($0)\"" }.joined(separator: "; "))
+            main.env = Hostile.values.enumerated().map { EnvVar(name: "V\($0.offset)", value: $0.element) }
+            let args = Container(name: "args", image: TestEnv.image, command: ["/bin/sh", "-c", "for a in \"$@\"; do printf '%s\\0' \"$a\"; done", "sh"], args: Hostile.values)
+            let pod = Pods.make("bytes", containers: [main, args],
+                                annotations: ["slurm-job.vk.io/flags": "--comment=x", "note": "$(touch /tmp/interlink-pwned) `id`"])
+            #expect(try await il.create(PodCreateRequests(pod: pod)).status == 200)
+            let (s, _) = try await il.waitForStatus(pod, timeout: 90, finished)
+            #expect(s.phase == .succeeded, "\(s)")
+            let expected = Hostile.values.map { $0 + "\0" }.joined()
+            #expect(try await il.logText(pod, "main") == expected)
+            #expect(try await il.logText(pod, "args") == expected)
+            #expect(!FileManager.default.fileExists(atPath: "/tmp/interlink-pwned"))
+        }
+    }
+
+    @Test func aJobCancelledBehindOurBackIsResubmittedForRestartPolicyAlways() async throws {
+        try await withIL { il in
+            let pod = Pods.make("heal", containers: [Pods.shell("main", "sleep 300")], restartPolicy: "Always")
+            #expect(try await il.create(PodCreateRequests(pod: pod)).status == 200)
+            let (running, _) = try await il.waitForStatus(pod, timeout: 90) { $0.phase == .running }
+            _ = try await SlurmCLI.run("scancel", [running.JID])
+            let (s, _) = try await il.waitForStatus(pod, timeout: 90) { ($0.container("main")?.restartCount ?? 0) >= 1 && $0.phase == .running }
+            #expect(s.JID != running.JID)
+            #expect(try await il.delete(pod).status == 200)
+            try await il.waitForStatus(pod, timeout: 60) { $0.containers.isEmpty }
+        }
+    }
+
+    @Test func interlinkRestartedMidRunReadoptsEveryJobWithoutResubmitting() async throws {
+        try await withIL { il in
+            let pods = (0..<3).map { Pods.make("readopt-\($0)", containers: [Pods.shell("main", "sleep 5; echo done")]) }
+            for p in pods { #expect(try await il.create(PodCreateRequests(pod: p)).status == 200) }
+            var jids: [String: String] = [:]
+            for p in pods { jids[p.uid] = try await il.waitForStatus(p, timeout: 90) { $0.phase == .running }.0.JID }
+            await il.kill9()
+            try await il.start()
+            for p in pods {
+                let (s, _) = try await il.waitForStatus(p, timeout: 90, finished)
+                #expect(s.phase == .succeeded)
+                #expect(s.JID == jids[p.uid], "the job must be re-adopted, not resubmitted")
+                #expect(try await il.logText(p, "main") == "done\n")
+            }
+        }
+    }
+
+    @Test func slurmctldRestartedMidRunLosesNothing() async throws {
+        try await withIL { il in
+            let pod = Pods.make("ctld", containers: [Pods.shell("main", "sleep 6; echo survived")])
+            #expect(try await il.create(PodCreateRequests(pod: pod)).status == 200)
+            try await il.waitForStatus(pod, timeout: 90) { $0.phase == .running }
+            let restart = try await ProcessRunner.run("scripts/slurm.sh", ["restart-ctld"], timeout: 120)
+            #expect(restart.exitCode == 0, "\(restart.stderrText)")
+            let (s, _) = try await il.waitForStatus(pod, timeout: 120, finished)
+            #expect(s.phase == .succeeded, "\(s)")
+            #expect(try await il.logText(pod, "main") == "survived\n")
+        }
+    }
+
+    @Test(.enabled(if: TestEnv.dockerHost != nil, "runtime docker needs the test dockerd"))
+    func runtimeDockerRunsTheContainerInTheEngine() async throws {
+        try await withIL(runtime: "docker") { il in
+            var main = Pods.shell("main", "cat /etc/hostname >/dev/null; echo in docker; cat /cfg/greeting")
+            main.volumeMounts = [VolumeMount(name: "cfg", mountPath: "/cfg")]
+            let pod = Pods.make("rt-docker", containers: [main], volumes: [Volume(name: "cfg", configMap: ConfigMapVolumeSource(name: "app"))])
+            let cm = ConfigMap(metadata: ObjectMeta(name: "app", namespace: "default"), data: ["greeting": "hi\n"])
+            #expect(try await il.create(PodCreateRequests(pod: pod, configmaps: [cm])).status == 200)
+            let (s, _) = try await il.waitForStatus(pod, timeout: 120, finished)
+            #expect(s.phase == .succeeded, "\(s)")
+            #expect(try await il.logText(pod, "main") == "in docker\nhi\n")
+        }
+    }
+}

@@ -44,3 +44,11 @@ done
 echo
 echo "== Reconciler (mock provider, in process) =="
 "$bin" bench reconcile --pods "${BENCH_PODS:-100,1000,10000}"
+
+echo
+echo "== Backends (InterLink vs a plain CLI loop, same run) =="
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"; scripts/slurm.sh stop >/dev/null 2>&1 || true; scripts/dockerd.sh stop >/dev/null 2>&1 || true' EXIT
+scripts/dockerd.sh start >/dev/null && eval "$(scripts/dockerd.sh env)"
+python3 scripts/bench/backends.py docker
+scripts/slurm.sh start >/dev/null && eval "$(scripts/slurm.sh env)"
+python3 scripts/bench/backends.py slurm

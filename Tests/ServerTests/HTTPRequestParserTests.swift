@@ -135,6 +135,16 @@ struct HTTPRequestParserTests {
         #expect(try parser.nextRequest()?.body == Data("ok".utf8))
     }
 
+    @Test("no 100 Continue is asked for when body bytes arrived with the head")
+    func expectContinueWithEarlyBody() throws {
+        var parser = HTTPRequestParser()
+        parser.append(bytes("PUT / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\nok"))
+        #expect(try parser.nextRequest() == nil)
+        #expect(!parser.awaitingContinue)
+        parser.append(bytes("!!"))
+        #expect(try parser.nextRequest()?.body == Data("ok!!".utf8))
+    }
+
     @Test("after an error the parser stays failed")
     func staysFailed() {
         var parser = HTTPRequestParser()

@@ -99,6 +99,8 @@ public struct HTTPRequestParser: Sendable {
 
     private mutating func step() throws(HTTPParseError) -> HTTPRequest? {
         while true {
+            // Once body bytes arrive, a 100 Continue would only be noise before the final response.
+            if expectsContinue && start < buffer.count && !isReadingHead { expectsContinue = false }
             switch state {
             case .failed(let error):
                 throw error

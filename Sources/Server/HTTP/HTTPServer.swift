@@ -1,0 +1,216 @@
+import FoundationEssentials
+import Synchronization
+import CShims
+import Model
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The HTTP/1.1 server: one accept thread plus one OS thread per connection
+/// (blocking I/O with poll() timeouts), capped at `config.maxConnections`
+/// (beyond that a client gets 503 and is closed). Handlers run as tasks; socket
+/// I/O never runs on Swift's cooperative pool.
+///
+/// Lifecycle: `start()` binds (errors are typed and readable), `run()` waits
+/// until `shutdown()` has finished. `shutdown()` stops accepting, lets
+/// in-flight requests finish (up to `config.shutdownGraceSeconds`, then cuts
+/// them off), closes idle keep-alive connections, removes the unix socket
+/// file. It is idempotent and may be called from a signal handler's task.
+public final class HTTPServer: Sendable {
+    /// Most connections answered 503 at the same time; past it they are just closed.
+    static let maxConcurrentRejections = 32
+    /// How often shutdown checks whether connections have drained.
+    static let drainPollMS = 10
+
+    private struct State {
+        var started = false
+        var listenFD: Int32 = -1
+        var wakeRead: Int32 = -1
+        var wakeWrite: Int32 = -1
+        var port: Int?
+        var acceptRunning = false
+        var connections: [Int: Int32] = [:]
+        var nextID = 0
+        var rejecting = 0
+        var shuttingDown = false
+        var finished = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    public let config: HTTPServerConfig
+    private let handler: HTTPHandler
+    private let state = Mutex(State())
+
+    public init(config: HTTPServerConfig, handler: @escaping HTTPHandler) {
+        self.config = config
+        self.handler = handler
+    }
+
+    /// Binds and listens (removing a stale unix socket file first, chmod 0600).
+    public func start() throws(HTTPServerError) {
+        let claimed = state.withLock { s -> Bool in
+            if s.started || s.shuttingDown { return false }
+            s.started = true
+            return true
+        }
+        guard claimed else { throw .alreadyStarted }
+        // A client that vanishes mid-write must not kill the process (we also use MSG_NOSIGNAL).
+        signal(SIGPIPE, SIG_IGN)
+        let fd: Int32
+        do {
+            switch config.listen {
+            case .tcp(let host, let port): fd = try Socket.listenTCP(host: host, port: port)
+            case .unix(let path): fd = try Socket.listenUnix(path: path)
+            }
+        } catch {
+            state.withLock { $0.started = false }
+            throw error
+        }
+        var pipeFDs: [Int32] = [-1, -1]
+        guard cshims_pipe2_cloexec(&pipeFDs) == 0 else {
+            let e = errno
+            close(fd)
+            state.withLock { $0.started = false }
+            throw .system(address: config.listen.description, call: "pipe2", errno: e)
+        }
+        let port: Int? = if case .tcp = config.listen { Socket.boundPort(fd) } else { nil }
+        state.withLock {
+            $0.listenFD = fd; $0.port = port
+            $0.wakeRead = pipeFDs[0]; $0.wakeWrite = pipeFDs[1]
+            $0.acceptRunning = true
+        }
+        guard spawnThread({ [self] in acceptLoop(fd) }) else {
+            state.withLock { $0.acceptRunning = false }
+            close(fd)
+            throw .system(address: config.listen.description, call: "pthread_create", errno: EAGAIN)
+        }
+        Log.info("http server listening", ["address": config.listen.description, "port": port.map(String.init) ?? ""])
+    }
+
+    /// The TCP port actually bound (useful with port 0), nil for unix sockets / before start.
+    public var boundPort: Int? { state.withLock { $0.port } }
+
+    /// Serves until `shutdown()` has finished; returns then.
+    public func run() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let done = state.withLock { s -> Bool in
+                if s.finished { return true }
+                s.waiters.append(c)
+                return false
+            }
+            if done { c.resume() }
+        }
+    }
+
+    /// Stops accepting, drains in-flight requests, removes the unix socket file. Idempotent.
+    public func shutdown() async {
+        let first = state.withLock { s -> Bool in
+            if s.shuttingDown { return false }
+            s.shuttingDown = true
+            return true
+        }
+        guard first else { await run(); return }
+        let wake = state.withLock { $0.wakeWrite }
+        if wake >= 0 { var b: UInt8 = 1; _ = Glibc.write(wake, &b, 1) }
+
+        let deadline = ContinuousClock.now + .milliseconds(Int(config.shutdownGraceSeconds * 1000))
+        while ContinuousClock.now < deadline && !drained() {
+            try? await Task.sleep(for: .milliseconds(Self.drainPollMS))
+        }
+        if !drained() {
+            let cut = state.withLock { s -> Int in
+                for fd in s.connections.values { Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
+                return s.connections.count
+            }
+            Log.warn("http shutdown grace period over, closing connections", ["connections": String(cut)])
+            let hard = ContinuousClock.now + .seconds(1)
+            while ContinuousClock.now < hard && !drained() { try? await Task.sleep(for: .milliseconds(Self.drainPollMS)) }
+        }
+        if case .unix(let path) = config.listen, state.withLock({ $0.started }) { unlink(path) }
+        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            // Threads stuck in a handler still poll the wake pipe's read end: keep it open then.
+            if s.connections.isEmpty && !s.acceptRunning && s.wakeRead >= 0 {
+                close(s.wakeRead); close(s.wakeWrite)
+                s.wakeRead = -1; s.wakeWrite = -1
+            }
+            s.finished = true
+            defer { s.waiters = [] }
+            return s.waiters
+        }
+        Log.info("http server stopped", ["address": config.listen.description])
+        for w in waiters { w.resume() }
+    }
+
+    // MARK: - For connection threads
+
+    var isShuttingDown: Bool { state.withLock { $0.shuttingDown } }
+    var wakeFD: Int32 { state.withLock { $0.wakeRead } }
+
+    private func drained() -> Bool { state.withLock { $0.connections.isEmpty && !$0.acceptRunning } }
+
+    private func acceptLoop(_ listenFD: Int32) {
+        let wake = state.withLock { $0.wakeRead }
+        var fds = [pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0), pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
+        while !isShuttingDown {
+            fds[0].revents = 0; fds[1].revents = 0
+            let rc = poll(&fds, 2, -1)
+            if rc < 0 && errno != EINTR { break }
+            if fds[1].revents != 0 || isShuttingDown { break }
+            guard fds[0].revents != 0 else { continue }
+            guard let (fd, peer) = Socket.accept(listenFD) else {
+                // Out of descriptors: back off instead of spinning; the pending client waits in the backlog.
+                if errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM { usleep(50_000) }
+                continue
+            }
+            admit(fd, peer)
+        }
+        close(listenFD)
+        state.withLock { $0.listenFD = -1; $0.acceptRunning = false }
+    }
+
+    private func admit(_ fd: Int32, _ peer: String) {
+        enum Admission { case serve(Int), reject, drop }
+        let admission = state.withLock { s -> Admission in
+            if s.connections.count >= config.maxConnections {
+                if s.rejecting >= Self.maxConcurrentRejections { return .drop }
+                s.rejecting += 1
+                return .reject
+            }
+            let id = s.nextID
+            s.nextID += 1
+            s.connections[id] = fd
+            return .serve(id)
+        }
+        switch admission {
+        case .drop:
+            close(fd)
+        case .reject:
+            Log.warn("http connection limit reached, answering 503", ["peer": peer, "limit": String(config.maxConnections)])
+            let ok = spawnThread(stackBytes: 256 * 1024) { [self] in
+                let response = HTTPResponse.error(503, "The server has reached its limit of \(config.maxConnections) connections; retry later.")
+                let head = HTTPResponseSerializer.head(response, framing: HTTPResponseSerializer.framing(for: response, requestVersion: "HTTP/1.1"),
+                                                       keepAlive: false, requestVersion: "HTTP/1.1")
+                Socket.setSendTimeout(fd, seconds: 1)
+                if case .bytes(let body) = response.body { _ = Socket.writeAll(fd, head + body) }
+                Socket.lingeringClose(fd, maxSeconds: 1)
+                state.withLock { $0.rejecting -= 1 }
+            }
+            if !ok { close(fd); state.withLock { $0.rejecting -= 1 } }
+        case .serve(let id):
+            let connection = HTTPConnection(fd: fd, peer: peer, config: config, handler: handler, server: self)
+            let ok = spawnThread { [self] in
+                let ending = connection.run()
+                // Forget the fd before closing it, so a forced shutdown never touches a reused number.
+                state.withLock { _ = $0.connections.removeValue(forKey: id) }
+                switch ending {
+                case .close: close(fd)
+                case .linger: Socket.lingeringClose(fd)
+                }
+            }
+            if !ok {
+                state.withLock { _ = $0.connections.removeValue(forKey: id) }
+                close(fd)
+            }
+        }
+    }
+}

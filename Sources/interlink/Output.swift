@@ -6,6 +6,7 @@ import Glibc
 enum FileHandleOutput {
     static func stderr(_ line: String) {
         let text = line.hasSuffix("\n") ? line : line + "\n"
-        _ = text.withCString { fputs($0, Glibc.stderr) }
+        var bytes = Array(text.utf8)
+        _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
     }
 }

@@ -125,7 +125,7 @@ func environmentDictionary() -> [String: String] {
 
 /// Turns SIGTERM/SIGINT into a callback, the way SWIFT-LINUX.md measured works:
 /// ignore the signal first, then watch it with a Dispatch source kept alive.
-final class SignalWatcher: Sendable {
+final class SignalWatcher: @unchecked Sendable {  // immutable after init
     private let sources: [any DispatchSourceSignal]
 
     init(signals: [Int32], handler: @escaping @Sendable (Int32) -> Void) {

@@ -12,7 +12,10 @@ import Glibc
 /// `{"error"}` body; `/slow` answers after 10 s; `/chunks` sends "first\n",
 /// waits for `/release`, then sends "second\n" (or "no-release\n" after 30 s);
 /// `/forever` streams a line every 50 ms until the client goes away, which
-/// `/disconnected` then reports.
+/// `/disconnected` then reports. `/create`, `/status`, `/getLogs`, `/delete`
+/// and `/pinglink` stand in for the interLink API (pods kept in memory; the
+/// annotation `interlink.mock/exit-code` makes containers terminated), and
+/// `/_recorded/<route>` tells what the last call to a route carried.
 final class TestServer: Sendable {
     let port: Int
     let socketPath: String?
@@ -27,7 +30,8 @@ final class TestServer: Sendable {
 
     func stop() { kill(pid, SIGKILL) }
 
-    static func tcp() async throws -> TestServer { try await start(["tcp"]) }
+    /// With a token, the interLink routes answer 401 unless `Authorization: Bearer <token>` comes.
+    static func tcp(token: String? = nil) async throws -> TestServer { try await start(["tcp"], token: token) }
 
     static func unix(_ path: String) async throws -> TestServer { try await start(["unix", path]) }
 
@@ -40,8 +44,10 @@ final class TestServer: Sendable {
     /// (a long-running `ProcessRunner.stream` holds a Dispatch worker, which on
     /// Linux is also what Swift's cooperative pool runs on). The server exits
     /// by itself when this test process is gone.
-    private static func start(_ args: [String]) async throws -> TestServer {
-        let result = try await ProcessRunner.run("python3", ["-c", script, String(getpid())] + args, timeout: 30)
+    private static func start(_ args: [String], token: String? = nil) async throws -> TestServer {
+        var env = ProcessInfo.processInfo.environment
+        env["STUB_TOKEN"] = token ?? ""
+        let result = try await ProcessRunner.run("python3", ["-c", script, String(getpid())] + args, environment: env, timeout: 30)
         let line = result.stdoutText.trimmed
         let parts = line.split(separator: " ").map(String.init)
         guard parts.count == 3, parts[0] == "READY", let pid = pid_t(parts[2]) else {
@@ -59,6 +65,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 released = threading.Event()
 state = {"disconnected": False}
+pods = {}
+recorded = {}
+token = os.environ.get("STUB_TOKEN", "")
 
 class H(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -108,10 +117,67 @@ class H(BaseHTTPRequestHandler):
             except OSError:
                 state["disconnected"] = True
                 self.close_connection = True
+        elif p in ("/create", "/status", "/getLogs", "/delete", "/pinglink"):
+            self.interlink(p, body)
+        elif p.startswith("/_recorded"):
+            self.send_json(200, recorded.get(p[len("/_recorded"):], {}))
         elif p == "/disconnected":
             self.send_json(200, {"disconnected": state["disconnected"]})
         else:
             self.send_json(404, {"error": "no route " + p})
+    def interlink(self, p, body):
+        # A stand-in for the interLink API, enough for `interlink ctl`.
+        recorded[p] = {"method": self.command, "body": body.decode("utf-8", "replace"),
+                       "headers": [[k, v] for k, v in self.headers.items()]}
+        if token and self.headers.get("Authorization") != "Bearer " + token:
+            return self.send_json(401, {"error": "missing or wrong bearer token"})
+        try:
+            doc = json.loads(body) if body else None
+        except ValueError:
+            return self.send_json(400, {"error": "invalid JSON"})
+        if p == "/create":
+            pod = doc["pod"]
+            pods[pod["metadata"]["uid"]] = pod
+            self.send_json(200, {"PodUID": pod["metadata"]["uid"], "PodJID": "job-1"})
+        elif p == "/status":
+            out = []
+            for q in doc:
+                pod = pods.get(q["metadata"]["uid"])
+                if pod is None: continue
+                code = (pod["metadata"].get("annotations") or {}).get("interlink.mock/exit-code")
+                cs = []
+                for c in pod["spec"]["containers"]:
+                    if code is None:
+                        cs.append({"name": c["name"], "image": c["image"], "imageID": "", "ready": True, "restartCount": 0,
+                                   "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}}, "lastState": {}})
+                    else:
+                        cs.append({"name": c["name"], "image": c["image"], "imageID": "", "ready": False, "restartCount": 0,
+                                   "state": {"terminated": {"exitCode": int(code), "reason": "Error" if int(code) else "Completed"}},
+                                   "lastState": {}})
+                out.append({"name": pod["metadata"]["name"], "namespace": pod["metadata"]["namespace"],
+                            "UID": pod["metadata"]["uid"], "JID": "job-1", "containers": cs, "initContainers": []})
+            self.send_json(200, out)
+        elif p == "/getLogs":
+            if doc["PodUID"] not in pods:
+                return self.send_json(404, {"error": "pod %s is not known" % doc["PodUID"]})
+            if doc["Opts"].get("Follow"):
+                self.start_chunked()
+                self.chunk(("log of %s\n" % doc["ContainerName"]).encode())
+                self.chunk(b"followed line\n")
+                self.chunk(b"")
+            else:
+                data = ("log of %s\n" % doc["ContainerName"]).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+        elif p == "/delete":
+            if pods.pop(doc["metadata"]["uid"], None) is None:
+                return self.send_json(404, {"error": "pod %s is not known" % doc["metadata"]["uid"]})
+            self.send_json(200, {})
+        elif p == "/pinglink":
+            self.send_json(200, {"status": "ok", "resources": {"cpu": "4", "memory": "8Gi", "pods": "110"}})
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = any
 
 class UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):

@@ -42,7 +42,7 @@ let package = Package(
         .testTarget(name: "ProvidersTests", dependencies: ["Providers", "Model", "Config"], resources: [.copy("Golden")]),
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "Providers", "Model", "Config"]),
         .testTarget(name: "ServerTests", dependencies: ["Server", "Reconciler", "Providers", "Model", "Config", "CShims"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "KubeClientTests", dependencies: ["KubeClient"]),
+        .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "Providers", "Model"]),
         // End-to-end tests that start the real `interlink` binary and real
         // dockerd / Slurm (started by scripts/); they skip cleanly when the
         // backend is not up (make test always brings them up).

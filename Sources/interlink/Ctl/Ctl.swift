@@ -1,0 +1,69 @@
+import FoundationEssentials
+import KubeClient
+import Model
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `interlink ctl`: a small client of the interLink REST API for people and
+/// scripts (create, status, logs, delete, ping). `run` gets the arguments after
+/// "ctl" and returns the exit code: 0 success, 1 failure (the server's error on
+/// one line of stderr), 2 usage or configuration error.
+enum Ctl {
+    static func run(_ arguments: [String]) async -> Int32 {
+        let args: CtlArguments
+        do {
+            args = try CtlArguments.parse(arguments)
+        } catch {
+            writeStderr("interlink ctl: \(error.message); see 'interlink ctl --help'\n")
+            return 2
+        }
+        if args.help {
+            writeStdout(Data((CtlArguments.usage + "\n").utf8))
+            return 0
+        }
+        let environment = currentEnvironment()
+        do {
+            let connection = try CtlConnection.resolve(args, environment: environment)
+            let commands = CtlCommands(args: args, connection: connection,
+                                       statePath: CtlState.path(environment: environment))
+            switch args.command! {
+            case .create: try await commands.create()
+            case .status: try await commands.status()
+            case .logs: try await commands.logs()
+            case .delete: try await commands.delete()
+            case .ping: try await commands.ping()
+            }
+            return 0
+        } catch {
+            writeStderr("error: \(error.message)\n")
+            return error.exitCode
+        }
+    }
+
+    static func currentEnvironment() -> [String: String] {
+        var result: [String: String] = [:]
+        var p = environ
+        while let entry = p.pointee {
+            let s = String(cString: entry)
+            if let eq = s.firstIndex(of: "=") { result[String(s[..<eq])] = String(s[s.index(after: eq)...]) }
+            p += 1
+        }
+        return result
+    }
+}
+
+/// Writes everything (no stdio buffering, so followed logs appear at once).
+func writeStdout(_ data: Data) { writeAll(1, data) }
+func writeStderr(_ text: String) { writeAll(2, Data(text.utf8)) }
+
+private func writeAll(_ fd: Int32, _ data: Data) {
+    data.withUnsafeBytes { raw in
+        var off = 0
+        while off < raw.count {
+            let n = write(fd, raw.baseAddress! + off, raw.count - off)
+            if n < 0 { if errno == EINTR { continue }; return }
+            off += n
+        }
+    }
+}

@@ -1,4 +1,5 @@
 import FoundationEssentials
+import Model
 
 /// An HTTP/1.1 client on libcurl: TCP or a unix socket, TLS with files or
 /// in-memory PEM (kubeconfig `*-data`), bearer tokens, any verb with or

@@ -61,7 +61,7 @@ public enum ProcessRunner {
                            workingDirectory: String? = nil, timeout: Double = 120) async throws -> ProcessResult {
         guard let path = resolve(executable) else { throw ProcessError.notFound(executable) }
         return try await withCheckedThrowingContinuation { cont in
-            DispatchQueue.global().async {
+            BlockingThread.run {
                 cont.resume(with: Result {
                     try runBlocking(path, arguments, environment: environment, stdin: stdin,
                                     workingDirectory: workingDirectory, timeout: timeout, onOutput: nil)
@@ -80,7 +80,7 @@ public enum ProcessRunner {
             }
             let cancelled = CancelFlag()
             continuation.onTermination = { _ in cancelled.set() }
-            DispatchQueue.global().async {
+            BlockingThread.run {
                 do {
                     let result = try runBlocking(path, arguments, environment: environment, stdin: nil,
                                                  workingDirectory: nil, timeout: .infinity,
@@ -146,7 +146,7 @@ public enum ProcessRunner {
         // Feed stdin from its own thread so a child that writes before reading cannot deadlock us.
         let stdinFD = inPipe[1]
         if let input = stdin, !input.isEmpty {
-            DispatchQueue.global().async {
+            BlockingThread.run {
                 input.withUnsafeBytes { raw in
                     var off = 0
                     while off < raw.count {

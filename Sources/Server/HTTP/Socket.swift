@@ -1,5 +1,6 @@
 import FoundationEssentials
 import CShims
+import Model
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -216,22 +217,5 @@ enum Socket {
 
 /// Starts a detached OS thread, off Swift's cooperative pool.
 func spawnThread(stackBytes: Int = 1 << 20, _ body: @escaping @Sendable () -> Void) -> Bool {
-    var attr = pthread_attr_t()
-    pthread_attr_init(&attr)
-    defer { pthread_attr_destroy(&attr) }
-    pthread_attr_setdetachstate(&attr, Int32(PTHREAD_CREATE_DETACHED))
-    pthread_attr_setstacksize(&attr, stackBytes)
-    let ctx = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
-    var tid = pthread_t()
-    let rc = pthread_create(&tid, &attr, { raw in
-        Unmanaged<ThreadBody>.fromOpaque(raw!).takeRetainedValue().body()
-        return nil
-    }, ctx)
-    if rc != 0 { Unmanaged<ThreadBody>.fromOpaque(ctx).release(); return false }
-    return true
-}
-
-private final class ThreadBody {
-    let body: @Sendable () -> Void
-    init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+    BlockingThread.start(stackBytes: stackBytes, body)
 }

@@ -58,4 +58,29 @@ import Testing
                                        config: SlurmFixtures.config(runtime: "none"))
         }
     }
+
+    @Test func volumeMountsWithoutAMountNamespaceFailWithAClearReason() async throws {
+        let root = SlurmFixtures.tempDir("nons")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        // A node where unshare -m is refused.
+        try FileManager.default.createDirectory(atPath: "\(root)/bin", withIntermediateDirectories: true)
+        try Data("#!/bin/sh\nexit 1\n".utf8).write(to: URL(fileURLWithPath: "\(root)/bin/unshare"))
+        _ = try await ProcessRunner.run("chmod", ["+x", "\(root)/bin/unshare"])
+        let c = Container(name: "c", image: "x", command: ["touch", "\(root)/ran"], volumeMounts: [VolumeMount(name: "v", mountPath: "/data")])
+        let pod = Pod(metadata: ObjectMeta(name: "m", namespace: "ns", uid: "u-2"), spec: PodSpec(containers: [c]))
+        var config = SlurmFixtures.config(runtime: "none", dataRoot: root)
+        config.commandPrefix = ""
+        let script = try SlurmScript.render(pod: DesiredPod(request: PodCreateRequests(pod: pod)),
+                                            mounts: MaterialisedPod(mounts: ["c": [Mount(hostPath: root, containerPath: "/data", readOnly: true)]]),
+                                            env: [:], config: config)
+        try Data(script.utf8).write(to: URL(fileURLWithPath: "\(root)/job.sh"))
+        let r = try await ProcessRunner.run("/bin/bash", ["\(root)/job.sh"], environment: ["PATH": "\(root)/bin:/usr/bin:/bin"])
+        #expect(r.exitCode == 126)
+        #expect(!FileManager.default.fileExists(atPath: "\(root)/ran"))
+        let layout = SlurmLayout(dataRoot: root, namespace: "ns", uid: "u-2", attempt: 0)
+        let exit = SlurmFiles.containerFiles(layout, "c").exit
+        #expect(exit?.code == 126)
+        #expect(exit?.reason == "MountNamespaceUnavailable")
+        #expect(exit?.message?.contains("private mount namespace") == true)
+    }
 }

@@ -60,6 +60,15 @@ final class SlurmIntegrationTests {
         #expect(RFC3339.date(String(stamped.prefix(while: { $0 != " " }))) != nil)
     }
 
+    @Test func followStreamsUntilTheContainerFinishes() async throws {
+        let p = provider()
+        let d = pod([Container(name: "c", image: "none", command: ["sh", "-c", "echo first; sleep 2; echo second"])])
+        let id = try await p.create(d)
+        _ = try await waitFor(p, d.uid, until: { $0.containers.first?.state.running != nil || $0.state == .finished })
+        // Ends on its own once the container's exit file exists, with every line.
+        #expect(try await logs(p, d, id, "c", LogOpts(Follow: true)) == "first\nsecond\n")
+    }
+
     @Test func exitCodeIsReported() async throws {
         let p = provider()
         let d = pod([Container(name: "c", image: "none", command: ["sh", "-c", "exit 42"])])

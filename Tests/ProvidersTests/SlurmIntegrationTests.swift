@@ -155,7 +155,7 @@ final class SlurmIntegrationTests {
         let p = provider()
         let d = pod([Container(name: "sleeper", image: "none", command: ["sleep", "300"])])
         let id = try await p.create(d)
-        #expect(try await waitFor(p, d.uid, until: { $0.state == .running }) != nil)
+        #expect(try await waitFor(p, d.uid, until: { $0.containers.first?.state.running != nil }) != nil)
         let ref = JobRef(podUID: d.uid, namespace: d.namespace, name: d.name, jobID: id, gracePeriodSeconds: 5)
         try await p.delete(ref)
         try await p.delete(ref)   // idempotent

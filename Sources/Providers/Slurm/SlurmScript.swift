@@ -45,6 +45,8 @@ public enum SlurmScript {
         out.append("# Every value taken from the pod is single-quoted below: only the site's commandPrefix")
         out.append("# and an allowed pre-exec annotation run as code.")
         out.append("set -u")
+        // First thing: a TERM from scancel must not end the shell before it can record exit codes.
+        out.append("trap ':' TERM")
         out.append("il_dir=\(ShellQuote.quote(layout.jobDir))")
         out.append("mkdir -p \"$il_dir/logs\" \"$il_dir/status\" \"$il_dir/env\"")
         if runtime.runtime == .docker || runtime.runtime == .podman, let host = config.dockerHost, !host.isEmpty {
@@ -115,7 +117,6 @@ public enum SlurmScript {
         #"il_run() { trap ':' TERM; local name=$1 rc; shift; il_now >"$il_dir/status/$name.start"; ( exec "$@" ) </dev/null 2>&1 | il_ts >>"$il_dir/logs/$name.log"; rc=${PIPESTATUS[0]}; il_status "$name" "$rc"; return "$rc"; }"#,
         #"il_wait_all() { local rc=0 c p; for p in "$@"; do wait "$p"; c=$?; while [ "$c" -gt 128 ] && kill -0 "$p" 2>/dev/null; do wait "$p"; c=$?; done; [ "$c" -gt "$rc" ] && rc=$c; done; exit "$rc"; }"#,
         #"il_fail_all() { local code=$1 reason=$2 msg=$3 n; shift 3; for n in "$@"; do il_status "$n" "$code" "$reason" "$msg"; done; exit "$code"; }"#,
-        "trap ':' TERM",
     ]
 
     /// `#SBATCH` flags from the pod's resources: the pod needs max(sum of main containers, largest init container).

@@ -13,6 +13,7 @@
 # Every value taken from the pod is single-quoted below: only the site's commandPrefix
 # and an allowed pre-exec annotation run as code.
 set -u
+trap ':' TERM
 il_dir=/var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/.interlink-slurm/2
 mkdir -p "$il_dir/logs" "$il_dir/status" "$il_dir/env"
 il_now() { local t=$EPOCHREALTIME; TZ=UTC printf '%(%Y-%m-%dT%H:%M:%S)TZ' "${t%[.,]*}"; }
@@ -22,7 +23,6 @@ il_status() { printf '%s %s\n%s\n%s\n' "$2" "$(il_now)" "${3:-}" "${4:-}" >"$il_
 il_run() { trap ':' TERM; local name=$1 rc; shift; il_now >"$il_dir/status/$name.start"; ( exec "$@" ) </dev/null 2>&1 | il_ts >>"$il_dir/logs/$name.log"; rc=${PIPESTATUS[0]}; il_status "$name" "$rc"; return "$rc"; }
 il_wait_all() { local rc=0 c p; for p in "$@"; do wait "$p"; c=$?; while [ "$c" -gt 128 ] && kill -0 "$p" 2>/dev/null; do wait "$p"; c=$?; done; [ "$c" -gt "$rc" ] && rc=$c; done; exit "$rc"; }
 il_fail_all() { local code=$1 reason=$2 msg=$3 n; shift 3; for n in "$@"; do il_status "$n" "$code" "$reason" "$msg"; done; exit "$code"; }
-trap ':' TERM
 # --- commandPrefix (trusted site configuration)
 module load apptainer
 # init container fetch

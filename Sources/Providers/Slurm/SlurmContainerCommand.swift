@@ -1,0 +1,117 @@
+import Config
+import FoundationEssentials
+import Model
+
+/// Builds the argv that runs one container inside the job, for the configured
+/// runtime. Pure; every word is later shell-quoted by `SlurmScript`.
+///
+/// - apptainer/singularity: `exec` when the container has a command, `run`
+///   otherwise; `--bind host:ctr[:ro]` per mount, `--env-file`, `--pwd`, the image
+///   prefixed with `slurm-job.vk.io/image-root` or `imageRoot` (unless it already
+///   names a scheme or a path), plus the `singularity-options`/`-mounts` annotations.
+/// - docker/podman: `run --rm --name ... --network none -v ... -e ...`.
+/// - none: the command runs on the node through `env`; mounts go through
+///   `unshare -m` and a fixed bind-mount helper (see `SlurmScript.mountHelper`).
+struct SlurmContainerCommand: Sendable {
+    enum Runtime: String, Sendable { case apptainer, singularity, docker, podman, none }
+
+    let runtime: Runtime
+    let runtimePath: String
+    let imageRoot: String
+    let extraOptions: [String]
+    let extraMounts: [String]
+    let instance: String
+
+    init(config: InterLinkConfig, annotations: [String: String]) throws(ProviderError) {
+        guard let rt = Runtime(rawValue: config.containerRuntime.lowercased()) else {
+            throw .unavailable("containerRuntime \"\(config.containerRuntime)\" is not supported; use apptainer, singularity, docker, podman or none")
+        }
+        runtime = rt
+        runtimePath = config.containerRuntimePath ?? rt.rawValue
+        imageRoot = annotations["slurm-job.vk.io/image-root"] ?? config.imageRoot
+        extraOptions = try Self.words(annotations["slurm-job.vk.io/singularity-options"] ?? "", "slurm-job.vk.io/singularity-options")
+        extraMounts = try Self.words(annotations["slurm-job.vk.io/singularity-mounts"] ?? "", "slurm-job.vk.io/singularity-mounts")
+        instance = config.instanceName
+    }
+
+    /// The argv for `container`, `env` resolved, `mounts` materialised.
+    func argv(_ c: Container, uid: String, attempt: Int, env: [(name: String, value: String)],
+              mounts: [Mount], envFile: String) throws(ProviderError) -> [String] {
+        let command = EnvResolver.expand(c.command ?? [], with: env)
+        let args = EnvResolver.expand(c.args ?? [], with: env)
+        for e in env where e.name.isEmpty || e.name.contains("=") {
+            throw .invalidPod("container \(c.name): environment variable name \"\(e.name)\" is not valid")
+        }
+        for m in mounts where !m.containerPath.hasPrefix("/") {
+            throw .invalidPod("container \(c.name): mountPath \"\(m.containerPath)\" must be an absolute path")
+        }
+        switch runtime {
+        case .apptainer, .singularity:
+            var a = [runtimePath, command.isEmpty ? "run" : "exec"] + extraOptions
+            for m in mounts {
+                if (m.hostPath + m.containerPath).contains(where: { $0 == ":" || $0 == "," }) {
+                    throw .invalidPod("container \(c.name): paths with ':' or ',' cannot be bound by \(runtime.rawValue) (\(m.containerPath))")
+                }
+                a += ["--bind", "\(m.hostPath):\(m.containerPath)\(m.readOnly ? ":ro" : "")"]
+            }
+            a += extraMounts
+            if !env.isEmpty { a += ["--env-file", envFile] }
+            if let wd = c.workingDir, !wd.isEmpty { a += ["--pwd", wd] }
+            return a + [image(c.image)] + command + args
+        case .docker, .podman:
+            var a = [runtimePath, "run", "--rm", "--name", "\(instance)-\(uid)-\(attempt)-\(c.name)", "--network", "none"]
+            for m in mounts { a += ["-v", "\(m.hostPath):\(m.containerPath)\(m.readOnly ? ":ro" : "")"] }
+            for e in env { a += ["-e", "\(e.name)=\(e.value)"] }
+            if let wd = c.workingDir, !wd.isEmpty { a += ["-w", wd] }
+            if let first = command.first {
+                return a + ["--entrypoint", first, c.image] + command.dropFirst() + args
+            }
+            return a + [c.image] + args
+        case .none:
+            let words = command + args
+            guard !words.isEmpty else {
+                throw .invalidPod("container \(c.name) has neither command nor args; the runtime none runs commands on the node and has no image entrypoint")
+            }
+            var a = ["env"]
+            if let wd = c.workingDir, !wd.isEmpty { a += ["-C", wd] }
+            a += ["--"] + env.map { "\($0.name)=\($0.value)" } + words
+            if mounts.isEmpty { return a }
+            var m = ["unshare", "-m", "--propagation", "private", "--", "/bin/bash", "-c", SlurmScript.mountHelper, "il-mount"]
+            for mount in mounts { m += [mount.hostPath, mount.containerPath, mount.readOnly ? "ro" : "rw"] }
+            return m + ["--"] + a
+        }
+    }
+
+    /// The env file apptainer reads (it evaluates it as shell, so each value is quoted).
+    func envFileLines(_ env: [(name: String, value: String)], container: String) throws(ProviderError) -> [String] {
+        try env.map { (e) throws(ProviderError) -> String in
+            guard let f = e.name.unicodeScalars.first, f == "_" || (f.isASCII && f.properties.isAlphabetic),
+                  e.name.unicodeScalars.allSatisfy({ $0 == "_" || ($0.isASCII && $0.properties.isAlphabetic) || ("0"..."9").contains($0) }) else {
+                throw .invalidPod("container \(container): environment variable name \"\(e.name)\" cannot be passed by \(runtime.rawValue) (letters, digits and _ only)")
+            }
+            return "\(e.name)=\(ShellQuote.quote(e.value))"
+        }
+    }
+
+    var usesEnvFile: Bool { runtime == .apptainer || runtime == .singularity }
+
+    func image(_ image: String) -> String {
+        if image.contains("://") || image.hasPrefix("/") || imageRoot.isEmpty { return image }
+        return imageRoot.hasSuffix("/") || imageRoot.hasSuffix("://") ? imageRoot + image : "\(imageRoot)/\(image)"
+    }
+
+    private static func words(_ text: String, _ source: String) throws(ProviderError) -> [String] {
+        if text.unicodeScalars.contains(where: { $0 == "\n" || $0 == "\r" }) { throw .invalidPod("\(source) must not contain a line break") }
+        var out: [String] = [], cur = "", inWord = false
+        var quote: Character? = nil
+        for ch in text {
+            if let q = quote { if ch == q { quote = nil } else { cur.append(ch) }; continue }
+            if ch == "'" || ch == "\"" { quote = ch; inWord = true; continue }
+            if ch.isWhitespace { if inWord { out.append(cur); cur = ""; inWord = false }; continue }
+            cur.append(ch); inWord = true
+        }
+        if quote != nil { throw .invalidPod("\(source) has an unterminated quote") }
+        if inWord { out.append(cur) }
+        return out
+    }
+}

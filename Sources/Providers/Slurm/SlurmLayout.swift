@@ -1,0 +1,68 @@
+import FoundationEssentials
+import Model
+
+/// Where one pod's Slurm job keeps its files, and how its job is named.
+///
+/// Contract: everything lives under the pod's workspace directory
+/// `DataRootFolder/<namespace>-<uid>/` in `.interlink-slurm/`: `index.json`
+/// (the job id and attempt, written by the provider) and one directory per
+/// attempt holding `job.sh`, Slurm's `job.out`, and for each container
+/// `logs/<name>.log` (timestamped lines), `status/<name>.start` (RFC 3339 start
+/// time) and `status/<name>.exit` (`<code> <finishedAt>`, then optional reason
+/// and message lines). The job name `<instance>.<uid>.<attempt>` lets one squeue
+/// call find every job of this instance after any restart.
+struct SlurmLayout: Sendable, Equatable {
+    let podDir: String
+    let attempt: Int
+
+    init(dataRoot: String, namespace: String, uid: String, attempt: Int) {
+        podDir = PodWorkspace(dataRoot: dataRoot, namespace: namespace, uid: uid).root
+        self.attempt = attempt
+    }
+
+    init(podDir: String, attempt: Int) { self.podDir = podDir; self.attempt = attempt }
+
+    static let folder = ".interlink-slurm"
+    var metaDir: String { "\(podDir)/\(Self.folder)" }
+    var indexFile: String { "\(metaDir)/index.json" }
+    var jobDir: String { "\(metaDir)/\(attempt)" }
+    var script: String { "\(jobDir)/job.sh" }
+    var jobOutput: String { "\(jobDir)/job.out" }
+    func log(_ container: String) -> String { "\(jobDir)/logs/\(container).log" }
+    func startFile(_ container: String) -> String { "\(jobDir)/status/\(container).start" }
+    func exitFile(_ container: String) -> String { "\(jobDir)/status/\(container).exit" }
+    func envFile(_ container: String) -> String { "\(jobDir)/env/\(container).env" }
+}
+
+/// The Slurm job name that carries a pod's identity: `<instance>.<uid>.<attempt>`.
+enum SlurmJobName {
+    static func make(instance: String, uid: String, attempt: Int) -> String { "\(instance).\(uid).\(attempt)" }
+
+    /// `(uid, attempt)` when `name` belongs to `instance`, else nil. Parsed from the
+    /// right because an instance name may itself contain dots.
+    static func parse(_ name: String, instance: String) -> (uid: String, attempt: Int)? {
+        let parts = name.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count >= 3, let attempt = Int(parts[parts.count - 1]) else { return nil }
+        let uid = String(parts[parts.count - 2])
+        let inst = parts[0..<(parts.count - 2)].joined(separator: ".")
+        guard inst == instance, !uid.isEmpty else { return nil }
+        return (uid, attempt)
+    }
+}
+
+/// The small record kept in each pod directory so `observe` needs nothing but
+/// one squeue call and local files, even after a restart or a purge from squeue.
+struct SlurmIndex: Codable, Sendable, Equatable {
+    var instance: String
+    var uid: String
+    var namespace: String
+    var name: String
+    var attempt: Int
+    /// Empty while the submission is in flight (a crash there is healed by a lookup by job name).
+    var jobID: String
+    var initContainers: [String]
+    var containers: [String]
+    var images: [String: String]
+    /// The last terminal Slurm state seen, so it survives the job's purge from squeue.
+    var finalState: String?
+}

@@ -1,0 +1,151 @@
+import FoundationEssentials
+import Model
+
+/// One line of `squeue -h --states=all -o '%i|%j|%T|%r'`.
+struct SqueueRecord: Sendable, Equatable {
+    var jobID: String
+    var name: String
+    var state: String
+    var reason: String
+
+    /// The fixed output format; the free-text reason is last so a `|` in it is harmless.
+    static let format = "%i|%j|%T|%r"
+
+    static func parse(_ output: String) -> [SqueueRecord] {
+        output.split(separator: "\n").compactMap { line in
+            let f = line.split(separator: "|", maxSplits: 3, omittingEmptySubsequences: false).map(String.init)
+            guard f.count == 4, !f[0].isEmpty else { return nil }
+            return SqueueRecord(jobID: f[0].trimmed, name: f[1], state: f[2].trimmed, reason: f[3].trimmed)
+        }
+    }
+}
+
+/// What a container's status files say.
+struct ContainerFiles: Sendable, Equatable {
+    var startedAt: String?
+    var exit: Exit?
+
+    struct Exit: Sendable, Equatable {
+        var code: Int32
+        var finishedAt: String?
+        var reason: String?
+        var message: String?
+
+        /// `<code> <finishedAt>\n<reason>\n<message>` as `il_status` writes it.
+        static func parse(_ text: String) -> Exit? {
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            let first = (lines.first ?? "").split(separator: " ").map(String.init)
+            guard let code = first.first.flatMap({ Int32($0) }) else { return nil }
+            func line(_ i: Int) -> String? { i < lines.count && !lines[i].isEmpty ? lines[i] : nil }
+            return Exit(code: code, finishedAt: first.count > 1 ? first[1] : nil, reason: line(1), message: line(2))
+        }
+    }
+}
+
+/// Turns one squeue record (or its absence) and the status files into a
+/// `JobObservation`. Pure.
+///
+/// Contract: PENDING -> pending, every container waiting with Slurm's reason.
+/// RUNNING (and other live states) -> per container from its files (main
+/// containers wait `PodInitializing` while an init container has not finished).
+/// A terminal state, or no squeue record at all (purged after MinJobAge), ->
+/// finished with each container's own exit code; containers without an exit file
+/// or killed by the end of the job take the reason of the Slurm state: TIMEOUT and
+/// DEADLINE -> `DeadlineExceeded`, OUT_OF_MEMORY -> `OOMKilled`, others by name.
+enum SlurmObservation {
+    static let liveStates: Set<String> = ["RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", "STOPPED",
+                                          "SIGNALING", "RESIZING", "REQUEUED", "REQUEUE_FED", "REQUEUE_HOLD", "STAGE_OUT"]
+    static let pendingStates: Set<String> = ["PENDING", "RESV_DEL_HOLD"]
+
+    static func reason(forState state: String) -> String {
+        switch state {
+        case "TIMEOUT", "DEADLINE": return "DeadlineExceeded"
+        case "OUT_OF_MEMORY": return "OOMKilled"
+        case "COMPLETED", "FAILED": return "Error"
+        default: return state
+        }
+    }
+
+    static func observe(index: SlurmIndex, record: SqueueRecord?, files: [String: ContainerFiles]) -> JobObservation {
+        var obs = JobObservation(podUID: index.uid, namespace: index.namespace, name: index.name, jobID: index.jobID,
+                                 attempt: index.attempt, state: .pending)
+        func status(_ name: String, _ state: ContainerState) -> ContainerStatus {
+            let started = state.running != nil || state.terminated != nil
+            return ContainerStatus(name: name, image: index.images[name] ?? "", ready: state.running != nil,
+                                   started: started, containerID: index.jobID.isEmpty ? nil : "slurm://\(index.jobID)/\(name)",
+                                   state: state)
+        }
+        let state = record?.state ?? index.finalState
+        if let s = state, pendingStates.contains(s) {
+            let why = record?.reason ?? "None"
+            obs.message = "Slurm job \(index.jobID) is pending: \(why)"
+            obs.initContainers = index.initContainers.map { status($0, .waiting(why, obs.message)) }
+            obs.containers = index.containers.map { status($0, .waiting(why, obs.message)) }
+            return obs
+        }
+        let live = state.map { liveStates.contains($0) } ?? false
+        if live {
+            obs.state = .running
+            var initDone = true
+            obs.initContainers = index.initContainers.map { name in
+                let f = files[name] ?? ContainerFiles()
+                if let e = f.exit { return status(name, .terminated(terminated(e, f))) }
+                initDone = false
+                if let s = f.startedAt { return status(name, .running(since: s)) }
+                return status(name, .waiting("PodInitializing"))
+            }
+            obs.containers = index.containers.map { name in
+                let f = files[name] ?? ContainerFiles()
+                if !initDone { return status(name, .waiting("PodInitializing")) }
+                if let e = f.exit { return status(name, .terminated(terminated(e, f))) }
+                if let s = f.startedAt { return status(name, .running(since: s)) }
+                return status(name, .waiting("ContainerCreating"))
+            }
+            if obs.containers.allSatisfy({ $0.state.terminated != nil }) { obs.state = .finished }
+            return obs
+        }
+
+        // Finished: from squeue's terminal state, or judged from the files once purged.
+        obs.state = .finished
+        let slurmState = state ?? "UNKNOWN"
+        let endReason = reason(forState: slurmState)
+        let abnormal = slurmState != "COMPLETED" && slurmState != "FAILED"
+        obs.message = state.map { "Slurm job \(index.jobID) ended \($0)" } ?? "Slurm job \(index.jobID) is no longer in squeue"
+        var failedInit: (name: String, code: Int32)? = nil
+        obs.initContainers = index.initContainers.map { name in
+            let f = files[name] ?? ContainerFiles()
+            if let e = f.exit {
+                if e.code != 0 && failedInit == nil { failedInit = (name, e.code) }
+                return status(name, .terminated(terminated(e, f, abnormal && e.code != 0 ? endReason : nil)))
+            }
+            return status(name, .terminated(missing(f, endReason, state, index.jobID)))
+        }
+        obs.containers = index.containers.map { name in
+            let f = files[name] ?? ContainerFiles()
+            if let e = f.exit {
+                return status(name, .terminated(terminated(e, f, abnormal && e.code != 0 ? endReason : nil)))
+            }
+            if let failed = failedInit {
+                return status(name, .terminated(ContainerStateTerminated(
+                    exitCode: failed.code, reason: "Error", message: "not started: init container \(failed.name) failed")))
+            }
+            return status(name, .terminated(missing(f, endReason, state, index.jobID)))
+        }
+        return obs
+    }
+
+    private static func terminated(_ e: ContainerFiles.Exit, _ f: ContainerFiles, _ override: String? = nil) -> ContainerStateTerminated {
+        let reason = override ?? e.reason ?? (e.code == 0 ? "Completed" : "Error")
+        return ContainerStateTerminated(exitCode: e.code, signal: e.code > 128 && e.code < 160 ? e.code - 128 : nil,
+                                        reason: reason, message: e.message, startedAt: f.startedAt, finishedAt: e.finishedAt)
+    }
+
+    /// A container the job ended without an exit file for (killed, or never reached).
+    private static func missing(_ f: ContainerFiles, _ reason: String, _ state: String?, _ jobID: String) -> ContainerStateTerminated {
+        let why = state == nil ? "JobLost" : reason
+        let msg = state == nil
+            ? "Slurm job \(jobID) left squeue without an exit status for this container"
+            : "Slurm job \(jobID) ended \(state!) before this container finished"
+        return ContainerStateTerminated(exitCode: 137, reason: why, message: msg, startedAt: f.startedAt)
+    }
+}

@@ -1,0 +1,109 @@
+import FoundationEssentials
+import Model
+import Testing
+@testable import Providers
+
+/// Slurm states and status files become the container states a user sees.
+@Suite struct SlurmObservationTests {
+    let index = SlurmIndex(instance: "il", uid: "u1", namespace: "ns", name: "p", attempt: 0, jobID: "42",
+                           initContainers: ["init"], containers: ["a", "b"], images: ["a": "img"], finalState: nil)
+
+    func rec(_ state: String, _ reason: String = "None") -> SqueueRecord {
+        SqueueRecord(jobID: "42", name: "il.u1.0", state: state, reason: reason)
+    }
+    func done(_ code: Int32) -> ContainerFiles {
+        ContainerFiles(startedAt: "2026-01-01T00:00:00Z", exit: .init(code: code, finishedAt: "2026-01-01T00:00:05Z"))
+    }
+    let started = ContainerFiles(startedAt: "2026-01-01T00:00:00Z")
+
+    @Test func squeueOutputIsParsedAndAPipeInTheReasonIsKept() {
+        let r = SqueueRecord.parse("42|il.u1.0|PENDING|Resources|odd\n43|other|RUNNING|None\n\n")
+        #expect(r == [SqueueRecord(jobID: "42", name: "il.u1.0", state: "PENDING", reason: "Resources|odd"),
+                      SqueueRecord(jobID: "43", name: "other", state: "RUNNING", reason: "None")])
+    }
+
+    @Test func jobNamesCarryInstanceUIDAndAttempt() {
+        #expect(SlurmJobName.parse("my.inst.abc-1.3", instance: "my.inst")! == ("abc-1", 3))
+        #expect(SlurmJobName.parse("other.abc-1.3", instance: "my.inst") == nil)
+        #expect(SlurmJobName.parse("wrap", instance: "wrap") == nil)
+    }
+
+    @Test func pendingShowsSlurmsReason() {
+        let o = SlurmObservation.observe(index: index, record: rec("PENDING", "Resources"), files: [:])
+        #expect(o.state == .pending)
+        #expect(o.containers.map { $0.state.waiting?.reason } == ["Resources", "Resources"])
+    }
+
+    @Test func runningInitContainerKeepsMainOnesInPodInitializing() {
+        let o = SlurmObservation.observe(index: index, record: rec("RUNNING"), files: ["init": started])
+        #expect(o.state == .running)
+        #expect(o.initContainers[0].state.running != nil)
+        #expect(o.containers.map { $0.state.waiting?.reason } == ["PodInitializing", "PodInitializing"])
+    }
+
+    @Test func runningMainContainersFollowTheirFiles() {
+        let o = SlurmObservation.observe(index: index, record: rec("RUNNING"), files: ["init": done(0), "a": done(3), "b": started])
+        #expect(o.containers[0].state.terminated?.exitCode == 3)
+        #expect(o.containers[1].state.running?.startedAt == "2026-01-01T00:00:00Z")
+    }
+
+    @Test func completedAndFailedReportEachContainersOwnExitCode() {
+        let o = SlurmObservation.observe(index: index, record: rec("FAILED"), files: ["init": done(0), "a": done(0), "b": done(7)])
+        #expect(o.state == .finished)
+        #expect(o.containers.map { $0.state.terminated?.exitCode } == [0, 7])
+        #expect(o.containers.map { $0.state.terminated?.reason } == ["Completed", "Error"])
+    }
+
+    @Test func timeoutIsDeadlineExceeded() {
+        let o = SlurmObservation.observe(index: index, record: rec("TIMEOUT"), files: ["init": done(0), "a": done(0), "b": done(143)])
+        #expect(o.containers.map { $0.state.terminated?.reason } == ["Completed", "DeadlineExceeded"])
+        let killed = SlurmObservation.observe(index: index, record: rec("TIMEOUT"), files: ["init": done(0), "a": started])
+        #expect(killed.containers.map { $0.state.terminated?.reason } == ["DeadlineExceeded", "DeadlineExceeded"])
+    }
+
+    @Test func outOfMemoryIsOOMKilledAndOtherEndsKeepTheirNames() {
+        let oom = SlurmObservation.observe(index: index, record: rec("OUT_OF_MEMORY"), files: ["init": done(0), "a": done(137), "b": done(0)])
+        #expect(oom.containers[0].state.terminated?.reason == "OOMKilled")
+        for state in ["CANCELLED", "NODE_FAIL", "PREEMPTED"] {
+            let o = SlurmObservation.observe(index: index, record: rec(state), files: ["init": done(0), "a": started])
+            #expect(o.containers.map { $0.state.terminated?.reason } == [state, state])
+        }
+    }
+
+    @Test func purgedJobIsJudgedFromStatusFilesAndRemembersItsEnd() {
+        let o = SlurmObservation.observe(index: index, record: nil, files: ["init": done(0), "a": done(0), "b": done(2)])
+        #expect(o.state == .finished)
+        #expect(o.containers.map { $0.state.terminated?.exitCode } == [0, 2])
+        var cancelled = index; cancelled.finalState = "CANCELLED"
+        let c = SlurmObservation.observe(index: cancelled, record: nil, files: ["init": done(0)])
+        #expect(c.containers.map { $0.state.terminated?.reason } == ["CANCELLED", "CANCELLED"])
+        let lost = SlurmObservation.observe(index: index, record: nil, files: ["init": done(0), "a": started])
+        #expect(lost.state == .finished)
+        #expect(lost.containers.allSatisfy { $0.state.terminated?.reason == "JobLost" })
+    }
+
+    @Test func failedInitContainerEndsTheJobWithItsCode() {
+        let o = SlurmObservation.observe(index: index, record: rec("FAILED"), files: ["init": done(5)])
+        #expect(o.initContainers[0].state.terminated?.exitCode == 5)
+        #expect(o.containers.allSatisfy { $0.state.terminated?.exitCode == 5 })
+        #expect(PodPhase.derive(from: o.containers) == .failed)
+    }
+
+    @Test func logOptionsSelectLines() {
+        let text = "2026-01-01T00:00:01.000001Z one\n2026-01-01T00:00:02.000001Z two words\n2026-01-01T00:00:03.000001Z three\n"
+        func s(_ o: LogOpts) -> String { String(decoding: SlurmLogs.render(text, o), as: UTF8.self) }
+        #expect(s(LogOpts()) == "one\ntwo words\nthree\n")
+        #expect(s(LogOpts(Tail: 2)) == "two words\nthree\n")
+        #expect(s(LogOpts(Tail: 1, Timestamps: true)) == "2026-01-01T00:00:03.000001Z three\n")
+        #expect(s(LogOpts(Bytes: 6)) == "one\ntw")
+        #expect(s(LogOpts(SinceTime: "2026-01-01T00:00:02Z")) == "two words\nthree\n")
+        let now = RFC3339.date("2026-01-01T00:00:04Z")!
+        #expect(String(decoding: SlurmLogs.render(text, LogOpts(SinceSeconds: 2), now: now), as: UTF8.self) == "two words\nthree\n")
+    }
+
+    @Test func sinfoBecomesFreeCapacity() {
+        let p = SlurmCapacity.parse("vm|1/3/0/4|8000|1000|mixed|\nn2|0/8/0/8|4000|0|down*|\n")
+        #expect(p.resources?.cpu == "3")
+        #expect(p.resources?.memory == "7000Mi")
+    }
+}

@@ -138,9 +138,18 @@ stop() {
     log "stopped"
 }
 
+# Restarts only the controller (jobs keep running under slurmd); tests use it
+# to show that InterLink loses nothing while slurmctld is away.
+restart_ctld() {
+    stop_pid "$ROOT/run/slurmctld.pid"
+    sleep 1
+    start
+}
+
 case "${1:-}" in
     start) start ;;
     stop) stop ;;
+    restart-ctld) restart_ctld ;;
     env) echo "export INTERLINK_TEST_SLURM_CONF=$CONF" ;;
-    *) echo "usage: $0 start|stop|env" >&2; exit 2 ;;
+    *) echo "usage: $0 start|stop|restart-ctld|env" >&2; exit 2 ;;
 esac

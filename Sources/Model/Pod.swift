@@ -274,10 +274,35 @@ public struct Volume: Codable, Sendable, Equatable, Hashable {
     public var emptyDir: EmptyDirVolumeSource?
     public var hostPath: HostPathVolumeSource?
     public var projected: ProjectedVolumeSource?
+    /// The JSON key of a volume source InterLink does not model (`persistentVolumeClaim`,
+    /// `nfs`...), kept so the error can name it. Never encoded.
+    public var unsupportedType: String? = nil
     public init(name: String, configMap: ConfigMapVolumeSource? = nil, secret: SecretVolumeSource? = nil,
                 emptyDir: EmptyDirVolumeSource? = nil, hostPath: HostPathVolumeSource? = nil) {
         self.name = name; self.configMap = configMap; self.secret = secret
         self.emptyDir = emptyDir; self.hostPath = hostPath
+    }
+
+    enum CodingKeys: String, CodingKey { case name, configMap, secret, emptyDir, hostPath, projected }
+
+    private struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        configMap = try c.decodeIfPresent(ConfigMapVolumeSource.self, forKey: .configMap)
+        secret = try c.decodeIfPresent(SecretVolumeSource.self, forKey: .secret)
+        emptyDir = try c.decodeIfPresent(EmptyDirVolumeSource.self, forKey: .emptyDir)
+        hostPath = try c.decodeIfPresent(HostPathVolumeSource.self, forKey: .hostPath)
+        projected = try c.decodeIfPresent(ProjectedVolumeSource.self, forKey: .projected)
+        let all = try decoder.container(keyedBy: AnyKey.self)
+        unsupportedType = all.allKeys.map(\.stringValue)
+            .filter { CodingKeys(rawValue: $0) == nil }.sorted().first
     }
 }
 

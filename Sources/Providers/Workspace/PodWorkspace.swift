@@ -42,19 +42,3 @@ public struct PodWorkspace: Sendable {
         throw .unavailable("PodWorkspace.remove is not implemented yet")
     }
 }
-
-/// Resolves a container's environment as Kubernetes would: `envFrom` first,
-/// then `env` in order (later wins), `valueFrom` ConfigMap/Secret keys from the
-/// request, `fieldRef` for metadata.name/namespace/uid/annotations/labels, and
-/// `$(VAR)` references to earlier variables expanded (`$$` escapes; unknown
-/// references stay as written). Values are otherwise byte-exact.
-public enum EnvResolver {
-    public static func environment(for container: Container, in request: PodCreateRequests) throws(ProviderError) -> [(name: String, value: String)] {
-        throw .unavailable("EnvResolver is not implemented yet")
-    }
-
-    /// `command` and `args` with `$(VAR)` references expanded against `env`.
-    public static func expand(_ words: [String], with env: [(name: String, value: String)]) -> [String] {
-        words
-    }
-}

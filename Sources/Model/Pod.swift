@@ -237,6 +237,8 @@ public struct ConfigMapVolumeSource: Codable, Sendable, Equatable, Hashable {
 
 public struct SecretVolumeSource: Codable, Sendable, Equatable, Hashable {
     public var secretName: String?
+    /// The Secret's name inside a projected volume (`SecretProjection` says `name`, not `secretName`).
+    public var name: String? = nil
     public var items: [KeyToPath]?
     public var defaultMode: Int32?
     public var optional: Bool?

@@ -18,10 +18,18 @@ public struct MaterialisedPod: Sendable, Equatable {
     public init(mounts: [String: [Mount]] = [:]) { self.mounts = mounts }
 }
 
-/// The per-pod directory `DataRootFolder/<namespace>-<uid>/` where ConfigMaps,
-/// Secrets (files 0600 unless `defaultMode` says otherwise), projected volumes
-/// and emptyDirs are written, shared by the Docker and Slurm providers.
-/// STUB: bodies are filled in by the workspace work.
+/// The per-pod directory `DataRootFolder/<namespace>-<uid>/` (mode 0700) where
+/// ConfigMaps, Secrets, projected volumes and emptyDirs are written, shared by
+/// the Docker and Slurm providers. Each volume lives in `volumes/<volume-name>/`.
+///
+/// Contract: `materialise` is idempotent and may run while containers read the
+/// files (each file is replaced atomically); emptyDirs keep their content across
+/// calls (container restarts); ConfigMap/Secret/projected mounts are read-only,
+/// as in Kubernetes. Secret files are 0600 unless `defaultMode`/`mode` says
+/// otherwise, deliberately stricter than Kubernetes' 0644: the kubelet keeps them
+/// on a private tmpfs, while here they sit on the host's (often shared, for
+/// Slurm) file system. A pod whose non-root container must read a secret sets
+/// `defaultMode: 0444` (292) as it would for any other restrictive default.
 public struct PodWorkspace: Sendable {
     public let root: String
 
@@ -29,16 +37,67 @@ public struct PodWorkspace: Sendable {
         root = dataRoot.hasSuffix("/") ? "\(dataRoot)\(namespace)-\(uid)" : "\(dataRoot)/\(namespace)-\(uid)"
     }
 
-    /// Writes every volume of the pod and returns each container's mounts.
+    /// The directory of the volume `name` (for emptyDir, ConfigMap, Secret, projected).
+    public func volumeDirectory(_ name: String) -> String { "\(root)/volumes/\(name)" }
+
+    /// Writes every volume the containers mount and returns each container's mounts.
     /// Idempotent; emptyDirs keep their content when called again (restarts).
     /// Throws `.invalidPod` for a missing non-optional ConfigMap/Secret, an
-    /// unsupported volume type, or a hostPath when not allowed.
+    /// unsupported volume type, a path escaping its volume, or a hostPath when
+    /// not allowed.
     public func materialise(_ pod: DesiredPod, allowHostPath: Bool) throws(ProviderError) -> MaterialisedPod {
-        throw .unavailable("PodWorkspace.materialise is not implemented yet")
+        let containers = pod.pod.initContainers + pod.pod.containers
+        var declared: [String: Volume] = [:]
+        for v in pod.pod.volumes { declared[v.name] = v }
+
+        // Check every mount before writing anything, so a bad pod leaves no files.
+        var used: [Volume] = []
+        for c in containers {
+            for m in c.volumeMounts ?? [] {
+                guard let v = declared[m.name] else {
+                    throw .invalidPod("container \(c.name) mounts volume \"\(m.name)\", which the pod does not declare")
+                }
+                if let sub = m.subPath, !sub.isEmpty, !WorkspaceFiles.isContained(sub) {
+                    throw .invalidPod("container \(c.name): subPath \"\(sub)\" of volume \"\(m.name)\" must be a relative path without \"..\"")
+                }
+                if !used.contains(where: { $0.name == v.name }) { used.append(v) }
+            }
+        }
+
+        try WorkspaceFiles.makeDirectory(root, mode: 0o700)
+        var written: [String: VolumeWriter.Result] = [:]
+        let writer = VolumeWriter(request: pod.request, workspace: self, allowHostPath: allowHostPath)
+        for v in used { written[v.name] = try writer.write(v) }
+
+        var result = MaterialisedPod()
+        for c in containers {
+            var mounts: [Mount] = []
+            for m in c.volumeMounts ?? [] {
+                let w = written[m.name]!
+                var host = w.path
+                if let sub = m.subPath, !sub.isEmpty {
+                    if WorkspaceFiles.crossesSymlink(base: w.path, relative: sub) {
+                        throw .invalidPod("container \(c.name): subPath \"\(sub)\" of volume \"\(m.name)\" goes through a symbolic link")
+                    }
+                    host = w.path + "/" + sub
+                    // The kubelet creates a missing subPath of a writable volume as a directory.
+                    if w.isEmptyDir, !WorkspaceFiles.exists(host) { try WorkspaceFiles.makeDirectory(host, mode: 0o777) }
+                }
+                mounts.append(Mount(hostPath: host, containerPath: m.mountPath,
+                                    readOnly: w.alwaysReadOnly || (m.readOnly ?? false)))
+            }
+            result.mounts[c.name] = mounts
+        }
+        return result
     }
 
     /// Removes the whole pod directory. Idempotent.
     public func remove() throws(ProviderError) {
-        throw .unavailable("PodWorkspace.remove is not implemented yet")
+        guard WorkspaceFiles.exists(root) else { return }
+        do {
+            try FileManager.default.removeItem(atPath: root)
+        } catch {
+            throw .backend(command: "remove \(root)", message: "\(error)", transient: true)
+        }
     }
 }

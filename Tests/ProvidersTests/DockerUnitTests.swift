@@ -1,6 +1,7 @@
 import FoundationEssentials
 import Testing
 import Model
+import Synchronization
 @testable import Providers
 
 /// The pure parts of the Docker provider: argv building, naming, state mapping
@@ -173,5 +174,27 @@ import Model
         #expect(DockerLogs.limit(Data("hello world".utf8), bytes: 5) == Data("world".utf8))
         #expect(DockerLogs.limit(Data("hi".utf8), bytes: 5) == Data("hi".utf8))
         #expect(DockerLogs.limit(Data("hi".utf8), bytes: 0) == Data("hi".utf8))
+    }
+
+    @Test func serialLockAdmitsOneHolderAtATimeAcrossAwaits() async throws {
+        let lock = AsyncSerialLock()
+        final class Probe: Sendable { let inside = Mutex(0), most = Mutex(0), done = Mutex(0) }
+        let probe = Probe()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<20 {
+                group.addTask {
+                    try await lock.withLock {
+                        let now = probe.inside.withLock { $0 += 1; return $0 }
+                        probe.most.withLock { $0 = max($0, now) }
+                        try await Task.sleep(for: .milliseconds(2))
+                        probe.inside.withLock { $0 -= 1 }
+                        probe.done.withLock { $0 += 1 }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(probe.most.withLock { $0 } == 1)
+        #expect(probe.done.withLock { $0 } == 20)
     }
 }

@@ -10,6 +10,7 @@ import Model
 /// exited 0; when all have, the main containers start together. A failed init
 /// container finishes the pod.
 public enum DockerPodProgress {
+    /// What one observe round reports, and the containers whose turn has come.
     public struct Plan: Sendable, Equatable {
         public var observations: [JobObservation]
         /// Container ids to `docker start` now (one command for all pods).

@@ -21,6 +21,10 @@ public final class DockerProvider: Provider {
     let cli: DockerCLI
     let settings: DockerSettings
     let dataRoot: String
+    /// Held from `inspect` to `docker start`, so two callers (create and observe)
+    /// never both act on the same stale "created" state: starting an init container
+    /// that already exited would run it twice.
+    let startLock = AsyncSerialLock()
 
     public init(config: InterLinkConfig) {
         cli = DockerCLI(path: config.dockerPath, host: config.dockerHost)
@@ -68,9 +72,11 @@ public final class DockerProvider: Provider {
         }
         // Start the first step now rather than on the next tick; observe does the rest
         // (and this too, had we died right here).
-        let records = try await inspect(ids)
-        let plan = DockerPodProgress.plan(records)
-        try await start(plan.toStart)
+        let ownedIDs = ids
+        try await startLock.withLock {
+            let plan = DockerPodProgress.plan(try await self.inspect(ownedIDs))
+            try await self.start(plan.toStart)
+        }
         return ids.joined(separator: ",")
     }
 
@@ -118,10 +124,12 @@ public final class DockerProvider: Provider {
     public func observe() async throws -> [JobObservation] {
         let ps = try await cli.check(["ps", "-a", "-q", "--no-trunc"] + managedFilter)
         let ids = ps.stdoutText.split(whereSeparator: \.isNewline).map(String.init)
-        let records = try await inspect(ids).filter { $0.managedBy == settings.instanceName }
-        let plan = DockerPodProgress.plan(records)
-        try await start(plan.toStart)
-        return plan.observations
+        return try await startLock.withLock {
+            let records = try await self.inspect(ids).filter { $0.managedBy == self.settings.instanceName }
+            let plan = DockerPodProgress.plan(records)
+            try await self.start(plan.toStart)
+            return plan.observations
+        }
     }
 
     /// One batched `docker inspect`; ids that vanished since `ps` are skipped.

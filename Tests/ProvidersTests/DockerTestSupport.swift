@@ -22,7 +22,8 @@ enum DockerTest {
         config.dockerHost = host
         config.dockerNetwork = "none"
         config.instanceName = instance
-        config.dataRootFolder = dataRoot ?? "/tmp/interlink-test/docker-provider/\(instance)"
+        // Pod directories are per namespace and UID, so all tests can share one data root.
+        config.dataRootFolder = dataRoot ?? "/tmp/interlink-test/docker-provider"
         configure(&config)
         return (DockerProvider(config: config), config)
     }

@@ -56,24 +56,30 @@ public enum ProcessRunner {
     ///   - environment: the full environment; nil inherits this process's.
     ///   - stdin: bytes written to the child's standard input (then closed).
     ///   - timeout: the child (and its process group) is killed after this long.
+    ///   - mergeStderr: the child's stderr goes into the same pipe as its stdout, so the
+    ///     two keep their relative order (e.g. `docker logs`); `stderr` is then empty.
     public static func run(_ executable: String, _ arguments: [String],
                            environment: [String: String]? = nil, stdin: Data? = nil,
-                           workingDirectory: String? = nil, timeout: Double = 120) async throws -> ProcessResult {
+                           workingDirectory: String? = nil, timeout: Double = 120,
+                           mergeStderr: Bool = false) async throws -> ProcessResult {
         guard let path = resolve(executable) else { throw ProcessError.notFound(executable) }
         return try await withCheckedThrowingContinuation { cont in
             BlockingThread.run {
                 cont.resume(with: Result {
                     try runBlocking(path, arguments, environment: environment, stdin: stdin,
-                                    workingDirectory: workingDirectory, timeout: timeout, onOutput: nil)
+                                    workingDirectory: workingDirectory, timeout: timeout, onOutput: nil,
+                                    mergeStderr: mergeStderr)
                 })
             }
         }
     }
 
     /// Runs a command and yields its stdout as it arrives (e.g. `docker logs -f`).
-    /// Cancelling the consumer kills the child.
+    /// Cancelling the consumer kills the child. With `mergeStderr` the child's stderr
+    /// is yielded too, interleaved in the order the child wrote it.
     public static func stream(_ executable: String, _ arguments: [String],
-                              environment: [String: String]? = nil) -> AsyncThrowingStream<Data, any Error> {
+                              environment: [String: String]? = nil,
+                              mergeStderr: Bool = false) -> AsyncThrowingStream<Data, any Error> {
         AsyncThrowingStream { continuation in
             guard let path = resolve(executable) else {
                 continuation.finish(throwing: ProcessError.notFound(executable)); return
@@ -86,7 +92,7 @@ public enum ProcessRunner {
                                                  workingDirectory: nil, timeout: .infinity,
                                                  onOutput: { chunk in
                                                      if case .terminated = continuation.yield(chunk) { cancelled.set() }
-                                                 }, cancelled: cancelled)
+                                                 }, cancelled: cancelled, mergeStderr: mergeStderr)
                     if !result.succeeded && !cancelled.isSet && result.stderr.count > 0 {
                         continuation.finish(throwing: CommandFailed(command: executable, result: result))
                     } else {
@@ -103,7 +109,8 @@ public enum ProcessRunner {
 
     static func runBlocking(_ path: String, _ arguments: [String], environment: [String: String]?,
                             stdin: Data?, workingDirectory: String?, timeout: Double,
-                            onOutput: ((Data) -> Void)?, cancelled: CancelFlag? = nil) throws -> ProcessResult {
+                            onOutput: ((Data) -> Void)?, cancelled: CancelFlag? = nil,
+                            mergeStderr: Bool = false) throws -> ProcessResult {
         var outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1], inPipe: [Int32] = [-1, -1]
         guard cshims_pipe2_cloexec(&outPipe) == 0 else { throw ProcessError.spawnFailed(command: path, errno: errno) }
         guard cshims_pipe2_cloexec(&errPipe) == 0 else {
@@ -119,7 +126,7 @@ public enum ProcessRunner {
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, inPipe[0], 0)
         posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+        posix_spawn_file_actions_adddup2(&actions, mergeStderr ? outPipe[1] : errPipe[1], 2)
         if let dir = workingDirectory { _ = cshims_spawn_addchdir(&actions, dir) }
 
         var attr = posix_spawnattr_t()

@@ -1,0 +1,85 @@
+import FoundationEssentials
+import Model
+import Synchronization
+
+/// Runs the `docker` CLI (never the Engine API) against one daemon and counts
+/// the commands it runs, so the per-tick bound of `observe` can be checked.
+final class DockerCLI: Sendable {
+    let path: String
+    /// The child's full environment (ours, plus `DOCKER_HOST` from the config).
+    let environment: [String: String]?
+    private let counter = Mutex(0)
+
+    init(path: String, host: String?) {
+        self.path = path
+        if let host, !host.isEmpty {
+            var env = ProcessRunner.currentEnvironment().reduce(into: [String: String]()) { acc, entry in
+                if let eq = entry.firstIndex(of: "=") { acc[String(entry[..<eq])] = String(entry[entry.index(after: eq)...]) }
+            }
+            env["DOCKER_HOST"] = host
+            environment = env
+        } else {
+            environment = nil
+        }
+    }
+
+    var commandCount: Int { counter.withLock { $0 } }
+
+    /// Runs `docker args...` and returns its result whatever the exit status.
+    func run(_ args: [String], timeout: Double = 120, mergeStderr: Bool = false) async throws(ProviderError) -> ProcessResult {
+        counter.withLock { $0 += 1 }
+        do {
+            return try await ProcessRunner.run(path, args, environment: environment, timeout: timeout,
+                                               mergeStderr: mergeStderr)
+        } catch let e as ProcessError {
+            switch e {
+            case .notFound: throw .unavailable("the docker CLI was not found at \(path) (set dockerPath in the config)")
+            case .timedOut: throw .backend(command: "docker \(args.first ?? "")", message: e.description, transient: true)
+            case .spawnFailed: throw .backend(command: "docker \(args.first ?? "")", message: e.description, transient: true)
+            }
+        } catch {
+            throw .backend(command: "docker \(args.first ?? "")", message: "\(error)", transient: true)
+        }
+    }
+
+    /// Runs `docker args...` and throws a classified error unless it exits 0.
+    @discardableResult
+    func check(_ args: [String], timeout: Double = 120) async throws(ProviderError) -> ProcessResult {
+        let result = try await run(args, timeout: timeout)
+        guard result.succeeded else { throw Self.failure(args, result) }
+        return result
+    }
+
+    func stream(_ args: [String]) -> LogStream {
+        counter.withLock { $0 += 1 }
+        return ProcessRunner.stream(path, args, environment: environment, mergeStderr: true)
+    }
+
+    /// The error a failed command stands for. Daemon trouble is transient; a daemon
+    /// refusing the request is not.
+    static func failure(_ args: [String], _ result: ProcessResult) -> ProviderError {
+        let text = result.stderrText.trimmed.isEmpty ? result.stdoutText.trimmed : result.stderrText.trimmed
+        let message = String(text.prefix(2000))
+        return .backend(command: "docker \(args.first ?? "")", message: message.isEmpty ? "exit code \(result.exitCode)" : message,
+                        transient: isDaemonTrouble(message))
+    }
+
+    static func isDaemonTrouble(_ message: String) -> Bool {
+        let m = message.lowercased()
+        return m.contains("cannot connect to the docker daemon") || m.contains("is the docker daemon running")
+            || m.contains("connection refused") || m.contains("no such file or directory") && m.contains(".sock")
+            || m.contains("timeout") || m.contains("i/o timeout") || m.contains("context deadline exceeded")
+    }
+
+    /// Whether `docker create`'s stderr says the image is missing and could not be pulled.
+    static func isImageMissing(_ message: String) -> Bool {
+        let m = message.lowercased()
+        return m.contains("no such image") || m.contains("unable to find image") || m.contains("pull access denied")
+            || m.contains("manifest unknown") || m.contains("repository does not exist")
+            || (m.contains("manifest for") && m.contains("not found"))
+    }
+
+    static func isNoSuchContainer(_ message: String) -> Bool {
+        message.lowercased().contains("no such container") || message.lowercased().contains("no such object")
+    }
+}

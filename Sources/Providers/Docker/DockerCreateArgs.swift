@@ -1,0 +1,160 @@
+import FoundationEssentials
+import Model
+
+/// The provider settings that shape a `docker create` command line.
+public struct DockerSettings: Sendable, Equatable {
+    public var instanceName: String
+    public var network: String
+    public var allowHostPath: Bool
+    public var enableGPU: Bool
+
+    public init(instanceName: String = "interlink", network: String = "bridge",
+                allowHostPath: Bool = false, enableGPU: Bool = false) {
+        self.instanceName = instanceName; self.network = network
+        self.allowHostPath = allowHostPath; self.enableGPU = enableGPU
+    }
+}
+
+/// One pod container ready to be turned into `docker create` arguments: the
+/// container spec plus what the workspace and env resolver produced for it.
+public struct DockerContainerPlan: Sendable {
+    public var container: Container
+    public var isInit: Bool
+    /// Position among the init containers, or among the main containers.
+    public var index: Int
+    /// Number of containers (init + main) of the pod.
+    public var count: Int
+    public var environment: [(name: String, value: String)]
+    public var mounts: [Mount]
+    /// `--pull=never` when the image is already local (no registry round trip).
+    public var imageIsLocal: Bool
+
+    public init(container: Container, isInit: Bool, index: Int, count: Int,
+                environment: [(name: String, value: String)], mounts: [Mount], imageIsLocal: Bool) {
+        self.container = container; self.isInit = isInit; self.index = index; self.count = count
+        self.environment = environment; self.mounts = mounts; self.imageIsLocal = imageIsLocal
+    }
+}
+
+/// Builds the argv of `docker create` (everything after the `docker` executable).
+/// Pure. Every user-controlled value travels as the value of one `--flag=value`
+/// item, or after `--` as the image and its argv, so nothing can become a flag
+/// of its own and nothing is ever parsed by a shell.
+public enum DockerCreateArgs {
+    public static func build(pod: DesiredPod, plan: DockerContainerPlan,
+                             settings: DockerSettings) throws(ProviderError) -> [String] {
+        let c = plan.container
+        let name = DockerNaming.containerName(namespace: pod.namespace, podName: pod.name, uid: pod.uid,
+                                              container: c.name, attempt: pod.attempt)
+        var args = ["create", "--name=\(name)"]
+        let labels: [(String, String)] = [
+            (DockerLabel.managed, settings.instanceName), (DockerLabel.podUID, pod.uid),
+            (DockerLabel.namespace, pod.namespace), (DockerLabel.podName, pod.name),
+            (DockerLabel.container, c.name), (DockerLabel.attempt, String(pod.attempt)),
+            (DockerLabel.isInit, plan.isInit ? "true" : "false"), (DockerLabel.index, String(plan.index)),
+            (DockerLabel.count, String(plan.count)),
+        ]
+        args += labels.map { "--label=\($0.0)=\($0.1)" }
+        args.append("--network=\(settings.network)")
+        if DockerNaming.isDNSLabel(pod.name) { args.append("--hostname=\(pod.name)") }
+        args.append(plan.imageIsLocal || c.imagePullPolicy == "Never" ? "--pull=never" : "--pull=missing")
+        args += try resourceArgs(c, settings: settings)
+        args += try securityArgs(c, pod: pod.pod)
+        if let dir = c.workingDir, !dir.isEmpty { args.append("--workdir=\(dir)") }
+
+        // Kubernetes: command replaces the entrypoint, args replace the cmd; `$(VAR)`
+        // references are expanded against the container's environment.
+        let command = EnvResolver.expand(c.command ?? [], with: plan.environment)
+        let cmdArgs = EnvResolver.expand(c.args ?? [], with: plan.environment)
+        if let first = command.first { args.append("--entrypoint=\(first)") }
+
+        for (key, value) in plan.environment {
+            guard !key.isEmpty, !key.contains("=") else {
+                throw .invalidPod("container \(c.name): environment variable name \(quoted(key)) is not valid")
+            }
+            args.append("--env=\(key)=\(value)")
+        }
+        for m in plan.mounts { args.append(try mountArg(m, container: c.name)) }
+
+        guard !c.image.isEmpty else { throw .invalidPod("container \(c.name) has no image") }
+        args += ["--", c.image]
+        args += command.dropFirst()
+        args += cmdArgs
+        // A NUL byte would silently cut an argv item short in exec; refuse instead.
+        if let bad = args.first(where: { $0.utf8.contains(0) }) {
+            throw .invalidPod("container \(c.name): a value contains a NUL byte, which a process argument cannot hold (\(quoted(String(bad.prefix(40)))))")
+        }
+        return args
+    }
+
+    static func resourceArgs(_ c: Container, settings: DockerSettings) throws(ProviderError) -> [String] {
+        var args: [String] = []
+        func pick(_ key: String) -> QuantityString? { c.resources?.limits?[key] ?? c.resources?.requests?[key] }
+        if let mem = pick("memory") {
+            let q = try Quantity.parse(mem.text)
+            if q.bytes > 0 { args.append("--memory=\(q.bytes)") }
+        }
+        if let cpu = pick("cpu") {
+            let q = try Quantity.parse(cpu.text)
+            if q.milliValue > 0 { args.append("--cpus=\(decimalCores(q.milliValue))") }
+        }
+        if let gpu = pick("nvidia.com/gpu") {
+            let q = try Quantity.parse(gpu.text)
+            let count = (q.milliValue + 999) / 1000
+            if count > 0 {
+                guard settings.enableGPU else {
+                    throw .invalidPod("container \(c.name) asks for nvidia.com/gpu but GPU support is off (set enableGPU in the config)")
+                }
+                args.append("--gpus=\(count)")
+            }
+        }
+        return args
+    }
+
+    static func securityArgs(_ c: Container, pod: Pod) throws(ProviderError) -> [String] {
+        var args: [String] = []
+        let sc = c.securityContext, psc = pod.spec?.securityContext
+        if sc?.privileged == true {
+            throw .invalidPod("container \(c.name) asks to be privileged, which the Docker provider does not allow")
+        }
+        let user = sc?.runAsUser ?? psc?.runAsUser
+        let group = sc?.runAsGroup ?? psc?.runAsGroup
+        // Docker needs a user to set a primary group; a group alone keeps the image's user.
+        if let user { args.append(group.map { "--user=\(user):\($0)" } ?? "--user=\(user)") }
+        if let fsGroup = psc?.fsGroup { args.append("--group-add=\(fsGroup)") }
+        if sc?.readOnlyRootFilesystem == true { args.append("--read-only") }
+        return args
+    }
+
+    /// `--mount` values are CSV: a path holding a comma or quote is quoted CSV-style.
+    static func mountArg(_ m: Mount, container: String) throws(ProviderError) -> String {
+        guard m.containerPath.hasPrefix("/") else {
+            throw .invalidPod("container \(container): mountPath \(quoted(m.containerPath)) must be absolute")
+        }
+        for path in [m.hostPath, m.containerPath] where path.contains("\n") || path.contains("\r") {
+            throw .invalidPod("container \(container): mount path \(quoted(path)) contains a line break")
+        }
+        var fields = ["type=bind", csvField("source=\(m.hostPath)"), csvField("target=\(m.containerPath)")]
+        if m.readOnly { fields.append("readonly") }
+        return "--mount=" + fields.joined(separator: ",")
+    }
+
+    static func csvField(_ s: String) -> String {
+        guard s.contains(",") || s.contains("\"") || s.hasPrefix(" ") || s.hasSuffix(" ") else { return s }
+        return "\"" + s.replacing("\"", with: "\"\"") + "\""
+    }
+
+    /// `1500` -> `1.5`, `2000` -> `2`, `250` -> `0.25`.
+    static func decimalCores(_ milli: Int64) -> String {
+        let whole = milli / 1000, frac = milli % 1000
+        if frac == 0 { return String(whole) }
+        var f = String(frac)
+        while f.count < 3 { f = "0" + f }
+        while f.hasSuffix("0") { f.removeLast() }
+        return "\(whole).\(f)"
+    }
+
+    static func quoted(_ s: String) -> String {
+        "\"" + s.replacing("\n", with: "\\n") + "\""
+    }
+}

@@ -1,0 +1,48 @@
+import FoundationEssentials
+
+/// The labels stamped on every container the Docker provider creates. They carry
+/// everything `observe` needs to rebuild a pod's state after a restart, so no
+/// local state is required: the daemon is the record.
+public enum DockerLabel {
+    /// `<instanceName>`: which InterLink owns the container.
+    public static let managed = "interlink.managed"
+    public static let podUID = "interlink.pod-uid"
+    public static let namespace = "interlink.namespace"
+    public static let podName = "interlink.pod-name"
+    /// The Kubernetes container name (init and main names are unique within a pod).
+    public static let container = "interlink.container"
+    public static let attempt = "interlink.attempt"
+    /// `true` for init containers.
+    public static let isInit = "interlink.init"
+    /// Order within its kind (init containers run in this order).
+    public static let index = "interlink.index"
+    /// How many containers (init + main) the incarnation has, so `observe` can tell a
+    /// complete pod from one whose create is still under way.
+    public static let count = "interlink.count"
+}
+
+/// Docker container names for pod containers: readable, valid for Docker
+/// (`[a-zA-Z0-9][a-zA-Z0-9_.-]*`) and distinct across pods and attempts.
+public enum DockerNaming {
+    /// `il-<ns>-<podname-truncated>-<uid-first-8>-<container>-a<attempt>`.
+    public static func containerName(namespace: String, podName: String, uid: String,
+                                     container: String, attempt: Int) -> String {
+        let uidPart = sanitize(String(uid.filter { $0 != "-" }.prefix(8)), max: 8)
+        return "il-\(sanitize(namespace, max: 30))-\(sanitize(podName, max: 40))-\(uidPart)-"
+            + "\(sanitize(container, max: 63))-a\(attempt)"
+    }
+
+    /// Keeps Docker's allowed characters and replaces every other one by `-`, so a
+    /// hostile name can never smuggle anything into the `--name` value.
+    static func sanitize(_ text: String, max: Int) -> String {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+        let mapped = String(text.prefix(max).map { allowed.contains($0) ? $0 : "-" })
+        return mapped.isEmpty ? "x" : mapped
+    }
+
+    /// Whether `name` may be used as the container's hostname (a DNS label).
+    static func isDNSLabel(_ name: String) -> Bool {
+        guard !name.isEmpty, name.count <= 63, name.first != "-", name.last != "-" else { return false }
+        return name.allSatisfy { ($0.isASCII && ($0.isLowercase || $0.isNumber)) || $0 == "-" }
+    }
+}

@@ -1,0 +1,220 @@
+import Config
+import FoundationEssentials
+import Model
+
+/// Runs each pod as Docker containers, one per pod container, through the
+/// `docker` CLI (never the Engine API).
+///
+/// Contract (beyond `Provider`'s):
+/// - Every container carries `DockerLabel`s (instance, pod UID, namespace, name,
+///   container, attempt, init/index/count), so the daemon is the only record: a
+///   restarted provider re-adopts what it finds and removes nothing on start.
+/// - `create` creates all containers of an incarnation, starts the first step
+///   (the first init container, or all main containers) and returns; `observe`
+///   starts each next step as the previous one completes (see `DockerPodProgress`).
+/// - `observe` runs `docker ps` plus one batched `docker inspect`, plus at most
+///   one `docker start` when some pod advances.
+/// - The previous incarnation's containers are kept (stopped) until the next one
+///   is created, for `Previous` logs.
+public final class DockerProvider: Provider {
+    public let name = "docker"
+    let cli: DockerCLI
+    let settings: DockerSettings
+    let dataRoot: String
+    /// Held from `inspect` to `docker start`, so two callers (create and observe)
+    /// never both act on the same stale "created" state: starting an init container
+    /// that already exited would run it twice.
+    let startLock = AsyncSerialLock()
+
+    public init(config: InterLinkConfig) {
+        cli = DockerCLI(path: config.dockerPath, host: config.dockerHost)
+        settings = DockerSettings(instanceName: config.instanceName, network: config.dockerNetwork,
+                                  allowHostPath: config.allowHostPath, enableGPU: config.enableGPU)
+        dataRoot = config.dataRootFolder
+    }
+
+    public var commandCount: Int { cli.commandCount }
+
+    var managedFilter: [String] { ["--filter", "label=\(DockerLabel.managed)=\(settings.instanceName)"] }
+
+    // MARK: - create
+
+    public func create(_ pod: DesiredPod) async throws -> String {
+        let inits = pod.pod.initContainers, mains = pod.pod.containers
+        guard !mains.isEmpty else { throw ProviderError.invalidPod("pod \(pod.namespace)/\(pod.name) has no containers") }
+        let existing = try await listPod(pod.uid)
+        try await retireOlderAttempts(existing, current: pod.attempt)
+
+        let mine = existing.filter { $0.attempt == pod.attempt }
+        let workspace = PodWorkspace(dataRoot: dataRoot, namespace: pod.namespace, uid: pod.uid)
+        let specs = inits.enumerated().map { (c: $0.element, isInit: true, index: $0.offset) }
+            + mains.enumerated().map { (c: $0.element, isInit: false, index: $0.offset) }
+        var ids: [String] = []
+        var materialised: MaterialisedPod? = nil
+        var localImages: [String: Bool] = [:]
+        for spec in specs {
+            if let found = mine.first(where: { $0.container == spec.c.name && $0.isInit == spec.isInit }) {
+                ids.append(found.id); continue
+            }
+            // Volumes are written once, before the first container that needs them.
+            if materialised == nil { materialised = try workspace.materialise(pod, allowHostPath: settings.allowHostPath) }
+            if localImages[spec.c.image] == nil { localImages[spec.c.image] = try await imageIsLocal(spec.c.image) }
+            let plan = DockerContainerPlan(
+                container: spec.c, isInit: spec.isInit, index: spec.index, count: specs.count,
+                environment: try EnvResolver.environment(for: spec.c, in: pod.request),
+                mounts: materialised?.mounts[spec.c.name] ?? [], imageIsLocal: localImages[spec.c.image] ?? false)
+            let args = try DockerCreateArgs.build(pod: pod, plan: plan, settings: settings)
+            ids.append(try await createContainer(args, image: spec.c.image, pod: pod))
+        }
+        if materialised != nil {
+            Log.info("docker containers created", ["pod": "\(pod.namespace)/\(pod.name)", "uid": pod.uid,
+                                                   "attempt": String(pod.attempt)])
+        }
+        // Start the first step now rather than on the next tick; observe does the rest
+        // (and this too, had we died right here).
+        let ownedIDs = ids
+        try await startLock.withLock {
+            let plan = DockerPodProgress.plan(try await self.inspect(ownedIDs))
+            try await self.start(plan.toStart)
+        }
+        return ids.joined(separator: ",")
+    }
+
+    /// Creates one container; a name conflict means an earlier call (or a racing one)
+    /// already made it, which is adopted when its labels say it is this pod's.
+    func createContainer(_ args: [String], image: String, pod: DesiredPod) async throws(ProviderError) -> String {
+        let result = try await cli.run(args, timeout: 600)
+        if result.succeeded { return result.stdoutText.trimmed.split(separator: "\n").last.map(String.init) ?? "" }
+        let message = result.stderrText.trimmed
+        if DockerCLI.isImageMissing(message) {
+            throw .imageNotFound(image: image, message: String(message.prefix(1000)))
+        }
+        if message.contains("is already in use"), let nameArg = args.first(where: { $0.hasPrefix("--name=") }) {
+            let name = String(nameArg.dropFirst("--name=".count))
+            if let found = try await inspect([name]).first, found.podUID == pod.uid, found.attempt == pod.attempt {
+                return found.id
+            }
+            throw .backend(command: "docker create", message: "a container named \(name) exists but belongs to another pod", transient: false)
+        }
+        throw DockerCLI.failure(args, result)
+    }
+
+    func imageIsLocal(_ image: String) async throws(ProviderError) -> Bool {
+        let result = try await cli.run(["image", "inspect", "--format={{.Id}}", "--", image])
+        if !result.succeeded && DockerCLI.isDaemonTrouble(result.stderrText) { throw DockerCLI.failure(["image"], result) }
+        return result.succeeded
+    }
+
+    /// Incarnations older than the previous one are removed; the previous one is
+    /// stopped if it still runs (the reconciler replaced it) and kept for its logs.
+    func retireOlderAttempts(_ existing: [PodContainer], current: Int) async throws(ProviderError) {
+        let stale = existing.filter { $0.attempt < current - 1 }.map(\.id)
+        let previousRunning = existing.filter { $0.attempt == current - 1 && $0.isRunning }.map(\.id)
+        if !stale.isEmpty { try await remove(stale) }
+        if !previousRunning.isEmpty {
+            let r = try await cli.run(["kill", "--"] + previousRunning)
+            if !r.succeeded && !DockerCLI.isNoSuchContainer(r.stderrText) && !r.stderrText.contains("is not running") {
+                throw DockerCLI.failure(["kill"], r)
+            }
+        }
+    }
+
+    // MARK: - observe
+
+    public func observe() async throws -> [JobObservation] {
+        let ps = try await cli.check(["ps", "-a", "-q", "--no-trunc"] + managedFilter)
+        let ids = ps.stdoutText.split(whereSeparator: \.isNewline).map(String.init)
+        return try await startLock.withLock {
+            let records = try await self.inspect(ids).filter { $0.managedBy == self.settings.instanceName }
+            let plan = DockerPodProgress.plan(records)
+            try await self.start(plan.toStart)
+            return plan.observations
+        }
+    }
+
+    /// One batched `docker inspect`; ids that vanished since `ps` are skipped.
+    func inspect(_ ids: [String]) async throws(ProviderError) -> [DockerContainerRecord] {
+        guard !ids.isEmpty else { return [] }
+        let result = try await cli.run(["inspect", "--type=container", "--"] + ids, timeout: 120)
+        if !result.succeeded && DockerCLI.isDaemonTrouble(result.stderrText) { throw DockerCLI.failure(["inspect"], result) }
+        do {
+            return try DockerInspect.records(from: result.stdout)
+        } catch {
+            throw DockerCLI.failure(["inspect"], result)
+        }
+    }
+
+    /// One `docker start` for every container due to start. A container whose
+    /// process cannot run ends up exited with Docker's error, which observe reports.
+    func start(_ ids: [String]) async throws(ProviderError) {
+        guard !ids.isEmpty else { return }
+        let r = try await cli.run(["start", "--"] + ids, timeout: 300)
+        if !r.succeeded {
+            if DockerCLI.isDaemonTrouble(r.stderrText) { throw DockerCLI.failure(["start"], r) }
+            Log.warn("docker start failed for some containers", ["error": String(r.stderrText.trimmed.prefix(500))])
+        }
+    }
+
+    // MARK: - delete and cleanup
+
+    public func delete(_ job: JobRef) async throws {
+        let doomed = try await listPod(job.podUID).filter { $0.attempt <= job.attempt }
+        guard !doomed.isEmpty else { return }
+        let running = doomed.filter(\.isRunning).map(\.id)
+        if !running.isEmpty {
+            let grace = max(0, job.gracePeriodSeconds)
+            let r = try await cli.run(["stop", "--time=\(grace)", "--"] + running, timeout: Double(grace) + 120)
+            if !r.succeeded && !DockerCLI.isNoSuchContainer(r.stderrText) && DockerCLI.isDaemonTrouble(r.stderrText) {
+                throw DockerCLI.failure(["stop"], r)
+            }
+        }
+        try await remove(doomed.map(\.id))
+        Log.info("docker containers removed", ["pod": "\(job.namespace)/\(job.name)", "uid": job.podUID,
+                                               "containers": String(doomed.count)])
+    }
+
+    public func cleanup(_ job: JobRef) async throws {
+        let left = try await listPod(job.podUID)
+        // A newer incarnation still uses the pod's directory (emptyDirs live there).
+        if left.contains(where: { $0.attempt > job.attempt }) { return }
+        if !left.isEmpty { try await remove(left.map(\.id)) }
+        try PodWorkspace(dataRoot: dataRoot, namespace: job.namespace, uid: job.podUID).remove()
+    }
+
+    func remove(_ ids: [String]) async throws(ProviderError) {
+        guard !ids.isEmpty else { return }
+        let r = try await cli.run(["rm", "-f", "-v", "--"] + ids, timeout: 300)
+        if !r.succeeded {
+            // Gone already is what we wanted; anything else is reported.
+            let others = r.stderrText.split(whereSeparator: \.isNewline).filter {
+                !DockerCLI.isNoSuchContainer(String($0)) && !$0.contains("is already in progress")
+            }
+            if !others.isEmpty { throw DockerCLI.failure(["rm"], r) }
+        }
+    }
+
+    // MARK: - listing one pod
+
+    struct PodContainer: Sendable {
+        var id: String
+        var container: String
+        var attempt: Int
+        var isInit: Bool
+        var state: String
+        var isRunning: Bool { state == "running" || state == "paused" || state == "restarting" }
+    }
+
+    /// This pod's containers (all incarnations) in one `docker ps`.
+    func listPod(_ uid: String, container: String? = nil) async throws(ProviderError) -> [PodContainer] {
+        var args = ["ps", "-a", "--no-trunc"] + managedFilter + ["--filter", "label=\(DockerLabel.podUID)=\(uid)"]
+        if let container { args += ["--filter", "label=\(DockerLabel.container)=\(container)"] }
+        args.append("--format={{.ID}}\t{{.Label \"\(DockerLabel.attempt)\"}}\t{{.Label \"\(DockerLabel.isInit)\"}}\t{{.State}}\t{{.Label \"\(DockerLabel.container)\"}}")
+        let result = try await cli.check(args)
+        return result.stdoutText.split(whereSeparator: \.isNewline).compactMap { line in
+            let f = line.split(separator: "\t", maxSplits: 4, omittingEmptySubsequences: false).map(String.init)
+            guard f.count == 5 else { return nil }
+            // The container name label is last: it is the one field that could hold a tab.
+            return PodContainer(id: f[0], container: f[4], attempt: Int(f[1]) ?? 0, isInit: f[2] == "true", state: f[3])
+        }
+    }
+}

@@ -70,6 +70,18 @@ public struct InterLinkConfig: Sendable, Equatable {
     public var exportPodData = true
 
     public init() {}
+
+    /// The values `ContainerRuntime` accepts.
+    public static let containerRuntimes = ["apptainer", "singularity", "docker", "podman", "none"]
+
+    /// 1-63 characters of a-z, 0-9 and '-', starting and ending alphanumeric:
+    /// safe as a Docker label value, a Slurm comment and a file name.
+    public static func isValidInstanceName(_ s: String) -> Bool {
+        let u = Array(s.utf8)
+        guard (1...63).contains(u.count) else { return false }
+        func alnum(_ c: UInt8) -> Bool { (c >= 0x61 && c <= 0x7A) || (c >= 0x30 && c <= 0x39) }
+        return alnum(u.first!) && alnum(u.last!) && u.allSatisfy { alnum($0) || $0 == 0x2D }
+    }
 }
 
 public struct TLSConfig: Sendable, Equatable {

@@ -13,8 +13,11 @@ import Glibc
 /// A torn journal tail is dropped with a warning; a corrupt snapshot is an error.
 /// The directory is 0700 and files are 0600 because requests carry Secrets.
 public actor DesiredStore {
-    struct JournalEntry: Codable { var uid: String; var event: PodEvent; var at: Date }
-    struct Snapshot: Codable { var version: Int; var records: [PodRecord] }
+    /// `seq` numbers every event ever applied; the snapshot remembers the last
+    /// one it contains, so replaying a journal that a crash left untruncated
+    /// after compaction skips what the snapshot already holds.
+    struct JournalEntry: Codable { var seq: UInt64; var uid: String; var event: PodEvent; var at: Date }
+    struct Snapshot: Codable { var version: Int; var lastSeq: UInt64; var records: [PodRecord] }
 
     public nonisolated let directory: String
     nonisolated var journalPath: String { directory + "/journal" }
@@ -25,6 +28,7 @@ public actor DesiredStore {
     private var fd: Int32 = -1
     private var journalRecords = 0
     private var journalBytes = 0
+    private var seq: UInt64 = 0
     private let encoder = JSONEncoder()
 
     /// Opens (creating if needed) the store in `directory` and loads it.
@@ -34,8 +38,8 @@ public actor DesiredStore {
         self.compactAfterRecords = compactAfterRecords
         self.compactAfterBytes = compactAfterBytes
         try DurableFile.makeDirectory(directory)
-        let (loaded, count, bytes) = try Self.load(snapshot: directory + "/snapshot", journal: directory + "/journal")
-        records = loaded; journalRecords = count; journalBytes = bytes
+        let (loaded, count, bytes, last) = try Self.load(snapshot: directory + "/snapshot", journal: directory + "/journal")
+        records = loaded; journalRecords = count; journalBytes = bytes; seq = last
         let jfd = open(directory + "/journal", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
         if jfd < 0 { throw DurableFile.err(directory + "/journal", "open") }
         fchmod(jfd, 0o600)
@@ -58,13 +62,15 @@ public actor DesiredStore {
         guard !events.isEmpty else { return [:] }
         guard fd >= 0 else { throw .io(path: journalPath, message: "the store is closed") }
         var frames = Data()
+        var next = seq
         for e in events {
-            do { frames.append(RecordFrame.encode(try encoder.encode(JournalEntry(uid: e.uid, event: e.event, at: now)))) }
+            next += 1
+            do { frames.append(RecordFrame.encode(try encoder.encode(JournalEntry(seq: next, uid: e.uid, event: e.event, at: now)))) }
             catch { throw .encoding("\(error)") }
         }
         try DurableFile.writeAll(fd, frames, path: journalPath)
         if fsync(fd) != 0 { throw DurableFile.err(journalPath, "fsync") }
-        journalRecords += events.count; journalBytes += frames.count
+        journalRecords += events.count; journalBytes += frames.count; seq = next
         var touched: [String: PodRecord?] = [:]
         for e in events {
             let next = PodRecord.apply(e.event, to: records[e.uid], at: now)
@@ -82,12 +88,12 @@ public actor DesiredStore {
 
     /// Writes all records to a new snapshot (atomically), then empties the journal.
     public func compact() throws(ReconcilerError) {
-        let snap = Snapshot(version: 1, records: Array(records.values))
+        let snap = Snapshot(version: 1, lastSeq: seq, records: Array(records.values))
         let payload: Data
         do { payload = try encoder.encode(snap) } catch { throw .encoding("\(error)") }
         try DurableFile.writeAtomically(RecordFrame.encode(payload), to: snapshotPath)
-        // A crash before this truncate replays the journal over the snapshot:
-        // harmless, since events are idempotent (stale ones are ignored).
+        // A crash before this truncate leaves old events in the journal; their
+        // sequence numbers are <= the snapshot's lastSeq, so loading skips them.
         if ftruncate(fd, 0) != 0 { throw DurableFile.err(journalPath, "truncate") }
         if fsync(fd) != 0 { throw DurableFile.err(journalPath, "fsync") }
         journalRecords = 0; journalBytes = 0
@@ -100,8 +106,9 @@ public actor DesiredStore {
     }
 
     private static func load(snapshot: String, journal: String) throws(ReconcilerError)
-        -> ([String: PodRecord], Int, Int) {
+        -> ([String: PodRecord], Int, Int, UInt64) {
         var records: [String: PodRecord] = [:]
+        var seq: UInt64 = 0
         let decoder = JSONDecoder()
         if DurableFile.exists(snapshot) {
             chmod(snapshot, 0o600)
@@ -111,19 +118,24 @@ public actor DesiredStore {
                 throw .corruptSnapshot(path: snapshot, message: "its checksum or length does not match")
             }
             do {
-                for r in try decoder.decode(Snapshot.self, from: frames[0]).records { records[r.uid] = r }
+                let snap = try decoder.decode(Snapshot.self, from: frames[0])
+                for r in snap.records { records[r.uid] = r }
+                seq = snap.lastSeq
             } catch {
                 throw .corruptSnapshot(path: snapshot, message: "its content does not decode: \(WireJSON.describe(error))")
             }
         }
-        guard DurableFile.exists(journal) else { return (records, 0, 0) }
+        guard DurableFile.exists(journal) else { return (records, 0, 0, seq) }
         chmod(journal, 0o600)
         let data = try DurableFile.read(journal)
         let (frames, framedLength) = RecordFrame.decode(data)
         var validLength = 0, count = 0
         for frame in frames {
             guard let entry = try? decoder.decode(JournalEntry.self, from: frame) else { break }
-            records[entry.uid] = PodRecord.apply(entry.event, to: records[entry.uid], at: entry.at)
+            if entry.seq > seq {
+                records[entry.uid] = PodRecord.apply(entry.event, to: records[entry.uid], at: entry.at)
+                seq = entry.seq
+            }
             validLength += RecordFrame.headerSize + frame.count; count += 1
         }
         if validLength < data.count {
@@ -132,6 +144,6 @@ public actor DesiredStore {
                       "framedBytes": String(framedLength)])
             if truncate(journal, off_t(validLength)) != 0 { throw DurableFile.err(journal, "truncate") }
         }
-        return (records, count, validLength)
+        return (records, count, validLength, seq)
     }
 }

@@ -80,6 +80,23 @@ import Glibc
         #expect(try await DesiredStore(directory: dir + "/state").all()[Fx.uid(1)]?.seenRunning == false)
     }
 
+    @Test func aCrashBetweenSnapshotAndJournalTruncationDoesNotReplayEventsTwice() async throws {
+        let dir = Fx.tempDir()
+        let store = try DesiredStore(directory: dir + "/state", compactAfterRecords: 1_000_000)
+        try await store.apply([(Fx.uid(1), .desired(Fx.request(1)))])
+        try await store.apply([(Fx.uid(1), .createFailed(attempt: 0, reason: "ProviderFailed", message: "x", retryable: true))])
+        let journal = try Data(contentsOf: URL(fileURLWithPath: dir + "/state/journal"))
+        try await store.compact()
+        await store.close()
+        // The snapshot was renamed into place but the journal was never truncated.
+        try journal.write(to: URL(fileURLWithPath: dir + "/state/journal"))
+        let again = try DesiredStore(directory: dir + "/state")
+        #expect(await again.record(Fx.uid(1))?.createFailures == 1)
+        try await again.apply([(Fx.uid(1), .createFailed(attempt: 0, reason: "ProviderFailed", message: "y", retryable: true))])
+        await again.close()
+        #expect(try await DesiredStore(directory: dir + "/state").record(Fx.uid(1))?.createFailures == 2)
+    }
+
     @Test func aCorruptSnapshotIsAClearError() async throws {
         let dir = Fx.tempDir()
         let store = try DesiredStore(directory: dir + "/state")

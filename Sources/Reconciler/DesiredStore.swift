@@ -44,6 +44,8 @@ public actor DesiredStore {
         if jfd < 0 { throw DurableFile.err(directory + "/journal", "open") }
         fchmod(jfd, 0o600)
         fd = jfd
+        // A journal just created must have its directory entry on disk too.
+        try DurableFile.syncDirectory(of: directory + "/journal")
     }
 
     deinit { if fd >= 0 { Glibc.close(fd) } }

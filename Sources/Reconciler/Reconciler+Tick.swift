@@ -10,6 +10,27 @@ enum ActionOutcome: Sendable {
     case cancelFailed(key: String)
     case cleanedUp(uid: String)
     case cleanupFailed(uid: String)
+
+    /// The in-flight key of the action this is the outcome of (see `Action.flightKey`).
+    var flightKey: String {
+        switch self {
+        case .created(let uid, _, _), .createFailed(let uid, _, _): return "create:" + uid
+        case .cancelled(let k), .cancelFailed(let k): return "cancel:" + k
+        case .cleanedUp(let uid), .cleanupFailed(let uid): return "forget:" + uid
+        }
+    }
+}
+
+extension Action {
+    /// Identifies a backend action while it runs, so a later tick does not start it again.
+    var flightKey: String? {
+        switch self {
+        case .create(let uid, _): return "create:" + uid
+        case .cancel(let ref, _): return "cancel:" + Planner.jobKey(ref)
+        case .forget(let uid, _): return "forget:" + uid
+        case .record: return nil
+        }
+    }
 }
 
 extension Reconciler {
@@ -40,7 +61,11 @@ extension Reconciler {
         var events: [(uid: String, event: PodEvent)] = []
         var work: [Action] = []
         for a in actions {
-            if case .record(let uid, let e) = a { events.append((uid, e)) } else { work.append(a) }
+            if case .record(let uid, let e) = a { events.append((uid, e)); continue }
+            guard let key = a.flightKey, !inFlight.contains(key) else { continue }
+            // A pod deleted while its create still runs is forgotten after that create ends.
+            if case .forget(let uid, _) = a, inFlight.contains("create:" + uid) { continue }
+            work.append(a)
         }
         // Terminal states, adoptions and restarts are durable before anything else happens.
         if !events.isEmpty {
@@ -48,10 +73,38 @@ extension Reconciler {
             for (uid, r) in touched { records[uid] = r }
             for e in events { note(e.event.actionKind, records[e.uid]?.pod, e.uid, detail(e.event)) }
         }
-        let outcomes = await perform(work, records: records)
+        let outcomes = await launch(work, records: records)
+        let forgotten = await complete(outcomes)
+        await refreshStatuses(forgotten: forgotten)
+    }
+
+    /// Starts the backend actions and waits for them up to `actionWaitSeconds`;
+    /// answers the outcomes that arrived by then. Slower actions keep running
+    /// (still marked in flight) and record their outcome themselves when done,
+    /// so one slow backend call (a long image pull) does not hold up the loop.
+    func launch(_ work: [Action], records: [String: PodRecord]) async -> [ActionOutcome] {
+        let runnable = work.filter {
+            if case .create(let uid, let attempt) = $0 {
+                guard let r = records[uid], r.attempt == attempt, r.desired else { return false }
+            }
+            return true
+        }
+        guard !runnable.isEmpty else { return [] }
+        for a in runnable { if let k = a.flightKey { inFlight.insert(k) } }
+        let batch = ActionBatch(count: runnable.count)
+        Task { await self.perform(runnable, records: records, batch: batch) }
+        await batch.done.wait(timeout: settings.actionWaitSeconds)
+        return batch.detach()
+    }
+
+    /// Applies action outcomes durably; answers the UIDs forgotten.
+    @discardableResult
+    func complete(_ outcomes: [ActionOutcome]) async -> [String] {
+        guard !outcomes.isEmpty else { return [] }
         var followUp: [(uid: String, event: PodEvent)] = []
         var forgotten: [String] = []
         for o in outcomes {
+            inFlight.remove(o.flightKey)
             switch o {
             case .created(let uid, let attempt, let jobID):
                 followUp.append((uid, .created(attempt: attempt, jobID: jobID)))
@@ -70,21 +123,34 @@ extension Reconciler {
             }
         }
         if !followUp.isEmpty { _ = try? await persist(followUp) }
-        await refreshStatuses(forgotten: forgotten)
+        return forgotten
     }
 
-    /// Runs provider calls with at most `maxParallelActions` in flight.
-    func perform(_ work: [Action], records: [String: PodRecord]) async -> [ActionOutcome] {
-        guard !work.isEmpty else { return [] }
+    /// An outcome that arrived after its tick stopped waiting.
+    func completeLate(_ outcome: ActionOutcome) async {
+        let forgotten = await complete([outcome])
+        var changes: [String: PodStatus?] = [:]
+        for uid in forgotten { changes[uid] = .some(nil) }
+        if case .created(let uid, _, _) = outcome, let r = await store.record(uid) {
+            changes[uid] = StatusMapper.status(r, observation: observed[uid])
+        }
+        if case .createFailed(let uid, _, _) = outcome, let r = await store.record(uid) {
+            changes[uid] = StatusMapper.status(r, observation: observed[uid])
+        }
+        statusView.update(changes)
+        wake.signal()
+    }
+
+    /// Runs provider calls with at most `maxParallelActions` at a time, handing
+    /// each outcome to `batch` (or recording it directly once the tick moved on).
+    func perform(_ work: [Action], records: [String: PodRecord], batch: ActionBatch) async {
         let provider = self.provider, metrics = metricsRegistry
-        var outcomes: [ActionOutcome] = []
-        outcomes.reserveCapacity(work.count)
         await withTaskGroup(of: ActionOutcome?.self) { group in
             var next = work.makeIterator()
             func add(_ a: Action) {
                 switch a {
-                case .create(let uid, let attempt):
-                    guard let rec = records[uid], rec.attempt == attempt, rec.desired else { return }
+                case .create(let uid, _):
+                    guard let rec = records[uid] else { return }
                     group.addTask { await Self.create(rec, provider, metrics) }
                 case .cancel(let ref, let reason):
                     group.addTask { await Self.cancel(ref, reason, provider, metrics) }
@@ -96,11 +162,10 @@ extension Reconciler {
             }
             for _ in 0..<settings.maxParallelActions { guard let a = next.next() else { break }; add(a) }
             for await o in group {
-                if let o { outcomes.append(o) }
+                if let o, batch.finish(o) { await self.completeLate(o) }
                 if let a = next.next() { add(a) }
             }
         }
-        return outcomes
     }
 
     static func create(_ rec: PodRecord, _ provider: any Provider, _ metrics: ReconcilerMetrics) async -> ActionOutcome {

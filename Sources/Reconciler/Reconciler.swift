@@ -24,6 +24,8 @@ public actor Reconciler: PodAPI {
     var observed: [String: JobObservation] = [:]
     /// Per backend job: failed cancels and when to try again.
     var cancelBackoff: [String: (failures: Int, notBefore: Date)] = [:]
+    /// Backend actions still running (possibly from an earlier tick), by `Action.flightKey`.
+    var inFlight: Set<String> = []
     private var tickTail: Task<Void, Never>?
 
     /// Opens the store under `settings.dataRoot/state` and loads the desired pods.

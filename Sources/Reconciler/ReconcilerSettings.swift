@@ -18,6 +18,9 @@ public struct ReconcilerSettings: Sendable, Equatable {
     public var backoffMax: Double
     /// Backend actions run at most this many at a time within one tick.
     public var maxParallelActions: Int
+    /// A tick waits this long for its backend actions; slower ones finish in
+    /// the background and are not started again while they run.
+    public var actionWaitSeconds: Double
     /// A job created but never observed for this long counts as lost.
     public var unseenGraceSeconds: Double
     /// The journal is compacted into a snapshot once it holds more than
@@ -27,12 +30,13 @@ public struct ReconcilerSettings: Sendable, Equatable {
 
     public init(interval: Double = 5, maxCreateAttempts: Int = 5, maxRestarts: Int = 10,
                 dataRoot: String, backoffBase: Double = 1, backoffMax: Double = 60,
-                maxParallelActions: Int = 16, unseenGraceSeconds: Double? = nil,
+                maxParallelActions: Int = 16, actionWaitSeconds: Double? = nil, unseenGraceSeconds: Double? = nil,
                 compactAfterRecords: Int = 4096, compactAfterBytes: Int = 64 << 20) {
         self.interval = interval; self.maxCreateAttempts = max(1, maxCreateAttempts)
         self.maxRestarts = max(0, maxRestarts); self.dataRoot = dataRoot
         self.backoffBase = max(0, backoffBase); self.backoffMax = max(backoffBase, backoffMax)
         self.maxParallelActions = max(1, maxParallelActions)
+        self.actionWaitSeconds = max(0, actionWaitSeconds ?? min(interval, 10))
         self.unseenGraceSeconds = unseenGraceSeconds ?? max(30, 3 * interval)
         self.compactAfterRecords = max(1, compactAfterRecords); self.compactAfterBytes = compactAfterBytes
     }

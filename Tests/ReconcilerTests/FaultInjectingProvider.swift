@@ -19,6 +19,9 @@ final class FaultInjectingProvider: Provider {
         var deleted: [JobRef] = []
         var holdObserve = false
         var held: [CheckedContinuation<Void, Never>] = []
+        var holdCreateOf: String?
+        var heldCreates: [CheckedContinuation<Void, Never>] = []
+        var createCallsByUID: [String: Int] = [:]
     }
     private let faults = Mutex(Faults())
 
@@ -56,7 +59,29 @@ final class FaultInjectingProvider: Provider {
         for c in release { c.resume() }
     }
 
+    func createCalls(of uid: String) -> Int { faults.withLock { $0.createCallsByUID[uid] ?? 0 } }
+    var isHoldingCreate: Bool { faults.withLock { !$0.heldCreates.isEmpty } }
+
+    /// Creates of this pod hang until `releaseCreates()` (a slow image pull).
+    func holdCreates(of uid: String) { faults.withLock { $0.holdCreateOf = uid } }
+    func releaseCreates() {
+        let cs: [CheckedContinuation<Void, Never>] = faults.withLock { f in
+            f.holdCreateOf = nil
+            defer { f.heldCreates = [] }
+            return f.heldCreates
+        }
+        for c in cs { c.resume() }
+    }
+
     func create(_ pod: DesiredPod) async throws -> String {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let hold = faults.withLock { f in
+                f.createCallsByUID[pod.uid, default: 0] += 1
+                if f.holdCreateOf == pod.uid { f.heldCreates.append(c); return true }
+                return false
+            }
+            if !hold { c.resume() }
+        }
         let failure: String? = faults.withLock { f in
             f.createCalls += 1
             if let m = f.alwaysFail { return m }

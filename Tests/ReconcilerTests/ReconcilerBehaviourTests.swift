@@ -52,6 +52,26 @@ import Providers
         await tick.value
     }
 
+    @Test func aSlowCreateDoesNotHoldUpOtherPodsAndIsNotStartedTwice() async throws {
+        let p = FaultInjectingProvider()
+        var settings = Fx.settings(Fx.tempDir())
+        settings.actionWaitSeconds = 0
+        let r = try await Reconciler(provider: p, settings: settings)
+        p.holdCreates(of: Fx.uid(1))
+        _ = try await r.create(Fx.request(1))
+        await r.tickOnce()                       // returns although pod 1's create hangs
+        while !p.isHoldingCreate { await Task.yield() }
+        _ = try await r.create(Fx.request(2))
+        await r.tickOnce(); await r.tickOnce()
+        while await r.status([Fx.pod(2)])[0].JID.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(p.createCalls(of: Fx.uid(1)) == 1, "a create still running is not started again")
+        p.releaseCreates()
+        while await r.status([Fx.pod(1)])[0].JID.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
+        await r.tickOnce()
+        #expect(await r.status([Fx.pod(1)])[0].containers.first?.state.running != nil)
+        #expect(p.mock.jobs.count == 2)
+    }
+
     @Test func logsOfAnUnknownPodOrContainerAreNotFound() async throws {
         let p = FaultInjectingProvider(), r = try await make(p)
         _ = try await r.create(Fx.request(1))

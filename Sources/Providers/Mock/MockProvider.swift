@@ -1,0 +1,144 @@
+import FoundationEssentials
+import Model
+import Synchronization
+
+/// A backend that pretends to run pods: each container "runs" for a while and
+/// exits with a chosen code, with real Kubernetes container statuses and logs.
+/// The default provider, so `interlink` works on a machine with no Docker or Slurm.
+///
+/// Annotations: `interlink.mock/exit-code` (default 0), `interlink.mock/run-seconds`
+/// (overrides `runSeconds`), `interlink.mock/fail-create` (create throws a backend
+/// error with that message). With `statePath` the jobs survive a restart of the
+/// process (the mock stands for a backend living outside InterLink).
+/// The fault hooks (`forgetAll`, `removeJob`, `insert`) are for tests and demos.
+public final class MockProvider: Provider {
+    public static let exitCodeAnnotation = "interlink.mock/exit-code"
+    public static let runSecondsAnnotation = "interlink.mock/run-seconds"
+    public static let failCreateAnnotation = "interlink.mock/fail-create"
+
+    public let name = "mock"
+    public let runSeconds: Double
+    public let startDelay: Double
+    public let statePath: String?
+    private struct State {
+        var jobs: [String: MockJob] = [:]
+        var commands = 0
+        var creates = 0
+        var observes = 0
+    }
+    private let state = Mutex(State())
+
+    /// `startDelaySeconds` is the pretend pull time (default: a fifth of the run, at most 1 s).
+    public init(runSeconds: Double, statePath: String? = nil, startDelaySeconds: Double? = nil) {
+        self.runSeconds = max(0, runSeconds)
+        self.startDelay = max(0, startDelaySeconds ?? min(1, runSeconds / 5))
+        self.statePath = statePath
+        if let statePath, let data = try? Data(contentsOf: URL(fileURLWithPath: statePath)) {
+            if let jobs = try? JSONDecoder().decode([MockJob].self, from: data) {
+                state.withLock { s in for j in jobs { s.jobs[Self.key(j.podUID, j.attempt)] = j } }
+            } else {
+                Log.warn("mock provider state file is unreadable; starting with no jobs", ["path": statePath])
+            }
+        }
+    }
+
+    static func key(_ uid: String, _ attempt: Int) -> String { "\(uid)/\(attempt)" }
+
+    public var commandCount: Int { state.withLock { $0.commands } }
+    /// Calls of `create` and `observe` so far (for tests and the benchmark).
+    public var createCount: Int { state.withLock { $0.creates } }
+    public var observeCount: Int { state.withLock { $0.observes } }
+    public var jobs: [MockJob] { state.withLock { Array($0.jobs.values) } }
+
+    public func create(_ pod: DesiredPod) async throws -> String {
+        state.withLock { $0.commands += 1; $0.creates += 1 }
+        let ann = pod.pod.annotations
+        if let msg = ann[Self.failCreateAnnotation] {
+            throw ProviderError.backend(command: "mock create", message: msg, transient: true)
+        }
+        var exit: Int32 = 0
+        if let s = ann[Self.exitCodeAnnotation] {
+            guard let v = Int32(s.trimmed) else {
+                throw ProviderError.invalidPod("annotation \(Self.exitCodeAnnotation) must be an integer exit code, not \"\(s)\"")
+            }
+            exit = v
+        }
+        var run = runSeconds
+        if let s = ann[Self.runSecondsAnnotation] {
+            guard let v = Double(s.trimmed), v >= 0, v.isFinite else {
+                throw ProviderError.invalidPod("annotation \(Self.runSecondsAnnotation) must be a number of seconds, not \"\(s)\"")
+            }
+            run = v
+        }
+        func conv(_ c: Container) -> MockJob.Container {
+            MockJob.Container(name: c.name, image: c.image, argv: (c.command ?? []) + (c.args ?? []))
+        }
+        let k = Self.key(pod.uid, pod.attempt)
+        let job: MockJob = state.withLock { s in
+            if let existing = s.jobs[k] { return existing } // idempotent per (uid, attempt)
+            let j = MockJob(podUID: pod.uid, namespace: pod.namespace, name: pod.name, attempt: pod.attempt,
+                            jobID: "mock-\(pod.uid.prefix(8))-\(pod.attempt)", createdAt: Date(),
+                            startDelay: startDelay, runSeconds: run, exitCode: exit,
+                            initContainers: pod.pod.initContainers.map(conv), containers: pod.pod.containers.map(conv))
+            s.jobs[k] = j
+            return j
+        }
+        persist()
+        return job.jobID
+    }
+
+    public func observe() async throws -> [JobObservation] {
+        let now = Date()
+        let jobs = state.withLock { s in s.commands += 1; s.observes += 1; return s.jobs }
+        return jobs.keys.sorted().map { jobs[$0]!.observation(at: now) }
+    }
+
+    public func delete(_ job: JobRef) async throws {
+        state.withLock { s in
+            s.commands += 1
+            s.jobs[Self.key(job.podUID, job.attempt)] = nil
+        }
+        persist()
+    }
+
+    public func cleanup(_ job: JobRef) async throws {}
+
+    public func ping() async throws -> PingResponse? {
+        PingResponse(status: "ok", resources: .init(cpu: "64", memory: "256Gi", pods: "1000"))
+    }
+
+    public func logs(_ ref: JobRef, container: String, options: LogOpts) async throws -> LogStream {
+        let attempt = options.Previous ? ref.attempt - 1 : ref.attempt
+        guard let job = state.withLock({ $0.jobs[Self.key(ref.podUID, attempt)] }) else {
+            throw ProviderError.notFound("the mock backend has no job for pod \(ref.namespace)/\(ref.name) attempt \(attempt)")
+        }
+        guard job.window(of: container) != nil else {
+            throw ProviderError.notFound("pod \(ref.namespace)/\(ref.name) has no container \"\(container)\"")
+        }
+        return MockLogs.stream(job, container: container, options: options)
+    }
+
+    // MARK: Fault injection (tests and demos)
+
+    /// Forgets every job, as a backend (or sidecar) restart that lost its state would.
+    public func forgetAll() { state.withLock { $0.jobs = [:] }; persist() }
+
+    /// Removes the jobs of one pod without telling anyone (a job that vanished).
+    public func removeJob(podUID: String) {
+        state.withLock { s in s.jobs = s.jobs.filter { $0.value.podUID != podUID } }
+        persist()
+    }
+
+    /// Adds a job as if someone (an earlier InterLink) had created it.
+    public func insert(_ job: MockJob) {
+        state.withLock { $0.jobs[Self.key(job.podUID, job.attempt)] = job }
+        persist()
+    }
+
+    private func persist() {
+        guard let statePath else { return }
+        let jobs = state.withLock { s in s.jobs.keys.sorted().map { s.jobs[$0]! } }
+        do { try JSONEncoder().encode(jobs).write(to: URL(fileURLWithPath: statePath), options: .atomic) }
+        catch { Log.warn("mock provider cannot save its state", ["path": statePath, "error": "\(error)"]) }
+    }
+}

@@ -1,0 +1,145 @@
+import FoundationEssentials
+import Model
+import Providers
+
+/// One step toward agreement between desired and observed state.
+public enum Action: Sendable, Equatable {
+    /// Change the record only (terminal state seen, job adopted, lost, failed).
+    case record(uid: String, PodEvent)
+    /// Ask the provider to create this attempt of the pod (idempotent per attempt).
+    case create(uid: String, attempt: Int)
+    /// Stop and remove a backend job that should not exist.
+    case cancel(JobRef, reason: CancelReason)
+    /// The pod is deleted and gone from the backend: clean up its files, forget it.
+    case forget(uid: String, JobRef)
+
+    public var kind: String {
+        switch self {
+        case .record(_, let e):
+            switch e {
+            case .finished: return "recordTerminal"
+            case .restarted: return "recreate"
+            case .failed: return "markFailed"
+            case .created: return "adopt"
+            case .seen: return "seen"
+            default: return "record"
+            }
+        case .create: return "create"
+        case .cancel: return "cancel"
+        case .forget: return "forget"
+        }
+    }
+}
+
+/// Why a job is cancelled (for logs and metrics).
+public enum CancelReason: String, Sendable, Equatable {
+    case undesired, orphan, staleAttempt, failed
+}
+
+/// The pure heart of the reconciler: desired records + one observation of the
+/// backend + the time -> the actions to take. No I/O, no clock, deterministic
+/// order (by pod UID), so it can be tested with tables and replayed after a crash.
+public enum Planner {
+    public static func plan(records: [String: PodRecord], observations: [JobObservation], now: Date,
+                            settings: ReconcilerSettings, cancelNotBefore: [String: Date] = [:]) -> [Action] {
+        var byUID: [String: [JobObservation]] = [:]
+        for o in observations { byUID[o.podUID, default: []].append(o) }
+        var actions: [Action] = []
+
+        func cancel(_ o: JobObservation, _ reason: CancelReason, pod: Pod?) {
+            if let t = cancelNotBefore[jobKey(o.ref)], t > now { return }
+            var ref = o.ref; ref.pod = pod
+            if let g = pod?.spec?.terminationGracePeriodSeconds { ref.gracePeriodSeconds = Int(g) }
+            actions.append(.cancel(ref, reason: reason))
+        }
+
+        // Jobs whose pod we do not know at all: orphans (e.g. left by a crash).
+        for uid in byUID.keys.sorted() where records[uid] == nil {
+            for o in byUID[uid]! { cancel(o, .orphan, pod: nil) }
+        }
+        for uid in records.keys.sorted() {
+            let rec = records[uid]!
+            let jobs = byUID[uid] ?? []
+            if !rec.desired {
+                if jobs.isEmpty { actions.append(.forget(uid: uid, rec.jobRef)) }
+                for o in jobs { cancel(o, .undesired, pod: rec.pod) }
+                continue
+            }
+            var current: JobObservation?
+            for o in jobs {
+                if o.attempt == rec.attempt && current == nil { current = o }
+                else { cancel(o, .staleAttempt, pod: rec.pod) }
+            }
+            if let o = current {
+                if rec.failed != nil { cancel(o, .failed, pod: rec.pod); continue }
+                actions += observed(rec, o)
+            } else if rec.failed == nil && rec.terminal == nil {
+                actions += missing(rec, now: now, settings: settings)
+            }
+        }
+        return actions
+    }
+
+    /// The current attempt is in the backend: adopt its id, note it alive or finished.
+    static func observed(_ rec: PodRecord, _ o: JobObservation) -> [Action] {
+        var out: [Action] = []
+        if rec.jobID != o.jobID { out.append(.record(uid: rec.uid, .created(attempt: o.attempt, jobID: o.jobID))) }
+        switch o.state {
+        case .finished:
+            if rec.terminal == nil {
+                out.append(.record(uid: rec.uid, .finished(attempt: o.attempt, containers: o.containers,
+                                                            initContainers: o.initContainers)))
+            }
+        case .running, .pending:
+            let running = o.state == .running
+            if rec.seenAttempt != o.attempt || (running && !rec.seenRunning) {
+                out.append(.record(uid: rec.uid, .seen(attempt: o.attempt, running: running, containers: o.containers)))
+            }
+        }
+        return out
+    }
+
+    /// The current attempt is not in the backend and did not finish: create it,
+    /// wait for the backoff, give up, or treat it as lost.
+    static func missing(_ rec: PodRecord, now: Date, settings: ReconcilerSettings) -> [Action] {
+        let uid = rec.uid
+        if rec.jobID.isEmpty {
+            if let e = rec.lastError, rec.createFailures > 0 {
+                if !e.retryable || rec.createFailures >= settings.maxCreateAttempts {
+                    let tries = rec.createFailures == 1 ? "1 try" : "\(rec.createFailures) tries"
+                    return [.record(uid: uid, .failed(reason: e.reason, message: "\(e.message) (gave up after \(tries))"))]
+                }
+                if now < e.at.addingTimeInterval(settings.backoff(failures: rec.createFailures)) { return [] }
+            }
+            return [.create(uid: uid, attempt: rec.attempt)]
+        }
+        let since = rec.jobCreatedAt ?? rec.receivedAt
+        guard rec.seenAttempt == rec.attempt || now.timeIntervalSince(since) >= settings.unseenGraceSeconds else {
+            return [] // just created; the backend may not list it yet
+        }
+        let what = "the backend lost job \(rec.jobID) of pod \(rec.pod.namespace)/\(rec.pod.name) before it finished"
+        if rec.pod.restartPolicy == .never {
+            return [.record(uid: uid, .failed(reason: "BackendLost", message: what + "; restartPolicy is Never, so it is not re-created"))]
+        }
+        if rec.restartCount >= settings.maxRestarts {
+            return [.record(uid: uid, .failed(reason: "BackendLost", message: what + "; gave up after \(rec.restartCount) restarts"))]
+        }
+        return [.record(uid: uid, .restarted(newAttempt: rec.attempt + 1, lastState: lostStates(rec, what, now))),
+                .create(uid: uid, attempt: rec.attempt + 1)]
+    }
+
+    /// `lastState` for each container of a lost attempt: terminated, BackendLost.
+    static func lostStates(_ rec: PodRecord, _ message: String, _ now: Date) -> [String: ContainerState] {
+        var out: [String: ContainerState] = [:]
+        for c in rec.pod.containers {
+            let seen = rec.seenContainers.first { $0.name == c.name }
+            out[c.name] = .terminated(ContainerStateTerminated(
+                exitCode: 137, reason: "BackendLost", message: message,
+                startedAt: seen?.state.running?.startedAt, finishedAt: RFC3339.string(now)))
+        }
+        return out
+    }
+
+    /// Key of a job in the per-job cancel backoff map.
+    public static func jobKey(_ ref: JobRef) -> String { "\(ref.podUID)/\(ref.attempt)/\(ref.jobID)" }
+}

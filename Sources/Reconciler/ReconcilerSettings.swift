@@ -1,0 +1,57 @@
+import FoundationEssentials
+import Config
+
+/// How the reconcile loop behaves. Built from `InterLinkConfig` for the server;
+/// tests and the benchmark set fields directly (e.g. `backoffBase = 0`).
+public struct ReconcilerSettings: Sendable, Equatable {
+    /// Seconds between ticks when nothing wakes the loop earlier.
+    public var interval: Double
+    /// A pod whose create failed this many times ends Failed with the last error.
+    public var maxCreateAttempts: Int
+    /// A pod whose backend lost it is re-created at most this many times.
+    public var maxRestarts: Int
+    /// `DataRootFolder`; the journal lives in `<dataRoot>/state/`.
+    public var dataRoot: String
+    /// First retry delay after a failed backend action, doubled per failure.
+    public var backoffBase: Double
+    /// Upper bound of the retry delay.
+    public var backoffMax: Double
+    /// Backend actions run at most this many at a time within one tick.
+    public var maxParallelActions: Int
+    /// A tick waits this long for its backend actions; slower ones finish in
+    /// the background and are not started again while they run.
+    public var actionWaitSeconds: Double
+    /// A job created but never observed for this long counts as lost.
+    public var unseenGraceSeconds: Double
+    /// The journal is compacted into a snapshot once it holds more than
+    /// max(this, 2 x live pods) records, or more than `compactAfterBytes`.
+    public var compactAfterRecords: Int
+    public var compactAfterBytes: Int
+
+    public init(interval: Double = 5, maxCreateAttempts: Int = 5, maxRestarts: Int = 10,
+                dataRoot: String, backoffBase: Double = 1, backoffMax: Double = 60,
+                maxParallelActions: Int = 16, actionWaitSeconds: Double? = nil, unseenGraceSeconds: Double? = nil,
+                compactAfterRecords: Int = 4096, compactAfterBytes: Int = 64 << 20) {
+        self.interval = interval; self.maxCreateAttempts = max(1, maxCreateAttempts)
+        self.maxRestarts = max(0, maxRestarts); self.dataRoot = dataRoot
+        self.backoffBase = max(0, backoffBase); self.backoffMax = max(backoffBase, backoffMax)
+        self.maxParallelActions = max(1, maxParallelActions)
+        self.actionWaitSeconds = max(0, actionWaitSeconds ?? min(interval, 10))
+        self.unseenGraceSeconds = unseenGraceSeconds ?? max(30, 3 * interval)
+        self.compactAfterRecords = max(1, compactAfterRecords); self.compactAfterBytes = compactAfterBytes
+    }
+
+    public init(config: InterLinkConfig) {
+        self.init(interval: config.reconcileIntervalSeconds, maxCreateAttempts: config.maxCreateAttempts,
+                  maxRestarts: config.maxRestarts, dataRoot: config.dataRootFolder)
+    }
+
+    /// Delay before retry number `failures` (1 = after the first failure).
+    public func backoff(failures: Int) -> Double {
+        guard failures > 0, backoffBase > 0 else { return 0 }
+        let exp = min(failures - 1, 30)
+        return min(backoffMax, backoffBase * Double(1 << exp))
+    }
+
+    public var stateDirectory: String { dataRoot.hasSuffix("/") ? dataRoot + "state" : dataRoot + "/state" }
+}

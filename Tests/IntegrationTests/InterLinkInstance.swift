@@ -102,7 +102,7 @@ final class InterLinkInstance: @unchecked Sendable {
         var args = ["-sS", "-X", method, "--max-time", String(Int(timeout)), "-o", "-", "-w", "\n%{http_code}",
                     "-H", "Content-Type: application/json", "-H", "Authorization: Bearer \(token)",
                     "-H", "InterLink-Http-Session: Test#1"]
-        if let body { args += ["--data-binary", "@-"] }
+        if body != nil { args += ["--data-binary", "@-"] }
         args.append("http://127.0.0.1:\(port)\(path)")
         let r = try await ProcessRunner.run("curl", args, stdin: body, timeout: timeout + 5)
         guard r.exitCode == 0, let nl = r.stdout.lastIndex(of: 0x0a) else {

@@ -64,13 +64,17 @@ public struct JobObservation: Sendable, Equatable, Codable {
     public var initContainers: [ContainerStatus]
     /// A backend-level note (Slurm reason, Docker error), for messages.
     public var message: String?
+    /// Set when the backend itself ended a finished job (cancelled behind
+    /// InterLink's back, node failure, preemption) rather than its containers
+    /// exiting: the reconciler then treats it as lost work, per restartPolicy.
+    public var interruption: String?
 
     public init(podUID: String, namespace: String = "", name: String = "", jobID: String, attempt: Int = 0,
                 state: JobState, containers: [ContainerStatus] = [], initContainers: [ContainerStatus] = [],
-                message: String? = nil) {
+                message: String? = nil, interruption: String? = nil) {
         self.podUID = podUID; self.namespace = namespace; self.name = name; self.jobID = jobID
         self.attempt = attempt; self.state = state; self.containers = containers
-        self.initContainers = initContainers; self.message = message
+        self.initContainers = initContainers; self.message = message; self.interruption = interruption
     }
 
     public var ref: JobRef {

@@ -61,8 +61,11 @@ public enum Planner {
             let rec = records[uid]!
             let jobs = byUID[uid] ?? []
             if !rec.desired {
-                if jobs.isEmpty { actions.append(.forget(uid: uid, rec.jobRef)) }
-                for o in jobs { cancel(o, .undesired, pod: rec.pod) }
+                // A finished job needs no stopping (Slurm keeps reporting it from its
+                // status files): once nothing runs, clean up and forget the pod.
+                let live = jobs.filter { $0.state != .finished }
+                if live.isEmpty { actions.append(.forget(uid: uid, rec.jobRef)) }
+                for o in live { cancel(o, .undesired, pod: rec.pod) }
                 continue
             }
             var current: JobObservation?
@@ -72,7 +75,7 @@ public enum Planner {
             }
             if let o = current {
                 if rec.failed != nil { cancel(o, .failed, pod: rec.pod); continue }
-                actions += observed(rec, o)
+                actions += observed(rec, o, now: now, settings: settings)
             } else if rec.failed == nil && rec.terminal == nil {
                 actions += missing(rec, now: now, settings: settings)
             }
@@ -81,10 +84,15 @@ public enum Planner {
     }
 
     /// The current attempt is in the backend: adopt its id, note it alive or finished.
-    static func observed(_ rec: PodRecord, _ o: JobObservation) -> [Action] {
+    static func observed(_ rec: PodRecord, _ o: JobObservation, now: Date, settings: ReconcilerSettings) -> [Action] {
         var out: [Action] = []
         if rec.jobID != o.jobID { out.append(.record(uid: rec.uid, .created(attempt: o.attempt, jobID: o.jobID))) }
         switch o.state {
+        case .finished where o.interruption != nil && rec.terminal == nil:
+            // Cancelled by an administrator, a node failure, a preemption: the pod
+            // did not end by itself, so it is lost work and restartPolicy decides.
+            let what = "job \(o.jobID) of pod \(rec.pod.namespace)/\(rec.pod.name) was ended by the backend (\(o.interruption!))"
+            out += lost(rec, what, now: now, settings: settings)
         case .finished:
             if rec.terminal == nil {
                 out.append(.record(uid: rec.uid, .finished(attempt: o.attempt, containers: o.containers,
@@ -118,6 +126,13 @@ public enum Planner {
             return [] // just created; the backend may not list it yet
         }
         let what = "the backend lost job \(rec.jobID) of pod \(rec.pod.namespace)/\(rec.pod.name) before it finished"
+        return lost(rec, what, now: now, settings: settings)
+    }
+
+    /// The current attempt is gone without finishing by itself: re-create it per
+    /// restartPolicy (Always and OnFailure count this as a failure), or give up.
+    static func lost(_ rec: PodRecord, _ what: String, now: Date, settings: ReconcilerSettings) -> [Action] {
+        let uid = rec.uid
         if rec.pod.restartPolicy == .never {
             return [.record(uid: uid, .failed(reason: "BackendLost", message: what + "; restartPolicy is Never, so it is not re-created"))]
         }

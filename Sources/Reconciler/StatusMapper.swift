@@ -15,9 +15,10 @@ public enum StatusMapper {
                     exitCode: 1, reason: f.reason, message: f.message, finishedAt: RFC3339.string(f.at))))
             }
         } else if let t = rec.terminal, t.attempt == rec.attempt {
-            st.containers = t.containers; st.initContainers = t.initContainers
+            st.containers = finished(t.containers, initContainers: t.initContainers); st.initContainers = t.initContainers
         } else if let o = observation, o.attempt == rec.attempt, !o.containers.isEmpty || !o.initContainers.isEmpty {
-            st.containers = o.containers; st.initContainers = o.initContainers
+            st.containers = o.state == .finished ? finished(o.containers, initContainers: o.initContainers) : o.containers
+            st.initContainers = o.initContainers
             if st.JID.isEmpty { st.JID = o.jobID }
         } else if rec.seenAttempt == rec.attempt, !rec.seenContainers.isEmpty {
             // Not observed since a restart of InterLink: show what was last seen.
@@ -44,6 +45,27 @@ public enum StatusMapper {
             if let last = rec.lastState[st.containers[i].name] { st.containers[i].lastState = last }
         }
         return st
+    }
+
+    /// A finished job whose main containers never ran (an init container failed)
+    /// still has them waiting `PodInitializing`, as Kubernetes shows it. The VK
+    /// derives the phase from the main containers alone and would keep such a pod
+    /// Pending forever, so they are reported terminated with the init failure.
+    static func finished(_ containers: [ContainerStatus], initContainers: [ContainerStatus]) -> [ContainerStatus] {
+        guard containers.contains(where: { $0.state.terminated == nil }) else { return containers }
+        let failedInit = initContainers.first { ($0.state.terminated?.exitCode ?? 0) != 0 }
+        let code = failedInit?.state.terminated?.exitCode ?? 1
+        let message = failedInit.map { "init container \($0.name) failed with exit code \(code)" }
+            ?? "the job ended before this container ran"
+        return containers.map { c in
+            guard c.state.terminated == nil else { return c }
+            var c = c
+            c.state = .terminated(ContainerStateTerminated(
+                exitCode: code == 0 ? 1 : code, reason: failedInit == nil ? "ContainerCannotRun" : "InitContainerFailed",
+                message: message, finishedAt: failedInit?.state.terminated?.finishedAt))
+            c.ready = false
+            return c
+        }
     }
 
     /// Status of a pod the reconciler never heard of: identity only.

@@ -1,6 +1,7 @@
 import Foundation
 import Model
 import Providers
+import Testing
 
 /// Runs the docker CLI against the test daemon.
 enum DockerCLI {
@@ -30,6 +31,13 @@ extension InterLinkInstance {
         guard a.status == 200 else { throw InstanceError.notReady("/getLogs answered \(a.status): \(a.text)") }
         return a.text
     }
+}
+
+/// Compares a container's log with what it must be, showing both escaped on failure.
+func expectLog(_ il: InterLinkInstance, _ pod: Pod, _ container: String, _ expected: String,
+               sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    let got = try await il.logText(pod, container)
+    #expect(got == expected, "log of \(container): got \(got.debugDescription), expected \(expected.debugDescription)", sourceLocation: sourceLocation)
 }
 
 /// Values that must arrive byte-exact and never be interpreted.

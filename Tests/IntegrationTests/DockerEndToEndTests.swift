@@ -22,7 +22,7 @@ struct DockerEndToEndTests {
             let (s, _) = try await il.waitForStatus(pod, timeout: 60) { $0.phase == .succeeded || $0.phase == .failed }
             #expect(s.phase == .succeeded)
             #expect(s.container("main")?.state.terminated?.reason == "Completed")
-            #expect(try await il.logText(pod, "main") == "hello from docker\n")
+            try await expectLog(il, pod, "main", "hello from docker\n")
         }
     }
 
@@ -52,7 +52,7 @@ struct DockerEndToEndTests {
             #expect(s.phase == .succeeded, "\(s)")
             #expect(s.initContainers.count == 2)
             #expect(s.initContainers.allSatisfy { $0.state.terminated?.exitCode == 0 })
-            #expect(try await il.logText(pod, "main") == "one\ntwo\n")
+            try await expectLog(il, pod, "main", "one\ntwo\n")
         }
     }
 
@@ -71,26 +71,26 @@ struct DockerEndToEndTests {
             #expect(try await il.create(PodCreateRequests(pod: pod, configmaps: [cm], secrets: [secret])).status == 200)
             let (s, _) = try await il.waitForStatus(pod, timeout: 60) { $0.phase == .succeeded || $0.phase == .failed }
             #expect(s.phase == .succeeded, "\(s)")
-            #expect(try await il.logText(pod, "main") == "hello\ns3cr3t\nhello\n|s3cr3t\n")
+            try await expectLog(il, pod, "main", "hello\ns3cr3t\nhello\n|s3cr3t\n")
         }
     }
 
     @Test func envValuesAndArgsArriveByteExact() async throws {
         try await withIL { il in
             let env = Hostile.values.enumerated().map { EnvVar(name: "V\($0.offset)", value: $0.element) }
-            // printf each variable NUL-terminated so newlines survive the comparison.
-            let script = (0..<Hostile.values.count).map { "printf '%s\\0' \"$V\($0)\"" }.joined(separator: "; ")
+            // Each value bracketed on its own line(s): logs are line-based, values may hold newlines.
+            let script = (0..<Hostile.values.count).map { "printf '[%s]\\n' \"$V\($0)\"" }.joined(separator: "; ")
             var main = Pods.shell("main", script)
             main.env = env
-            var args = Container(name: "args", image: TestEnv.image, command: ["/bin/sh", "-c", "for a in \"$@\"; do printf '%s\\0' \"$a\"; done", "sh"], args: Hostile.values)
+            var args = Container(name: "args", image: TestEnv.image, command: ["/bin/sh", "-c", "for a in \"$@\"; do printf '[%s]\\n' \"$a\"; done", "sh"], args: Hostile.values)
             args.env = nil
             let pod = Pods.make("bytes", containers: [main, args])
             #expect(try await il.create(PodCreateRequests(pod: pod)).status == 200)
             let (s, _) = try await il.waitForStatus(pod, timeout: 60) { $0.phase == .succeeded || $0.phase == .failed }
             #expect(s.phase == .succeeded, "\(s)")
-            let expected = Hostile.values.map { $0 + "\0" }.joined()
-            #expect(try await il.logText(pod, "main") == expected)
-            #expect(try await il.logText(pod, "args") == expected)
+            let expected = Hostile.values.map { "[\($0)]\n" }.joined()
+            try await expectLog(il, pod, "main", expected)
+            try await expectLog(il, pod, "args", expected)
         }
     }
 
@@ -111,12 +111,12 @@ struct DockerEndToEndTests {
 
     @Test func aReadOnlyMountRejectsWrites() async throws {
         try await withIL { il in
-            var main = Pods.shell("main", "if echo x > /data/file 2>/dev/null; then echo writable; else echo read-only; fi")
+            var main = Pods.shell("main", "if (echo x > /data/file) 2>/dev/null; then echo writable; else echo read-only; fi")
             main.volumeMounts = [VolumeMount(name: "data", mountPath: "/data", readOnly: true)]
             let pod = Pods.make("ro", containers: [main], volumes: [Volume(name: "data", emptyDir: EmptyDirVolumeSource())])
             #expect(try await il.create(PodCreateRequests(pod: pod)).status == 200)
             try await il.waitForStatus(pod, timeout: 60) { $0.phase == .succeeded || $0.phase == .failed }
-            #expect(try await il.logText(pod, "main") == "read-only\n")
+            try await expectLog(il, pod, "main", "read-only\n")
         }
     }
 
@@ -176,7 +176,7 @@ struct DockerEndToEndTests {
                 #expect(s.phase == .succeeded)
                 #expect(s.container("main")?.restartCount == 0)
                 #expect(try await DockerCLI.containers(ofPod: p.uid).count == 1, "exactly one container per pod container")
-                #expect(try await il.logText(p, "main") == "done\n")
+                try await expectLog(il, p, "main", "done\n")
             }
         }
     }

@@ -39,7 +39,7 @@ struct SlurmEndToEndTests {
             let (s, _) = try await il.waitForStatus(pod, timeout: 90, finished)
             #expect(s.phase == .succeeded, "\(s)")
             #expect(!s.JID.isEmpty)
-            #expect(try await il.logText(pod, "main") == "hello from slurm\n")
+            try await expectLog(il, pod, "main", "hello from slurm\n")
         }
     }
 
@@ -64,7 +64,7 @@ struct SlurmEndToEndTests {
             #expect(try await il.create(PodCreateRequests(pod: pod)).status == 200)
             let (s, _) = try await il.waitForStatus(pod, timeout: 90, finished)
             #expect(s.phase == .succeeded, "\(s)")
-            #expect(try await il.logText(pod, "main") == "first\nsecond\n")
+            try await expectLog(il, pod, "main", "first\nsecond\n")
         }
     }
 
@@ -94,23 +94,23 @@ struct SlurmEndToEndTests {
             #expect(try await il.create(PodCreateRequests(pod: pod, configmaps: [cm], secrets: [secret])).status == 200)
             let (s, _) = try await il.waitForStatus(pod, timeout: 90, finished)
             #expect(s.phase == .succeeded, "\(s)")
-            #expect(try await il.logText(pod, "main") == "hello\ns3cr3t\nhello\n|s3cr3t\n")
+            try await expectLog(il, pod, "main", "hello\ns3cr3t\nhello\n|s3cr3t\n")
         }
     }
 
     @Test func envAndArgsArriveByteExact() async throws {
         try await withIL { il in
-            var main = Pods.shell("main", (0..<Hostile.values.count).map { "printf '%s\\0' \"$V\($0)\"" }.joined(separator: "; "))
+            var main = Pods.shell("main", (0..<Hostile.values.count).map { "printf '[%s]\\n' \"$V\($0)\"" }.joined(separator: "; "))
             main.env = Hostile.values.enumerated().map { EnvVar(name: "V\($0.offset)", value: $0.element) }
-            let args = Container(name: "args", image: TestEnv.image, command: ["/bin/sh", "-c", "for a in \"$@\"; do printf '%s\\0' \"$a\"; done", "sh"], args: Hostile.values)
+            let args = Container(name: "args", image: TestEnv.image, command: ["/bin/sh", "-c", "for a in \"$@\"; do printf '[%s]\\n' \"$a\"; done", "sh"], args: Hostile.values)
             let pod = Pods.make("bytes", containers: [main, args],
                                 annotations: ["slurm-job.vk.io/flags": "--comment=x", "note": "$(touch /tmp/interlink-pwned) `id`"])
             #expect(try await il.create(PodCreateRequests(pod: pod)).status == 200)
             let (s, _) = try await il.waitForStatus(pod, timeout: 90, finished)
             #expect(s.phase == .succeeded, "\(s)")
-            let expected = Hostile.values.map { $0 + "\0" }.joined()
-            #expect(try await il.logText(pod, "main") == expected)
-            #expect(try await il.logText(pod, "args") == expected)
+            let expected = Hostile.values.map { "[\($0)]\n" }.joined()
+            try await expectLog(il, pod, "main", expected)
+            try await expectLog(il, pod, "args", expected)
             #expect(!FileManager.default.fileExists(atPath: "/tmp/interlink-pwned"))
         }
     }
@@ -140,7 +140,7 @@ struct SlurmEndToEndTests {
                 let (s, _) = try await il.waitForStatus(p, timeout: 90, finished)
                 #expect(s.phase == .succeeded)
                 #expect(s.JID == jids[p.uid], "the job must be re-adopted, not resubmitted")
-                #expect(try await il.logText(p, "main") == "done\n")
+                try await expectLog(il, p, "main", "done\n")
             }
         }
     }
@@ -154,7 +154,7 @@ struct SlurmEndToEndTests {
             #expect(restart.exitCode == 0, "\(restart.stderrText)")
             let (s, _) = try await il.waitForStatus(pod, timeout: 120, finished)
             #expect(s.phase == .succeeded, "\(s)")
-            #expect(try await il.logText(pod, "main") == "survived\n")
+            try await expectLog(il, pod, "main", "survived\n")
         }
     }
 
@@ -168,7 +168,7 @@ struct SlurmEndToEndTests {
             #expect(try await il.create(PodCreateRequests(pod: pod, configmaps: [cm])).status == 200)
             let (s, _) = try await il.waitForStatus(pod, timeout: 120, finished)
             #expect(s.phase == .succeeded, "\(s)")
-            #expect(try await il.logText(pod, "main") == "in docker\nhi\n")
+            try await expectLog(il, pod, "main", "in docker\nhi\n")
         }
     }
 }

@@ -67,6 +67,20 @@ import Providers
         #expect(plan([r], []) == [.forget(uid: Fx.uid(1), r.jobRef)])
     }
 
+    @Test func anUndesiredPodWhoseJobAlreadyFinishedIsForgottenNotCancelledForever() {
+        let r = PodRecord.apply(.undesired, to: created(1), at: now)!
+        #expect(plan([r], [obs(1, state: .finished)]) == [.forget(uid: Fx.uid(1), r.jobRef)])
+    }
+
+    @Test func aJobTheBackendInterruptedIsLostWorkPerRestartPolicy() {
+        var o = obs(1, state: .finished, exit: 143)
+        o.interruption = "CANCELLED"
+        // Fixtures' pods are restartPolicy Always unless told otherwise: re-created as attempt 1.
+        let a = plan([created(1)], [o])
+        #expect(a.contains { if case .create(_, 1) = $0 { return true }; return false }, "got \(a)")
+        #expect(a.contains { if case .record(_, .restarted(1, _)) = $0 { return true }; return false })
+    }
+
     @Test func aJobOfAnOlderAttemptIsCancelled() {
         var r = created(1)
         r = PodRecord.apply(.restarted(newAttempt: 1, lastState: [:]), to: r, at: now)!

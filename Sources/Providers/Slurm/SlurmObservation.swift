@@ -56,6 +56,8 @@ enum SlurmObservation {
     static let liveStates: Set<String> = ["RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", "STOPPED",
                                           "SIGNALING", "RESIZING", "REQUEUED", "REQUEUE_FED", "REQUEUE_HOLD", "STAGE_OUT"]
     static let pendingStates: Set<String> = ["PENDING", "RESV_DEL_HOLD"]
+    /// Terminal states in which Slurm, not the pod, ended the job.
+    static let interruptingStates: Set<String> = ["CANCELLED", "NODE_FAIL", "PREEMPTED", "BOOT_FAIL", "REVOKED"]
 
     static func reason(forState state: String) -> String {
         switch state {
@@ -101,7 +103,9 @@ enum SlurmObservation {
                 if let s = f.startedAt { return status(name, .running(since: s)) }
                 return status(name, .waiting("ContainerCreating"))
             }
-            if obs.containers.allSatisfy({ $0.state.terminated != nil }) { obs.state = .finished }
+            // COMPLETING hides the final state (COMPLETED, CANCELLED, TIMEOUT...) that
+            // decides the reasons, so a job is only finished early while plainly RUNNING.
+            if state == "RUNNING" && obs.containers.allSatisfy({ $0.state.terminated != nil }) { obs.state = .finished }
             return obs
         }
 
@@ -120,6 +124,7 @@ enum SlurmObservation {
             }
             return status(name, .terminated(missing(f, endReason, state, index.jobID)))
         }
+        var lostContainer = false
         obs.containers = index.containers.map { name in
             let f = files[name] ?? ContainerFiles()
             if let e = f.exit {
@@ -129,8 +134,12 @@ enum SlurmObservation {
                 return status(name, .terminated(ContainerStateTerminated(
                     exitCode: failed.code, reason: "Error", message: "not started: init container \(failed.name) failed")))
             }
+            lostContainer = true
             return status(name, .terminated(missing(f, endReason, state, index.jobID)))
         }
+        // The job did not end by its own containers: the reconciler applies restartPolicy.
+        if interruptingStates.contains(slurmState) { obs.interruption = slurmState }
+        else if state == nil && lostContainer { obs.interruption = "JobLost" }
         return obs
     }
 

@@ -27,6 +27,7 @@ public final class MockProvider: Provider {
         var observes = 0
     }
     private let state = Mutex(State())
+    private let persistLock = Mutex(0)
 
     /// `startDelaySeconds` is the pretend pull time (default: a fifth of the run, at most 1 s).
     public init(runSeconds: Double, statePath: String? = nil, startDelaySeconds: Double? = nil) {
@@ -135,10 +136,14 @@ public final class MockProvider: Provider {
         persist()
     }
 
+    /// Snapshot and write under one lock: two concurrent creates must not let the
+    /// older snapshot land last and drop a job whose create already returned.
     private func persist() {
         guard let statePath else { return }
-        let jobs = state.withLock { s in s.jobs.keys.sorted().map { s.jobs[$0]! } }
-        do { try JSONEncoder().encode(jobs).write(to: URL(fileURLWithPath: statePath), options: .atomic) }
-        catch { Log.warn("mock provider cannot save its state", ["path": statePath, "error": "\(error)"]) }
+        persistLock.withLock { _ in
+            let jobs = state.withLock { s in s.jobs.keys.sorted().map { s.jobs[$0]! } }
+            do { try JSONEncoder().encode(jobs).write(to: URL(fileURLWithPath: statePath), options: .atomic) }
+            catch { Log.warn("mock provider cannot save its state", ["path": statePath, "error": "\(error)"]) }
+        }
     }
 }

@@ -172,3 +172,21 @@ struct SlurmEndToEndTests {
         }
     }
 }
+
+/// Slurm's smallest time limit is one minute and slurmctld enforces it on a
+/// periodic sweep, so this takes 60-120 s; it has its own suite so it runs
+/// beside the others instead of after them.
+@Suite("Slurm time limit", .enabled(if: TestEnv.hasSlurm, "needs INTERLINK_TEST_SLURM_CONF and INTERLINK_TEST_BINARY (make test starts Slurm)"))
+struct SlurmDeadlineTests {
+    @Test func activeDeadlineSecondsExceededShowsDeadlineExceeded() async throws {
+        try await InterLinkInstance.with(provider: "slurm", extraConfig: "ContainerRuntime: none",
+                                         environment: ["SLURM_CONF": TestEnv.slurmConf ?? ""]) { il in
+            var pod = Pods.make("deadline", containers: [Pods.shell("main", "sleep 600")])
+            pod.spec?.activeDeadlineSeconds = 30   // -> --time=1 (minutes, rounded up)
+            #expect(try await il.create(PodCreateRequests(pod: pod)).status == 200)
+            let (s, _) = try await il.waitForStatus(pod, timeout: 240) { $0.phase == .failed || $0.phase == .succeeded }
+            #expect(s.phase == .failed)
+            #expect(s.container("main")?.state.terminated?.reason == "DeadlineExceeded", "\(s)")
+        }
+    }
+}

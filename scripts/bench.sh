@@ -27,9 +27,11 @@ curl -fsS -X POST -H 'Content-Type: application/json' -d "{\"pod\":$pod}" "http:
 export STATUS_BODY="[$pod]"
 
 echo "== HTTP API (mock provider, keep-alive, ${duration}s per row, wrk) =="
-printf '%-10s %8s %12s %10s %10s\n' route clients req/s p50 p99
-for route in status ping; do
-  path=/status; [ $route = ping ] && path=/pinglink
+echo "   'vs base' compares req/s with GET /healthz (no JSON, no auth) at the same concurrency, same run"
+printf '%-10s %8s %12s %10s %10s %8s\n' route clients req/s p50 p99 "vs base"
+declare -A base
+for route in health status ping; do
+  path=/status; [ $route = ping ] && path=/pinglink; [ $route = health ] && path=/healthz
   for c in 1 64; do
     t=$(( c < 2 ? 1 : 2 ))
     out=$(wrk -t$t -c$c -d${duration}s --latency -s scripts/bench/$route.lua "http://127.0.0.1:$port$path" 2>&1)
@@ -37,7 +39,9 @@ for route in status ping; do
     p50=$(awk '$1=="50%" {print $2}' <<<"$out")
     p99=$(awk '$1=="99%" {print $2}' <<<"$out")
     non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
-    printf '%-10s %8s %12s %10s %10s %s\n' "$path" "$c" "$rps" "$p50" "$p99" "${non2xx:+(non-2xx: $non2xx)}"
+    [ $route = health ] && base[$c]=$rps
+    ratio=$(python3 -c "print(f'{float(\"$rps\")/float(\"${base[$c]}\"):.2f}x')" 2>/dev/null || echo "?")
+    printf '%-10s %8s %12s %10s %10s %8s %s\n' "$path" "$c" "$rps" "$p50" "$p99" "$ratio" "${non2xx:+(non-2xx: $non2xx)}"
   done
 done
 

@@ -16,16 +16,25 @@ public enum ReconcilerBenchmark {
         public var statusP99: Double
     }
 
+    /// The table; the last two columns are ratios against the first row of the
+    /// same run (the baseline): per-pod tick cost ~1x means linear growth, status
+    /// latency ~1x means flat.
     public static func run(podCounts: [Int]) async -> String {
         var out = "reconciler benchmark (mock provider, pods running, journal fsynced under a temp dir)\n"
         out += pad("pods", 8) + pad("create p50", 12) + pad("1st tick", 11) + pad("tick p50", 11)
-            + pad("calls/tick", 12) + pad("status p50", 12) + pad("status p99", 12) + "\n"
+            + pad("calls/tick", 12) + pad("status p50", 12) + pad("status p99", 12)
+            + pad("tick/pod vs base", 18) + pad("status vs base", 15) + "\n"
+        var base: Row?
         for n in podCounts {
             do {
                 let r = try await measure(pods: n)
+                let b = base ?? r
+                base = b
+                let perPod = (r.steadyTickMedian / Double(r.pods)) / max(1e-12, b.steadyTickMedian / Double(b.pods))
                 out += pad(String(r.pods), 8) + pad(ms(r.createP50), 12) + pad(ms(r.firstTick), 11)
                     + pad(ms(r.steadyTickMedian), 11) + pad(String(r.providerCallsPerTick), 12)
-                    + pad(us(r.statusP50), 12) + pad(us(r.statusP99), 12) + "\n"
+                    + pad(us(r.statusP50), 12) + pad(us(r.statusP99), 12)
+                    + pad(format1(perPod) + "x", 18) + pad(format1(r.statusP50 / max(1e-12, b.statusP50)) + "x", 15) + "\n"
             } catch {
                 out += pad(String(n), 8) + "failed: \(error)\n"
             }

@@ -1,3 +1,4 @@
+import Model
 import Reconciler
 
 /// `interlink bench reconcile`: in-process benchmarks (see `make bench`).
@@ -16,6 +17,8 @@ enum Bench {
             }
             counts = parsed
         }
+        // Thousands of pod actions would otherwise log a line each.
+        Log.level = .warn
         print(await ReconcilerBenchmark.run(podCounts: counts))
         return 0
     }

@@ -78,7 +78,7 @@ public final class MockProvider: Provider {
         let job: MockJob = state.withLock { s in
             if let existing = s.jobs[k] { return existing } // idempotent per (uid, attempt)
             let j = MockJob(podUID: pod.uid, namespace: pod.namespace, name: pod.name, attempt: pod.attempt,
-                            jobID: "mock-\(pod.uid.prefix(8))-\(pod.attempt)", createdAt: Date(),
+                            jobID: "mock-\(pod.uid)-\(pod.attempt)", createdAt: Date(),
                             startDelay: startDelay, runSeconds: run, exitCode: exit,
                             initContainers: pod.pod.initContainers.map(conv), containers: pod.pod.containers.map(conv))
             s.jobs[k] = j

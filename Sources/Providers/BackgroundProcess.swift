@@ -1,5 +1,6 @@
 import CShims
 import FoundationEssentials
+import Model
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -25,13 +26,10 @@ public final class BackgroundProcess: Sendable {
         posix_spawnattr_init(&attr)
         defer { posix_spawnattr_destroy(&attr) }
         _ = cshims_spawnattr_defaults(&attr, 1)
-        let argv = ([path] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        let envStrings = environment.map { $0.map { "\($0.key)=\($0.value)" } } ?? ProcessRunner.currentEnvironment()
-        let envp = envStrings.map { strdup($0) } + [nil]
-        defer { envp.forEach { free($0) } }
+        let strings = SpawnStrings(path: path, arguments: arguments, environment: environment)
+        defer { strings.free() }
         var child: pid_t = 0
-        let rc = posix_spawn(&child, path, &actions, &attr, argv, envp)
+        let rc = posix_spawn(&child, path, &actions, &attr, strings.argv, strings.envp)
         guard rc == 0 else { throw .spawnFailed(command: path, errno: rc) }
         pid = child
         self.logPath = logPath

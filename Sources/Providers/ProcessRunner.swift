@@ -135,15 +135,11 @@ public enum ProcessRunner {
         // Own process group, so a timeout kills what the command started too.
         _ = cshims_spawnattr_defaults(&attr, 1)
 
-        let argv = ([path] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        let envStrings: [String] = environment.map { $0.map { "\($0.key)=\($0.value)" } }
-            ?? currentEnvironment()
-        let envp = envStrings.map { strdup($0) } + [nil]
-        defer { envp.forEach { free($0) } }
+        let strings = SpawnStrings(path: path, arguments: arguments, environment: environment)
+        defer { strings.free() }
 
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, path, &actions, &attr, argv, envp)
+        let rc = posix_spawn(&pid, path, &actions, &attr, strings.argv, strings.envp)
         close(outPipe[1]); close(errPipe[1]); close(inPipe[0])
         guard rc == 0 else {
             close(outPipe[0]); close(errPipe[0]); close(inPipe[1])
@@ -154,14 +150,7 @@ public enum ProcessRunner {
         let stdinFD = inPipe[1]
         if let input = stdin, !input.isEmpty {
             BlockingThread.run {
-                input.withUnsafeBytes { raw in
-                    var off = 0
-                    while off < raw.count {
-                        let n = write(stdinFD, raw.baseAddress! + off, raw.count - off)
-                        if n < 0 { if errno == EINTR { continue }; break }
-                        off += n
-                    }
-                }
+                FileDescriptor.writeAll(stdinFD, input)
                 close(stdinFD)
             }
         } else {
@@ -233,12 +222,6 @@ public enum ProcessRunner {
                              signal: signaled ? status & 0x7f : nil, stdout: out, stderr: err)
     }
 
-    static func currentEnvironment() -> [String] {
-        var result: [String] = []
-        var p = environ
-        while let entry = p.pointee { result.append(String(cString: entry)); p += 1 }
-        return result
-    }
 
     static func monotonicSeconds() -> Double {
         var ts = timespec()
@@ -264,4 +247,22 @@ final class CancelFlag: Sendable {
     private let value = Mutex(false)
     func set() { value.withLock { $0 = true } }
     var isSet: Bool { value.withLock { $0 } }
+}
+
+/// argv and envp as C strings for `posix_spawn` (freed with `free()`).
+struct SpawnStrings {
+    let argv: [UnsafeMutablePointer<CChar>?]
+    let envp: [UnsafeMutablePointer<CChar>?]
+
+    /// `environment` nil inherits this process's environment.
+    init(path: String, arguments: [String], environment: [String: String]?) {
+        argv = ([path] + arguments).map { strdup($0) } + [nil]
+        let env = environment.map { $0.map { "\($0.key)=\($0.value)" } } ?? ProcessEnvironment.entries
+        envp = env.map { strdup($0) } + [nil]
+    }
+
+    func free() {
+        argv.forEach { Glibc.free($0) }
+        envp.forEach { Glibc.free($0) }
+    }
 }

@@ -1,12 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import FoundationEssentials
+import Model
 
-/// Writing to stderr without corelibs Foundation's FileHandle.
+/// One line to stderr (the CLI's error and usage output).
 enum FileHandleOutput {
     static func stderr(_ line: String) {
-        let text = line.hasSuffix("\n") ? line : line + "\n"
-        var bytes = Array(text.utf8)
-        _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+        FileDescriptor.writeAll(2, Data((line.hasSuffix("\n") ? line : line + "\n").utf8))
     }
 }

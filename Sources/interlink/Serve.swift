@@ -29,7 +29,7 @@ enum Serve {
             }
         }
 
-        let env = environmentDictionary()
+        let env = ProcessEnvironment.current
         let path = ConfigLoader.resolvePath(cliPath: cliConfig, environment: env)
         let config: InterLinkConfig
         do { config = try ConfigLoader.load(path: path, environment: env) } catch {
@@ -110,17 +110,6 @@ enum Serve {
         FileHandleOutput.stderr("interlink: \(message)")
         return code
     }
-}
-
-func environmentDictionary() -> [String: String] {
-    var env: [String: String] = [:]
-    var p = environ
-    while let entry = p.pointee {
-        let s = String(cString: entry)
-        if let eq = s.firstIndex(of: "=") { env[String(s[..<eq])] = String(s[s.index(after: eq)...]) }
-        p += 1
-    }
-    return env
 }
 
 /// Turns SIGTERM/SIGINT into a callback, the way SWIFT-LINUX.md measured works:

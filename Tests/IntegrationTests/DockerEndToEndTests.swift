@@ -58,20 +58,11 @@ struct DockerEndToEndTests {
 
     @Test func configMapAndSecretAppearAsFilesAndEnv() async throws {
         try await withIL { il in
-            var main = Pods.shell("main", "cat /cfg/greeting; cat /sec/password; echo; echo \"$FROM_CM|$FROM_SECRET\"")
-            main.volumeMounts = [VolumeMount(name: "cfg", mountPath: "/cfg"), VolumeMount(name: "sec", mountPath: "/sec")]
-            main.env = [EnvVar(name: "FROM_CM", valueFrom: EnvVarSource(configMapKeyRef: KeySelector(name: "app", key: "greeting"))),
-                        EnvVar(name: "FROM_SECRET", valueFrom: EnvVarSource(secretKeyRef: KeySelector(name: "creds", key: "password")))]
-            let pod = Pods.make("cm-secret", containers: [main], volumes: [
-                Volume(name: "cfg", configMap: ConfigMapVolumeSource(name: "app")),
-                Volume(name: "sec", secret: SecretVolumeSource(secretName: "creds")),
-            ])
-            let cm = ConfigMap(metadata: ObjectMeta(name: "app", namespace: "default"), data: ["greeting": "hello\n"])
-            let secret = Secret(metadata: ObjectMeta(name: "creds", namespace: "default"), data: ["password": Data("s3cr3t".utf8).base64EncodedString()])
+            let (pod, cm, secret) = Pods.withConfigMapAndSecret()
             #expect(try await il.create(PodCreateRequests(pod: pod, configmaps: [cm], secrets: [secret])).status == 200)
             let (s, _) = try await il.waitForStatus(pod, timeout: 60) { $0.phase == .succeeded || $0.phase == .failed }
             #expect(s.phase == .succeeded, "\(s)")
-            try await expectLog(il, pod, "main", "hello\ns3cr3t\nhello\n|s3cr3t\n")
+            try await expectLog(il, pod, "main", Pods.configMapAndSecretOutput)
         }
     }
 

@@ -192,6 +192,23 @@ enum Pods {
                                         annotations: annotations), spec: spec)
     }
 
+    /// A pod reading a ConfigMap and a Secret as files and as env; it prints
+    /// `configMapAndSecretOutput` when both arrived right.
+    static func withConfigMapAndSecret() -> (Pod, ConfigMap, Secret) {
+        var main = shell("main", "cat /cfg/greeting; cat /sec/password; echo; echo \"$FROM_CM|$FROM_SECRET\"")
+        main.volumeMounts = [VolumeMount(name: "cfg", mountPath: "/cfg"), VolumeMount(name: "sec", mountPath: "/sec")]
+        main.env = [EnvVar(name: "FROM_CM", valueFrom: EnvVarSource(configMapKeyRef: KeySelector(name: "app", key: "greeting"))),
+                    EnvVar(name: "FROM_SECRET", valueFrom: EnvVarSource(secretKeyRef: KeySelector(name: "creds", key: "password")))]
+        let pod = make("cm-secret", containers: [main], volumes: [
+            Volume(name: "cfg", configMap: ConfigMapVolumeSource(name: "app")),
+            Volume(name: "sec", secret: SecretVolumeSource(secretName: "creds")),
+        ])
+        let cm = ConfigMap(metadata: ObjectMeta(name: "app", namespace: "default"), data: ["greeting": "hello\n"])
+        let secret = Secret(metadata: ObjectMeta(name: "creds", namespace: "default"), data: ["password": Data("s3cr3t".utf8).base64EncodedString()])
+        return (pod, cm, secret)
+    }
+    static let configMapAndSecretOutput = "hello\ns3cr3t\nhello\n|s3cr3t\n"
+
     static func shell(_ name: String, _ script: String, image: String = TestEnv.image) -> Container {
         Container(name: name, image: image, command: ["/bin/sh", "-c"], args: [script])
     }

@@ -76,9 +76,7 @@ enum DockerTest {
 
     /// Runs the docker CLI directly (to look behind the provider's back).
     static func docker(_ args: [String]) async throws -> ProcessResult {
-        var env = ProcessRunner.currentEnvironment().reduce(into: [String: String]()) { acc, e in
-            if let eq = e.firstIndex(of: "=") { acc[String(e[..<eq])] = String(e[e.index(after: eq)...]) }
-        }
+        var env = ProcessEnvironment.current
         env["DOCKER_HOST"] = host
         return try await ProcessRunner.run("docker", args, environment: env)
     }

@@ -13,9 +13,7 @@ final class DockerCLI: Sendable {
     init(path: String, host: String?) {
         self.path = path
         if let host, !host.isEmpty {
-            var env = ProcessRunner.currentEnvironment().reduce(into: [String: String]()) { acc, entry in
-                if let eq = entry.firstIndex(of: "=") { acc[String(entry[..<eq])] = String(entry[entry.index(after: eq)...]) }
-            }
+            var env = ProcessEnvironment.current
             env["DOCKER_HOST"] = host
             environment = env
         } else {

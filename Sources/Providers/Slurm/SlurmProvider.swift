@@ -200,10 +200,7 @@ public final class SlurmProvider: Provider {
 
     func run(_ tool: String, _ args: [String], workingDirectory: String? = nil) async throws -> ProcessResult {
         counter.withLock { $0 += 1 }
-        var env: [String: String] = [:]
-        for entry in ProcessRunner.currentEnvironment() {
-            if let eq = entry.firstIndex(of: "=") { env[String(entry[..<eq])] = String(entry[entry.index(after: eq)...]) }
-        }
+        var env = ProcessEnvironment.current
         for (k, v) in environment { env[k] = v }
         do {
             return try await ProcessRunner.run(tool, args, environment: env, workingDirectory: workingDirectory, timeout: 60)

@@ -22,7 +22,7 @@ enum Ctl {
             writeStdout(Data((CtlArguments.usage + "\n").utf8))
             return 0
         }
-        let environment = currentEnvironment()
+        let environment = ProcessEnvironment.current
         do {
             let connection = try CtlConnection.resolve(args, environment: environment)
             let commands = CtlCommands(args: args, connection: connection,
@@ -40,30 +40,8 @@ enum Ctl {
             return error.exitCode
         }
     }
-
-    static func currentEnvironment() -> [String: String] {
-        var result: [String: String] = [:]
-        var p = environ
-        while let entry = p.pointee {
-            let s = String(cString: entry)
-            if let eq = s.firstIndex(of: "=") { result[String(s[..<eq])] = String(s[s.index(after: eq)...]) }
-            p += 1
-        }
-        return result
-    }
 }
 
 /// Writes everything (no stdio buffering, so followed logs appear at once).
-func writeStdout(_ data: Data) { writeAll(1, data) }
-func writeStderr(_ text: String) { writeAll(2, Data(text.utf8)) }
-
-private func writeAll(_ fd: Int32, _ data: Data) {
-    data.withUnsafeBytes { raw in
-        var off = 0
-        while off < raw.count {
-            let n = write(fd, raw.baseAddress! + off, raw.count - off)
-            if n < 0 { if errno == EINTR { continue }; return }
-            off += n
-        }
-    }
-}
+func writeStdout(_ data: Data) { FileDescriptor.writeAll(1, data) }
+func writeStderr(_ text: String) { FileDescriptor.writeAll(2, Data(text.utf8)) }

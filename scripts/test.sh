@@ -43,8 +43,8 @@ rc=${PIPESTATUS[0]}
 set -e
 
 step "summary"
-passed=$(grep -c '^✔ Test ' "$log" || true)
-failed=$(grep -c '^✘ Test ' "$log" || true)
+passed=$(grep -cE '^✔ Test .* passed after' "$log" || true)
+failed=$(grep -cE '^✘ Test .* failed after' "$log" || true)
 skipped=$(grep -c '^➜ Test .* skipped' "$log" || true)
 grep -E 'Test run with' "$log" | tail -1 || true
 if [ "$failed" -gt 0 ]; then

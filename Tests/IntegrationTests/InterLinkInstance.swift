@@ -53,6 +53,7 @@ final class InterLinkInstance: @unchecked Sendable {
         Provider: \(provider)
         VKTokenFile: \(tokenPath)
         ReconcileIntervalSeconds: 0.5
+        InstanceName: it-\(UUID().uuidString.lowercased().prefix(8))
         VerboseLogging: true
         \(extraConfig)
         """

@@ -44,7 +44,7 @@ set -e
 
 step "summary"
 passed=$(grep -cE '^✔ Test .* passed after' "$log" || true)
-failed=$(grep -cE '^✘ Test .* failed after' "$log" || true)
+failed=$(grep -E '^✘ Test .* failed after' "$log" | grep -cv '^✘ Test run with' || true)
 skipped=$(grep -c '^➜ Test .* skipped' "$log" || true)
 grep -E 'Test run with' "$log" | tail -1 || true
 if [ "$failed" -gt 0 ]; then

@@ -33,7 +33,9 @@ tails() {
 
 write_conf() {
     local cpus mem
-    cpus="$(nproc)"
+    # The test jobs mostly sleep: offer 8 CPUs whatever the machine has, so the
+    # suites (which run side by side) do not queue behind each other.
+    cpus="${INTERLINK_TEST_SLURM_CPUS:-8}"
     # Leave a margin so slurmd's own check of real memory never drains the node.
     mem="$(free -m | awk '/^Mem:/ { m = $2 - 512; if (m < 256) m = 256; print m }')"
     mkdir -p "$ROOT/etc" "$ROOT/state" "$ROOT/spool" "$ROOT/log" "$ROOT/run"
@@ -68,6 +70,7 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 DefMemPerCPU=100
 ReturnToService=2
+SlurmdParameters=config_overrides
 MinJobAge=5
 KillWait=5
 InactiveLimit=0

@@ -103,7 +103,7 @@ public enum DockerCreateArgs {
             let count = (q.milliValue + 999) / 1000
             if count > 0 {
                 guard settings.enableGPU else {
-                    throw .invalidPod("container \(c.name) asks for nvidia.com/gpu but GPU support is off (set enableGPU in the config)")
+                    throw .invalidPod("container \(c.name) asks for nvidia.com/gpu but GPU support is off (set EnableGPU: true in the config)")
                 }
                 args.append("--gpus=\(count)")
             }

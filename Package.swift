@@ -43,6 +43,8 @@ let package = Package(
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "Providers", "Model", "Config"]),
         .testTarget(name: "ServerTests", dependencies: ["Server", "Reconciler", "Providers", "Model", "Config", "CShims"], resources: [.copy("Fixtures")]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "Providers", "Model"]),
+        // The executable's pure pieces: ctl manifest bundling, arguments, table; serve's addresses.
+        .testTarget(name: "InterlinkTests", dependencies: ["interlink", "Model", "Config"]),
         // End-to-end tests that start the real `interlink` binary and real
         // dockerd / Slurm (started by scripts/); they skip cleanly when the
         // backend is not up (make test always brings them up).

@@ -15,22 +15,11 @@ public final class BackgroundProcess: Sendable {
     public init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
                 logPath: String, workingDirectory: String? = nil) throws(ProcessError) {
         guard let path = ProcessRunner.resolve(executable) else { throw .notFound(executable) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        if let dir = workingDirectory { _ = cshims_spawn_addchdir(&actions, dir) }
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        _ = cshims_spawnattr_defaults(&attr, 1)
-        let strings = SpawnStrings(path: path, arguments: arguments, environment: environment)
-        defer { strings.free() }
-        var child: pid_t = 0
-        let rc = posix_spawn(&child, path, &actions, &attr, strings.argv, strings.envp)
-        guard rc == 0 else { throw .spawnFailed(command: path, errno: rc) }
+        let child = try Spawn.start(path, arguments, environment: environment, workingDirectory: workingDirectory) { actions in
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+            posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        }
         pid = child
         self.logPath = logPath
     }

@@ -121,30 +121,18 @@ public enum ProcessRunner {
             throw ProcessError.spawnFailed(command: path, errno: errno)
         }
 
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, inPipe[0], 0)
-        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, mergeStderr ? outPipe[1] : errPipe[1], 2)
-        if let dir = workingDirectory { _ = cshims_spawn_addchdir(&actions, dir) }
-
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        // Own process group, so a timeout kills what the command started too.
-        _ = cshims_spawnattr_defaults(&attr, 1)
-
-        let strings = SpawnStrings(path: path, arguments: arguments, environment: environment)
-        defer { strings.free() }
-
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, path, &actions, &attr, strings.argv, strings.envp)
-        close(outPipe[1]); close(errPipe[1]); close(inPipe[0])
-        guard rc == 0 else {
-            close(outPipe[0]); close(errPipe[0]); close(inPipe[1])
-            throw ProcessError.spawnFailed(command: path, errno: rc)
+        let pid: pid_t
+        do {
+            pid = try Spawn.start(path, arguments, environment: environment, workingDirectory: workingDirectory) { actions in
+                posix_spawn_file_actions_adddup2(&actions, inPipe[0], 0)
+                posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
+                posix_spawn_file_actions_adddup2(&actions, mergeStderr ? outPipe[1] : errPipe[1], 2)
+            }
+        } catch {
+            for fd in outPipe + errPipe + inPipe { close(fd) }
+            throw error
         }
+        close(outPipe[1]); close(errPipe[1]); close(inPipe[0])
 
         // Feed stdin from its own thread so a child that writes before reading cannot deadlock us.
         let stdinFD = inPipe[1]
@@ -249,20 +237,30 @@ final class CancelFlag: Sendable {
     var isSet: Bool { value.withLock { $0 } }
 }
 
-/// argv and envp as C strings for `posix_spawn` (freed with `free()`).
-struct SpawnStrings {
-    let argv: [UnsafeMutablePointer<CChar>?]
-    let envp: [UnsafeMutablePointer<CChar>?]
-
-    /// `environment` nil inherits this process's environment.
-    init(path: String, arguments: [String], environment: [String: String]?) {
-        argv = ([path] + arguments).map { strdup($0) } + [nil]
+/// `posix_spawn` with InterLink's defaults: the child gets its own process group
+/// (so a timeout or a stop reaches everything it started), default signal
+/// dispositions, an unblocked signal mask, and argv/envp from Swift strings
+/// (`environment` nil inherits ours). `redirect` sets up its file descriptors.
+enum Spawn {
+    static func start(_ path: String, _ arguments: [String], environment: [String: String]?,
+                      workingDirectory: String?,
+                      redirect: (inout posix_spawn_file_actions_t) -> Void) throws(ProcessError) -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        redirect(&actions)
+        if let dir = workingDirectory { _ = cshims_spawn_addchdir(&actions, dir) }
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        _ = cshims_spawnattr_defaults(&attr, 1)
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
         let env = environment.map { $0.map { "\($0.key)=\($0.value)" } } ?? ProcessEnvironment.entries
-        envp = env.map { strdup($0) } + [nil]
-    }
-
-    func free() {
-        argv.forEach { Glibc.free($0) }
-        envp.forEach { Glibc.free($0) }
+        let envp = env.map { strdup($0) } + [nil]
+        defer { (argv + envp).forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, path, &actions, &attr, argv, envp)
+        guard rc == 0 else { throw .spawnFailed(command: path, errno: rc) }
+        return pid
     }
 }

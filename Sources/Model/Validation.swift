@@ -33,9 +33,10 @@ public enum Validation {
         if pod.uid.isEmpty { return "pod \(pod.namespace)/\(pod.name) has no metadata.uid" }
         if !isDNSLabel(pod.namespace) { return "namespace \"\(pod.namespace)\" is not a valid DNS label" }
         if !isDNSSubdomain(pod.name) { return "pod name \"\(pod.name)\" is not a valid DNS subdomain" }
-        // UIDs become parts of file names and backend labels: keep them to a safe alphabet.
-        if pod.uid.utf8.count > 128 || !pod.uid.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 45 || $0 == 95 || $0 == 46 }) {
-            return "pod uid \"\(pod.uid)\" may only contain letters, digits, '-', '_' and '.'"
+        // UIDs become parts of file names (`<namespace>-<uid>`), Slurm job names and
+        // labels: Kubernetes UIDs are UUIDs, and only that shape keeps those unambiguous.
+        if !isUUID(pod.uid) {
+            return "pod uid \"\(pod.uid)\" is not a UUID (Kubernetes pod UIDs are)"
         }
         return nil
     }
@@ -49,6 +50,10 @@ public enum Validation {
             if !isDNSLabel(c.name) { return "container name \"\(c.name)\" is not a valid DNS label" }
             if !seen.insert(c.name).inserted { return "container name \"\(c.name)\" is used twice" }
             if c.image.isEmpty { return "container \(c.name) has no image" }
+            // Runtimes take the image as an argument: one starting with "-" would read as a flag.
+            if c.image.hasPrefix("-") || c.image.contains(where: { $0.isNewline || $0 == "\0" }) {
+                return "container \(c.name) has an invalid image name \"\(c.image)\""
+            }
         }
         return nil
     }

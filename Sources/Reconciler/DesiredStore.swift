@@ -70,8 +70,23 @@ public actor DesiredStore {
             do { frames.append(RecordFrame.encode(try encoder.encode(JournalEntry(seq: next, uid: e.uid, event: e.event, at: now)))) }
             catch { throw .encoding("\(error)") }
         }
-        try DurableFile.writeAll(fd, frames, path: journalPath)
-        if fsync(fd) != 0 { throw DurableFile.err(journalPath, "fsync") }
+        do throws(ReconcilerError) {
+            try DurableFile.writeAll(fd, frames, path: journalPath)
+            if fsync(fd) != 0 { throw DurableFile.err(journalPath, "fsync") }
+        } catch {
+            // Take back what part of the batch reached the file (disk full...), so the
+            // next batch is not appended after a broken frame that loading would stop
+            // at, dropping acknowledged events. If even that fails, stop writing.
+            if ftruncate(fd, off_t(journalBytes)) != 0 || fsync(fd) != 0 {
+                Log.error("the journal could not be repaired after a failed write; refusing further writes",
+                          ["path": journalPath, "error": error.description])
+                Glibc.close(fd); fd = -1
+            }
+            // Sequence numbers are never reused, even for a batch that failed: a later
+            // batch must not look already-applied to the loader.
+            seq = next
+            throw error
+        }
         journalRecords += events.count; journalBytes += frames.count; seq = next
         var touched: [String: PodRecord?] = [:]
         for e in events {
@@ -133,7 +148,13 @@ public actor DesiredStore {
         let (frames, framedLength) = RecordFrame.decode(data)
         var validLength = 0, count = 0
         for frame in frames {
-            guard let entry = try? decoder.decode(JournalEntry.self, from: frame) else { break }
+            // A frame whose checksum holds but whose content does not decode was
+            // written by another version: refuse to start rather than drop it and
+            // everything after it (those pods' jobs would be cancelled as orphans).
+            let entry: JournalEntry
+            do { entry = try decoder.decode(JournalEntry.self, from: frame) } catch {
+                throw .corruptSnapshot(path: journal, message: "record \(count + 1) is intact but does not decode (written by another InterLink version?): \(WireJSON.describe(error))")
+            }
             if entry.seq > seq {
                 records[entry.uid] = PodRecord.apply(entry.event, to: records[entry.uid], at: entry.at)
                 seq = entry.seq

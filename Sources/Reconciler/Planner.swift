@@ -68,10 +68,12 @@ public enum Planner {
                 for o in live { cancel(o, .undesired, pod: rec.pod) }
                 continue
             }
-            var current: JobObservation?
-            for o in jobs {
-                if o.attempt == rec.attempt && current == nil { current = o }
-                else { cancel(o, .staleAttempt, pod: rec.pod) }
+            // Two jobs of the current attempt (a create that timed out yet went
+            // through, then a retry): keep the one whose id the VK was told.
+            let mine = jobs.filter { $0.attempt == rec.attempt }
+            let current = mine.first { $0.jobID == rec.jobID } ?? mine.first
+            for o in jobs where o.attempt != rec.attempt || o.jobID != current?.jobID {
+                cancel(o, .staleAttempt, pod: rec.pod)
             }
             if let o = current {
                 if rec.failed != nil { cancel(o, .failed, pod: rec.pod); continue }

@@ -15,8 +15,9 @@ public protocol PodAPI: Sendable {
     func status(_ pods: [Pod]) async -> [PodStatus]
     /// Log bytes of one container; `.notFound` for an unknown pod or container.
     func logs(_ request: LogStruct) async throws(PodAPIError) -> LogStream
-    /// Capacity to report to the VK, if the provider knows it.
-    func ping() async -> PingResponse?
+    /// Capacity to report to the VK, if the provider knows it; `.unavailable`
+    /// when the backend does not answer (the VK then marks the node NotReady).
+    func ping() async throws(PodAPIError) -> PingResponse?
     /// The VK's cache hint: refresh what is known about this pod (may be a no-op).
     func updateCache(_ pod: Pod) async
     /// Prometheus text exposition of the core's metrics.

@@ -90,11 +90,12 @@ public actor Reconciler: PodAPI {
         }
     }
 
-    public func ping() async -> PingResponse? {
+    public func ping() async throws(PodAPIError) -> PingResponse? {
         metricsRegistry.backendCommand("ping")
         do { return try await provider.ping() } catch {
             metricsRegistry.backendError("ping", error)
-            return nil
+            // The VK marks the node NotReady on a failed ping: no new pods for a dead backend.
+            throw .unavailable("the \(provider.name) backend does not answer: \(error)")
         }
     }
 

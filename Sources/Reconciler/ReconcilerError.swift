@@ -16,7 +16,7 @@ public enum ReconcilerError: Error, Sendable, Equatable, CustomStringConvertible
         case .io(let path, let message):
             return "cannot use the reconciler state file \(path): \(message)"
         case .corruptSnapshot(let path, let message):
-            return "the reconciler snapshot \(path) is corrupt (\(message)); restore it from a backup or move it away to start with no pods"
+            return "the desired-state file \(path) is corrupt (\(message)); restore it from a backup or move it away to start with no pods"
         case .encoding(let message):
             return "cannot encode a reconciler record: \(message)"
         }

@@ -72,9 +72,9 @@ struct CtlManifestTests {
     }
 
     @Test func jsonManifestsWorkToo() throws {
-        let json = #"{"kind":"Pod","metadata":{"name":"j","namespace":"ns","uid":"u-1"},"spec":{"containers":[{"name":"c","image":"i"}]}}"#
+        let json = #"{"kind":"Pod","metadata":{"name":"j","namespace":"ns","uid":"99999999-8888-7777-6666-555555555555"},"spec":{"containers":[{"name":"c","image":"i"}]}}"#
         let b = try CtlManifest.bundle([("pod.json", json)])
-        #expect(b.request.pod.uid == "u-1")
+        #expect(b.request.pod.uid == "99999999-8888-7777-6666-555555555555")
         #expect(!b.generatedUID)
     }
 

@@ -122,3 +122,13 @@ struct RFC3339Tests {
         #expect(RFC3339.date("yesterday") == nil)
     }
 }
+
+@Suite("Images that could read as flags")
+struct ImageValidationTests {
+    @Test(arguments: ["-v/:/host", "--privileged", "busybox\n--rm"])
+    func imagesStartingWithADashOrHoldingNewlinesAreRefused(image: String) {
+        let pod = Pod(metadata: ObjectMeta(name: "p", namespace: "default", uid: "0f8c2a5e-3b1d-4c7a-9e2f-1a2b3c4d5e6f"),
+                      spec: PodSpec(containers: [Container(name: "c", image: image)]))
+        #expect(Validation.problem(withSpecOf: pod)?.contains("invalid image") == true)
+    }
+}

@@ -81,6 +81,13 @@ import Providers
         #expect(a.contains { if case .record(_, .restarted(1, _)) = $0 { return true }; return false })
     }
 
+    @Test func ofTwoJobsOfTheCurrentAttemptTheOneTheVKWasToldIsKept() {
+        let r = created(1)   // recorded job id "job-1"
+        let a = plan([r], [obs(1, jobID: "job-9"), obs(1, jobID: "job-1")])
+        #expect(a.contains { if case .cancel(let ref, .staleAttempt) = $0 { return ref.jobID == "job-9" }; return false }, "got \(a)")
+        #expect(!a.contains { if case .cancel(let ref, _) = $0 { return ref.jobID == "job-1" }; return false })
+    }
+
     @Test func aJobOfAnOlderAttemptIsCancelled() {
         var r = created(1)
         r = PodRecord.apply(.restarted(newAttempt: 1, lastState: [:]), to: r, at: now)!

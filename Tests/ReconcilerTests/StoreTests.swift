@@ -52,6 +52,21 @@ import Glibc
         #expect(try await DesiredStore(directory: dir + "/state").all().keys.sorted() == [Fx.uid(1)])
     }
 
+    @Test func anIntactRecordThatDoesNotDecodeStopsTheLoadInsteadOfDroppingWhatFollows() async throws {
+        let dir = Fx.tempDir()
+        let s1 = try DesiredStore(directory: dir + "/state")
+        try await s1.apply([(Fx.uid(1), .desired(Fx.request(1)))])
+        await s1.close()
+        // A well-framed record from some other version, followed by a good one.
+        let path = dir + "/state/journal"
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        bytes.append(RecordFrame.encode(Data(#"{"seq": 99, "future": true}"#.utf8)))
+        try bytes.write(to: URL(fileURLWithPath: path))
+        #expect(throws: ReconcilerError.self) { _ = try DesiredStore(directory: dir + "/state") }
+        // Nothing was truncated: the file is as it was, for a human to look at.
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == bytes)
+    }
+
     @Test func compactionKeepsTheStateAndShrinksTheJournal() async throws {
         let dir = Fx.tempDir()
         let store = try DesiredStore(directory: dir + "/state", compactAfterRecords: 1_000_000)

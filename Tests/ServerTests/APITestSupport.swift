@@ -10,9 +10,10 @@ final class FakeCore: PodAPI, Sendable {
     let calls = Mutex(Calls())
     let knownUIDs: Set<String>
     let logText: String
+    let backendDown: Bool
 
-    init(knownUIDs: Set<String> = [], logText: String = "line 1\nline 2\n") {
-        self.knownUIDs = knownUIDs; self.logText = logText
+    init(knownUIDs: Set<String> = [], logText: String = "line 1\nline 2\n", backendDown: Bool = false) {
+        self.knownUIDs = knownUIDs; self.logText = logText; self.backendDown = backendDown
     }
 
     func create(_ request: PodCreateRequests) async throws(PodAPIError) -> CreateStruct {
@@ -36,7 +37,10 @@ final class FakeCore: PodAPI, Sendable {
         let text = logText
         return AsyncThrowingStream { c in c.yield(Data(text.utf8)); c.finish() }
     }
-    func ping() async -> PingResponse? { PingResponse(status: "ok", resources: .init(cpu: "8", memory: "16Gi", pods: "100")) }
+    func ping() async throws(PodAPIError) -> PingResponse? {
+        if backendDown { throw .unavailable("the fake backend does not answer") }
+        return PingResponse(status: "ok", resources: .init(cpu: "8", memory: "16Gi", pods: "100"))
+    }
     func updateCache(_ pod: Pod) async {}
     func metrics() async -> String { "# core metrics\n" }
     func isReady() async -> Bool { true }
@@ -62,6 +66,17 @@ func vkRequest(_ method: String, _ path: String, body: Data, token: String? = "s
 func bodyText(_ r: HTTPResponse) -> String {
     if case .bytes(let d) = r.body { return String(decoding: d, as: UTF8.self) }
     return "<stream>"
+}
+
+/// The whole body, reading a stream to its end.
+func collectedBody(_ r: HTTPResponse) async throws -> String {
+    switch r.body {
+    case .bytes(let d): return String(decoding: d, as: UTF8.self)
+    case .stream(let s):
+        var d = Data()
+        for try await chunk in s { d.append(chunk) }
+        return String(decoding: d, as: UTF8.self)
+    }
 }
 
 func errorMessage(_ r: HTTPResponse) -> String? {

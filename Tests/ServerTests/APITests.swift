@@ -65,7 +65,7 @@ struct APITests {
         let core = FakeCore(knownUIDs: [uid])
         let r = await api(core: core).handle(vkRequest("GET", "/getLogs", body: try Fixture.data("vk-getlogs.json")))
         #expect(r.status == 200)
-        #expect(bodyText(r) == "line 1\nline 2\n")
+        #expect(try await collectedBody(r) == "line 1\nline 2\n")
         #expect(r.headers["Content-Type"]?.hasPrefix("text/plain") == true)
         #expect(core.calls.withLock { $0.logs.first?.Opts.SinceTime } == nil)
         #expect(core.calls.withLock { $0.logs.first?.Opts.Tail } == 10)
@@ -129,6 +129,12 @@ struct APITests {
         let r = await api().handle(vkRequest("GET", "/nope", body: Data()))
         #expect(r.status == 404)
         #expect(errorMessage(r) != nil)
+    }
+
+    @Test func aBackendThatDoesNotAnswerMakesPing503() async throws {
+        let r = await api(core: FakeCore(backendDown: true)).handle(vkRequest("POST", "/pinglink", body: Data()))
+        #expect(r.status == 503)
+        #expect(errorMessage(r)?.contains("does not answer") == true)
     }
 
     @Test func pingAnswersCapacityJSON() async throws {

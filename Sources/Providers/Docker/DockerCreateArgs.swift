@@ -100,7 +100,7 @@ public enum DockerCreateArgs {
         }
         if let gpu = pick("nvidia.com/gpu") {
             let q = try Quantity.parse(gpu.text)
-            let count = (q.milliValue + 999) / 1000
+            let count = Quantity.divideRoundingUp(q.milliValue, 1000)
             if count > 0 {
                 guard settings.enableGPU else {
                     throw .invalidPod("container \(c.name) asks for nvidia.com/gpu but GPU support is off (set EnableGPU: true in the config)")

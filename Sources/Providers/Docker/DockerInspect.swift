@@ -28,9 +28,13 @@ public struct DockerContainerRecord: Sendable, Equatable {
     public var startedAt: String?
     public var finishedAt: String?
 
-    public var hasStarted: Bool { status != "created" }
+    /// Docker leaves a container whose process could not be started (`exec:
+    /// "nosuchbin": executable file not found`) in `created` with `Error` set and
+    /// exit code 127: it ran as far as it ever will.
+    public var failedToStart: Bool { status == "created" && !error.isEmpty }
+    public var hasStarted: Bool { status != "created" || failedToStart }
     public var isRunning: Bool { status == "running" || status == "paused" || status == "restarting" }
-    public var isTerminated: Bool { status == "exited" || status == "dead" || status == "removing" }
+    public var isTerminated: Bool { status == "exited" || status == "dead" || status == "removing" || failedToStart }
     public var succeeded: Bool { isTerminated && exitCode == 0 && error.isEmpty }
 }
 
@@ -110,7 +114,7 @@ public enum DockerInspect {
             else if !r.error.isEmpty { reason = "ContainerCannotRun"; message = r.error }
             else { reason = r.exitCode == 0 ? "Completed" : "Error" }
             state = .terminated(ContainerStateTerminated(
-                exitCode: r.exitCode, reason: reason, message: message, startedAt: r.startedAt,
+                exitCode: r.failedToStart && r.exitCode == 0 ? 128 : r.exitCode, reason: reason, message: message, startedAt: r.startedAt,
                 finishedAt: r.finishedAt, containerID: "docker://\(r.id)"))
         } else {
             state = .waiting(waitingReason)

@@ -57,16 +57,19 @@ struct SlurmContainerCommand: Sendable {
             a += extraMounts
             if !env.isEmpty { a += ["--env-file", envFile] }
             if let wd = c.workingDir, !wd.isEmpty { a += ["--pwd", wd] }
+            // apptainer has no `--` before the image: refuse one that would read as a flag.
+            guard !image(c.image).hasPrefix("-") else { throw .invalidPod("container \(c.name) has an invalid image name \"\(c.image)\"") }
             return a + [image(c.image)] + command + args
         case .docker, .podman:
             var a = [runtimePath, "run", "--rm", "--name", "\(instance)-\(uid)-\(attempt)-\(c.name)", "--network", "none"]
             for m in mounts { a += ["-v", "\(m.hostPath):\(m.containerPath)\(m.readOnly ? ":ro" : "")"] }
             for e in env { a += ["-e", "\(e.name)=\(e.value)"] }
             if let wd = c.workingDir, !wd.isEmpty { a += ["-w", wd] }
+            // `--` ends the options: an image (or anything after it) can never read as a flag.
             if let first = command.first {
-                return a + ["--entrypoint", first, c.image] + command.dropFirst() + args
+                return a + ["--entrypoint=\(first)", "--", c.image] + command.dropFirst() + args
             }
-            return a + [c.image] + args
+            return a + ["--", c.image] + args
         case .none:
             let words = command + args
             guard !words.isEmpty else {

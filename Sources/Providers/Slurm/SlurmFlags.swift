@@ -18,7 +18,8 @@ enum SlurmFlags {
     }
 
     /// Options whose change would hide the job from InterLink or break its logs.
-    static let reserved: Set<String> = ["job-name", "output", "error", "wrap", "parsable", "chdir", "test-only", "array"]
+    static let reserved: Set<String> = ["job-name", "output", "error", "wrap", "parsable", "chdir", "test-only", "array",
+                                        "uid", "gid", "requeue"]
 
     /// Short options that take a value, and their long names (so `-p x` overrides `--partition=y`).
     static let shortNames: [Character: String] = [
@@ -84,10 +85,20 @@ enum SlurmFlags {
                 throw .invalidPod("\(source): \"\(word.prefix(80))\" is not a Slurm option (expected --name or --name=value)")
             }
             key = name
+            // sbatch accepts any unambiguous prefix of a long option (`--job-nam`):
+            // a prefix of a reserved name is refused like the name itself.
+            if let hidden = reserved.first(where: { $0 != key && $0.hasPrefix(key) }) {
+                throw .invalidPod("\(source): the option --\(key) abbreviates --\(hidden), which is set by InterLink and cannot be overridden")
+            }
         } else {
             let chars = Array(word.dropFirst())
             guard let letter = chars.first, letter.isASCII, letter.isLetter else {
                 throw .invalidPod("\(source): \"\(word.prefix(80))\" is not a Slurm option (expected -x or --name=value)")
+            }
+            // Short options without a value can be clustered (`-vJname`): only a
+            // value-taking short option may carry more characters.
+            if shortNames[letter] == nil && chars.count > 1 {
+                throw .invalidPod("\(source): \"\(word.prefix(80))\" clusters several short options; give each one separately")
             }
             key = shortNames[letter] ?? String(letter)
         }

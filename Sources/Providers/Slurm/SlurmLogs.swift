@@ -49,6 +49,8 @@ enum SlurmLogs {
                 while !Task.isCancelled {
                     let finished = FileManager.default.fileExists(atPath: exitFile)
                     let data = FileManager.default.contents(atPath: log) ?? Data()
+                    // The log was removed or truncated under us (pod deleted, job resubmitted): end the stream.
+                    guard data.count >= offset else { break }
                     // Only whole lines; a partial one waits for its newline (or the end).
                     var end = data.count
                     if !finished, let nl = data[offset...].lastIndex(of: 0x0a) { end = nl + 1 } else if !finished { end = offset }

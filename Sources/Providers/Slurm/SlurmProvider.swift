@@ -39,6 +39,10 @@ public final class SlurmProvider: Provider {
             if !existing.jobID.isEmpty { return existing.jobID }
             // A submission was in flight when we stopped: adopt the job if Slurm has it.
             let found = try await run(config.squeuePath, ["-h", "--states=all", "--name=\(jobName)", "-o", "%i"])
+            // Without an answer we cannot know whether the job exists: submitting again could run it twice.
+            guard found.succeeded else {
+                throw ProviderError.backend(command: "squeue", message: found.stderrText.trimmed.isEmpty ? "exit \(found.exitCode)" : found.stderrText.trimmed, transient: true)
+            }
             if let id = found.stdoutText.split(separator: "\n").first.map({ String($0).trimmed }), !id.isEmpty {
                 var index = existing; index.jobID = id
                 try SlurmFiles.writeIndex(index, to: layout.indexFile)
@@ -88,7 +92,7 @@ public final class SlurmProvider: Provider {
     // MARK: - Observe
 
     public func observe() async throws -> [JobObservation] {
-        let result = try await run(config.squeuePath, ["-h", "--states=all", "-o", SqueueRecord.format])
+        let result = try await run(config.squeuePath, ["-h", "--me", "--states=all", "-o", SqueueRecord.format])
         guard result.succeeded else {
             throw ProviderError.backend(command: "squeue", message: result.stderrText.trimmed, transient: true)
         }
@@ -144,7 +148,11 @@ public final class SlurmProvider: Provider {
         guard !jobID.isEmpty else { return }
         if job.gracePeriodSeconds > 0 {
             // TERM to the batch shell and every process of the job; the script records exit codes.
-            _ = try await scancel(["--signal=TERM", "--full", jobID])
+            // Slurm refuses to signal a job that has not started: a pending one is simply cancelled below.
+            guard (try? await scancel(["--signal=TERM", "--full", jobID])) != nil else {
+                _ = try await scancel([jobID])
+                return
+            }
             var waited = 0
             while waited < job.gracePeriodSeconds {
                 let r = try await run(config.squeuePath, ["-h", "-j", jobID, "-o", "%T"])

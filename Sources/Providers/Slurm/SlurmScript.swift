@@ -49,6 +49,9 @@ public enum SlurmScript {
         out.append("trap ':' TERM")
         out.append("il_dir=\(ShellQuote.quote(layout.jobDir))")
         out.append("mkdir -p \"$il_dir/logs\" \"$il_dir/status\" \"$il_dir/env\"")
+        // Slurm may requeue a job (node failure, preemption) and run this script again
+        // under the same id: stale exit files would report the new run as finished.
+        out.append("rm -f \"$il_dir\"/status/*")
         if runtime.runtime == .docker || runtime.runtime == .podman, let host = config.dockerHost, !host.isEmpty {
             out.append("export DOCKER_HOST=\(ShellQuote.quote(host))")
         }
@@ -129,7 +132,12 @@ public enum SlurmScript {
         }
         func podAmount(_ key: String) throws(ProviderError) -> Int64? {
             var sum: Int64? = nil, initMax: Int64? = nil
-            for c in p.containers { if let v = try amount(c, key) { sum = (sum ?? 0) + v } }
+            for c in p.containers {
+                guard let v = try amount(c, key) else { continue }
+                let (total, overflow) = (sum ?? 0).addingReportingOverflow(v)
+                if overflow { throw .invalidPod("the pod's \(key) requests add up to more than can be represented") }
+                sum = total
+            }
             for c in p.initContainers { if let v = try amount(c, key) { initMax = max(initMax ?? 0, v) } }
             switch (sum, initMax) {
             case (nil, nil): return nil
@@ -144,10 +152,10 @@ public enum SlurmScript {
             flags.append(.init(key: "mem", text: "--mem=\(Quantity(milliValue: mem).mebibytesRoundedUp)M"))
         }
         if let gpu = try podAmount("nvidia.com/gpu"), gpu > 0 {
-            flags.append(.init(key: "gres", text: "--gres=gpu:\((gpu + 999) / 1000)"))
+            flags.append(.init(key: "gres", text: "--gres=gpu:\(Quantity.divideRoundingUp(gpu, 1000))"))
         }
         if let deadline = p.spec?.activeDeadlineSeconds, deadline > 0 {
-            flags.append(.init(key: "time", text: "--time=\(max(1, (deadline + 59) / 60))"))
+            flags.append(.init(key: "time", text: "--time=\(max(1, Quantity.divideRoundingUp(deadline, 60)))"))
         }
         return flags
     }

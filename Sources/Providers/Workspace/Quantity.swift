@@ -34,11 +34,15 @@ public struct Quantity: Sendable, Equatable, CustomStringConvertible {
     /// CPUs as a decimal number (for `--cpus`).
     public var cores: Double { Double(milliValue) / 1000 }
     /// Whole CPUs rounded up (for `--cpus-per-task`), at least 1.
-    public var wholeCoresRoundedUp: Int { max(1, Int((milliValue + 999) / 1000)) }
+    public var wholeCoresRoundedUp: Int { max(1, Int(Self.divideRoundingUp(milliValue, 1000))) }
     /// Bytes rounded up (for `--memory`).
-    public var bytes: Int64 { (milliValue + 999) / 1000 }
+    public var bytes: Int64 { Self.divideRoundingUp(milliValue, 1000) }
     /// MiB rounded up (for Slurm `--mem`), at least 1.
-    public var mebibytesRoundedUp: Int64 { max(1, (bytes + 1_048_575) / 1_048_576) }
+    public var mebibytesRoundedUp: Int64 { max(1, Self.divideRoundingUp(bytes, 1_048_576)) }
+
+    /// `a / b` rounded up without the `a + b - 1` that overflows near Int64.max
+    /// (quantities up to Int64.max milli-units parse).
+    static func divideRoundingUp(_ a: Int64, _ b: Int64) -> Int64 { a / b + (a % b > 0 ? 1 : 0) }
     public var description: String { "\(milliValue)m" }
 
     // MARK: - Grammar

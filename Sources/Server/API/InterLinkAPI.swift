@@ -124,22 +124,18 @@ public struct InterLinkAPI: Sendable {
         if let problem = Self.problem(with: req) { return .error(400, problem) }
         let stream: AsyncThrowingStream<Data, any Error>
         do { stream = try await core.logs(req) } catch { return .error(error.httpStatus, error.description) }
+        // Streamed (chunked) with or without Follow: a job's whole log never has
+        // to fit in this process's memory.
         let headers = HTTPHeaders([("Content-Type", "text/plain; charset=utf-8")])
-        if req.Opts.Follow {
-            return HTTPResponse(status: 200, headers: headers, body: .stream(stream))
-        }
-        var data = Data()
-        do {
-            for try await chunk in stream { data.append(chunk) }
-        } catch {
-            return .error(500, "reading logs of \(req.Namespace)/\(req.PodName)/\(req.ContainerName) failed: \(error)")
-        }
-        return HTTPResponse(status: 200, headers: headers, body: .bytes(data))
+        return HTTPResponse(status: 200, headers: headers, body: .stream(stream))
     }
 
     func ping(_ request: HTTPRequest) async -> HTTPResponse {
-        let answer = await core.ping() ?? PingResponse(status: "ok")
-        return encoded(answer)
+        do {
+            return encoded(try await core.ping() ?? PingResponse(status: "ok"))
+        } catch {
+            return .error(error.httpStatus, error.description)
+        }
     }
 
     func updateCache(_ request: HTTPRequest) async -> HTTPResponse {

@@ -16,6 +16,7 @@ set -u
 trap ':' TERM
 il_dir=/var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/.interlink-slurm/2
 mkdir -p "$il_dir/logs" "$il_dir/status" "$il_dir/env"
+rm -f "$il_dir"/status/*
 export DOCKER_HOST=unix:///tmp/ilt/docker/docker.sock
 il_now() { local t=$EPOCHREALTIME; TZ=UTC printf '%(%Y-%m-%dT%H:%M:%S)TZ' "${t%[.,]*}"; }
 il_ts() { trap '' TERM; export TZ=UTC; local line t; while IFS= read -r line || [ -n "$line" ]; do t=$EPOCHREALTIME; printf '%(%Y-%m-%dT%H:%M:%S)T.%sZ %s\n' "${t%[.,]*}" "${t#*[.,]}" "$line"; done; }
@@ -27,12 +28,12 @@ il_fail_all() { local code=$1 reason=$2 msg=$3 n; shift 3; for n in "$@"; do il_
 # --- commandPrefix (trusted site configuration)
 module load apptainer
 # init container fetch
-il_run fetch docker run --rm --name il-test-11111111-2222-3333-4444-555555555555-2-fetch --network none -v /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data:/data -e MODE=init --entrypoint sh busybox:1.36 -c 'echo ready > /data/ready' || exit $?
+il_run fetch docker run --rm --name il-test-11111111-2222-3333-4444-555555555555-2-fetch --network none -v /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data:/data -e MODE=init --entrypoint=sh -- busybox:1.36 -c 'echo ready > /data/ready' || exit $?
 il_pids=()
 # container main
-il_run main docker run --rm --name il-test-11111111-2222-3333-4444-555555555555-2-main --network none -v /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data:/data -e GREETING=hello -e 'QUOTED=it'\''s "here"' -w /data --entrypoint sh busybox:1.36 -c 'echo hello world' &
+il_run main docker run --rm --name il-test-11111111-2222-3333-4444-555555555555-2-main --network none -v /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data:/data -e GREETING=hello -e 'QUOTED=it'\''s "here"' -w /data --entrypoint=sh -- busybox:1.36 -c 'echo hello world' &
 il_pids+=($!)
 # container sidecar
-il_run sidecar docker run --rm --name il-test-11111111-2222-3333-4444-555555555555-2-sidecar --network none alpine sleep 1 &
+il_run sidecar docker run --rm --name il-test-11111111-2222-3333-4444-555555555555-2-sidecar --network none -- alpine sleep 1 &
 il_pids+=($!)
 il_wait_all "${il_pids[@]}"

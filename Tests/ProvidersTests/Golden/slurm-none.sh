@@ -16,6 +16,7 @@ set -u
 trap ':' TERM
 il_dir=/var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/.interlink-slurm/2
 mkdir -p "$il_dir/logs" "$il_dir/status" "$il_dir/env"
+rm -f "$il_dir"/status/*
 il_now() { local t=$EPOCHREALTIME; TZ=UTC printf '%(%Y-%m-%dT%H:%M:%S)TZ' "${t%[.,]*}"; }
 il_ts() { trap '' TERM; export TZ=UTC; local line t; while IFS= read -r line || [ -n "$line" ]; do t=$EPOCHREALTIME; printf '%(%Y-%m-%dT%H:%M:%S)T.%sZ %s\n' "${t%[.,]*}" "${t#*[.,]}" "$line"; done; }
 il_status() { printf '%s %s\n%s\n%s\n' "$2" "$(il_now)" "${3:-}" "${4:-}" >"$il_dir/status/$1.exit.tmp" && mv -f "$il_dir/status/$1.exit.tmp" "$il_dir/status/$1.exit"; }

@@ -29,6 +29,9 @@ public actor DesiredStore {
     private var journalRecords = 0
     private var journalBytes = 0
     private var seq: UInt64 = 0
+    /// After a failed compaction (disk full...), the next try waits until the
+    /// journal has doubled, instead of rewriting every record on every batch.
+    private var retryCompactionAt = 0
     private let encoder = JSONEncoder()
 
     /// Opens (creating if needed) the store in `directory` and loads it.
@@ -94,10 +97,13 @@ public actor DesiredStore {
             records[e.uid] = next
             touched[e.uid] = .some(next)
         }
-        if journalRecords > max(compactAfterRecords, 2 * records.count) || journalBytes > compactAfterBytes {
-            do { try compact() } catch {
-                // The journal still holds everything; compaction can wait for the next batch.
-                Log.warn("journal compaction failed", ["error": error.description])
+        if (journalRecords > max(compactAfterRecords, 2 * records.count) || journalBytes > compactAfterBytes)
+            && journalRecords >= retryCompactionAt {
+            do { try compact(); retryCompactionAt = 0 } catch {
+                // The journal still holds everything; compaction can wait until it has grown.
+                retryCompactionAt = 2 * journalRecords
+                Log.warn("journal compaction failed; retrying once the journal has doubled",
+                         ["error": error.description, "records": String(journalRecords)])
             }
         }
         return touched

@@ -50,8 +50,13 @@ struct CrashTests {
             else { try await ensureRunning() }
 
             if i % 4 == 3, let victim = accepted.filter({ !deleted.contains($0.uid) }).randomElement(using: &rng) {
-                if let a = try? await il.delete(victim), a.status == 200 { deleted.insert(victim.uid) }
-                else { try await ensureRunning() }
+                // A delete whose answer a kill swallowed may or may not have been recorded:
+                // retry it (deletes are idempotent, and the VK retries too) until it is certain.
+                for _ in 0..<5 {
+                    if let a = try? await il.delete(victim), a.status == 200 { deleted.insert(victim.uid); break }
+                    try await ensureRunning()
+                }
+                #expect(deleted.contains(victim.uid), "delete of \(victim.name) never got a 200")
             }
         }
         // One last crash at the end, then a clean start that must load the journal.

@@ -20,6 +20,9 @@ public actor DesiredStore {
     struct Snapshot: Codable { var version: Int; var lastSeq: UInt64; var records: [PodRecord] }
 
     public nonisolated let directory: String
+    /// Journal I/O blocks in write/fsync: it runs on a thread of its own.
+    private nonisolated let executor = ThreadExecutor()
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
     nonisolated var journalPath: String { directory + "/journal" }
     nonisolated var snapshotPath: String { directory + "/snapshot" }
     private let compactAfterRecords: Int
@@ -51,7 +54,10 @@ public actor DesiredStore {
         try DurableFile.syncDirectory(of: directory + "/journal")
     }
 
-    deinit { if fd >= 0 { Glibc.close(fd) } }
+    deinit {
+        if fd >= 0 { Glibc.close(fd) }
+        executor.shutdown()
+    }
 
     /// All records, keyed by pod UID (a copy: cheap, copy-on-write).
     public func all() -> [String: PodRecord] { records }

@@ -25,7 +25,7 @@ struct ConfigReader {
         "CommandPrefix": { r, n, c throws(ConfigError) in c.commandPrefix = try r.string(n, "CommandPrefix", allowEmpty: true) },
         "Provider": { r, n, c throws(ConfigError) in c.provider = try r.provider(n, "Provider") },
         "SidecarService": { r, n, c throws(ConfigError) in c.provider = try r.provider(n, "SidecarService") },
-        "MaxBodyBytes": { r, n, c throws(ConfigError) in c.maxBodyBytes = try r.int(n, "MaxBodyBytes", 1024...(1 << 40)) },
+        "MaxBodyBytes": { r, n, c throws(ConfigError) in c.maxBodyBytes = try r.int(n, "MaxBodyBytes", 1024...(256 << 20)) },
         "ReadTimeoutSeconds": { r, n, c throws(ConfigError) in c.readTimeoutSeconds = try r.seconds(n, "ReadTimeoutSeconds", minimum: 0.001) },
         "MaxConnections": { r, n, c throws(ConfigError) in c.maxConnections = try r.int(n, "MaxConnections", 1...1_000_000) },
         "ReconcileIntervalSeconds": { r, n, c throws(ConfigError) in c.reconcileIntervalSeconds = try r.seconds(n, "ReconcileIntervalSeconds", minimum: 0.01) },

@@ -17,7 +17,9 @@ public actor DesiredStore {
     /// one it contains, so replaying a journal that a crash left untruncated
     /// after compaction skips what the snapshot already holds.
     struct JournalEntry: Codable { var seq: UInt64; var uid: String; var event: PodEvent; var at: Date }
-    struct Snapshot: Codable { var version: Int; var lastSeq: UInt64; var records: [PodRecord] }
+    /// The snapshot is a header frame followed by one frame per record, so no
+    /// frame grows with the number of pods (a frame holds at most 256 MiB).
+    struct SnapshotHeader: Codable { var version: Int; var lastSeq: UInt64; var records: Int }
 
     public nonisolated let directory: String
     /// Journal I/O blocks in write/fsync: it runs on a thread of its own.
@@ -117,10 +119,12 @@ public actor DesiredStore {
 
     /// Writes all records to a new snapshot (atomically), then empties the journal.
     public func compact() throws(ReconcilerError) {
-        let snap = Snapshot(version: 1, lastSeq: seq, records: Array(records.values))
-        let payload: Data
-        do { payload = try encoder.encode(snap) } catch { throw .encoding("\(error)") }
-        try DurableFile.writeAtomically(RecordFrame.encode(payload), to: snapshotPath)
+        var payload = Data()
+        do {
+            payload.append(RecordFrame.encode(try encoder.encode(SnapshotHeader(version: 2, lastSeq: seq, records: records.count))))
+            for r in records.values { payload.append(RecordFrame.encode(try encoder.encode(r))) }
+        } catch { throw .encoding("\(error)") }
+        try DurableFile.writeAtomically(payload, to: snapshotPath)
         // A crash before this truncate leaves old events in the journal; their
         // sequence numbers are <= the snapshot's lastSeq, so loading skips them.
         if ftruncate(fd, 0) != 0 { throw DurableFile.err(journalPath, "truncate") }
@@ -143,13 +147,21 @@ public actor DesiredStore {
             chmod(snapshot, 0o600)
             let data = try DurableFile.read(snapshot)
             let (frames, valid) = RecordFrame.decode(data)
-            guard frames.count == 1, valid == data.count else {
+            guard valid == data.count, let first = frames.first else {
                 throw .corruptSnapshot(path: snapshot, message: "its checksum or length does not match")
             }
             do {
-                let snap = try decoder.decode(Snapshot.self, from: frames[0])
-                for r in snap.records { records[r.uid] = r }
-                seq = snap.lastSeq
+                let header = try decoder.decode(SnapshotHeader.self, from: first)
+                guard header.version == 2, frames.count == header.records + 1 else {
+                    throw ReconcilerError.corruptSnapshot(path: snapshot, message: "it holds \(frames.count - 1) records where its header says \(header.records) (version \(header.version))")
+                }
+                for frame in frames.dropFirst() {
+                    let r = try decoder.decode(PodRecord.self, from: frame)
+                    records[r.uid] = r
+                }
+                seq = header.lastSeq
+            } catch let e as ReconcilerError {
+                throw e
             } catch {
                 throw .corruptSnapshot(path: snapshot, message: "its content does not decode: \(WireJSON.describe(error))")
             }

@@ -67,6 +67,18 @@ import Glibc
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == bytes)
     }
 
+    @Test func theSnapshotIsOneFramePerRecordSoNoFrameGrowsWithThePodCount() async throws {
+        let dir = Fx.tempDir()
+        let store = try DesiredStore(directory: dir + "/state", compactAfterRecords: 1_000_000)
+        for i in 0..<30 { try await store.apply([(Fx.uid(i), .desired(Fx.request(i)))]) }
+        try await store.compact()
+        await store.close()
+        let (frames, valid) = RecordFrame.decode(try Data(contentsOf: URL(fileURLWithPath: dir + "/state/snapshot")))
+        #expect(frames.count == 31)   // header + 30 records
+        #expect(valid == Fx.fileSize(dir + "/state/snapshot"))
+        #expect(try await DesiredStore(directory: dir + "/state").all().count == 30)
+    }
+
     @Test func compactionKeepsTheStateAndShrinksTheJournal() async throws {
         let dir = Fx.tempDir()
         let store = try DesiredStore(directory: dir + "/state", compactAfterRecords: 1_000_000)

@@ -83,9 +83,11 @@ extension Reconciler {
     /// (still marked in flight) and record their outcome themselves when done,
     /// so one slow backend call (a long image pull) does not hold up the loop.
     func launch(_ work: [Action], records: [String: PodRecord]) async -> [ActionOutcome] {
+        // Read again: a /delete may have been recorded while this tick persisted its events.
+        let latest = await store.all()
         let runnable = work.filter {
             if case .create(let uid, let attempt) = $0 {
-                guard let r = records[uid], r.attempt == attempt, r.desired else { return false }
+                guard let r = latest[uid], r.attempt == attempt, r.desired else { return false }
             }
             return true
         }

@@ -1,4 +1,5 @@
 import FoundationEssentials
+import Config
 import Model
 @testable import Providers
 import Testing
@@ -34,5 +35,25 @@ import Testing
         #expect(t.exitCode == 127)
         #expect(t.reason == "ContainerCannotRun")
         #expect(t.message?.contains("nosuchbin") == true)
+    }
+}
+
+@Suite struct SlurmDockerRuntimeEnvTests {
+    @Test func secretValuesReachDockerThroughItsEnvironmentNotItsArgv() throws {
+        var config = InterLinkConfig()
+        config.containerRuntime = "docker"
+        let cmd = try SlurmContainerCommand(config: config, annotations: [:])
+        let c = Container(name: "main", image: "busybox", command: ["sh"])
+        let argv = try cmd.argv(c, uid: "u", attempt: 0,
+                                env: [(name: "PASSWORD", value: "s3cr3t\nline2"), (name: "DOCKER_HOST", value: "tcp://evil:2375")],
+                                mounts: [], envFile: "/unused")
+        let docker = try #require(argv.firstIndex(of: "docker"))
+        // `env -- PASSWORD=... docker ...`: env execs docker, whose argv only names the variable.
+        #expect(Array(argv[..<docker]) == ["env", "--", "PASSWORD=s3cr3t\nline2"])
+        #expect(!argv[docker...].contains { $0.contains("s3cr3t") })
+        #expect(argv[docker...].contains("--env=PASSWORD"))
+        // A variable the docker CLI reads itself never reaches the CLI's environment.
+        #expect(argv[docker...].contains("--env=DOCKER_HOST=tcp://evil:2375"))
+        #expect(!argv[..<docker].contains { $0.hasPrefix("DOCKER_HOST") })
     }
 }

@@ -63,7 +63,16 @@ struct SlurmContainerCommand: Sendable {
         case .docker, .podman:
             var a = [runtimePath, "run", "--rm", "--name", "\(instance)-\(uid)-\(attempt)-\(c.name)", "--network", "none"]
             for m in mounts { a += ["-v", "\(m.hostPath):\(m.containerPath)\(m.readOnly ? ":ro" : "")"] }
-            for e in env { a += ["-e", "\(e.name)=\(e.value)"] }
+            // Values travel in the CLI's environment (`--env=NAME` copies it), not in
+            // its argv, which any user of a shared node can read in /proc for the
+            // container's whole life. Names the CLI itself reads stay in argv, so a
+            // pod's DOCKER_HOST cannot redirect the runtime.
+            var inherited: [String] = []
+            for e in env {
+                if Self.readByRuntimeCLI(e.name) { a.append("--env=\(e.name)=\(e.value)") }
+                else { a.append("--env=\(e.name)"); inherited.append("\(e.name)=\(e.value)") }
+            }
+            if !inherited.isEmpty { a = ["env", "--"] + inherited + a }
             if let wd = c.workingDir, !wd.isEmpty { a += ["-w", wd] }
             // `--` ends the options: an image (or anything after it) can never read as a flag.
             if let first = command.first {
@@ -97,6 +106,14 @@ struct SlurmContainerCommand: Sendable {
     }
 
     var usesEnvFile: Bool { runtime == .apptainer || runtime == .singularity }
+
+    /// Environment names the docker/podman CLI reads for itself.
+    static func readByRuntimeCLI(_ name: String) -> Bool {
+        let upper = name.uppercased()
+        return upper.hasPrefix("DOCKER_") || upper.hasPrefix("CONTAINERS_") || upper.hasPrefix("PODMAN_")
+            || ["PATH", "HOME", "TMPDIR", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+                "ALL_PROXY", "SSL_CERT_FILE", "SSL_CERT_DIR", "LD_PRELOAD", "LD_LIBRARY_PATH"].contains(upper)
+    }
 
     func image(_ image: String) -> String {
         if image.contains("://") || image.hasPrefix("/") || imageRoot.isEmpty { return image }

@@ -28,10 +28,10 @@ il_fail_all() { local code=$1 reason=$2 msg=$3 n; shift 3; for n in "$@"; do il_
 # --- commandPrefix (trusted site configuration)
 module load apptainer
 # init container fetch
-il_run fetch docker run --rm --name il-test-11111111-2222-3333-4444-555555555555-2-fetch --network none -v /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data:/data -e MODE=init --entrypoint=sh -- busybox:1.36 -c 'echo ready > /data/ready' || exit $?
+il_run fetch env -- MODE=init docker run --rm --name il-test-11111111-2222-3333-4444-555555555555-2-fetch --network none -v /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data:/data --env=MODE --entrypoint=sh -- busybox:1.36 -c 'echo ready > /data/ready' || exit $?
 il_pids=()
 # container main
-il_run main docker run --rm --name il-test-11111111-2222-3333-4444-555555555555-2-main --network none -v /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data:/data -e GREETING=hello -e 'QUOTED=it'\''s "here"' -w /data --entrypoint=sh -- busybox:1.36 -c 'echo hello world' &
+il_run main env -- GREETING=hello 'QUOTED=it'\''s "here"' docker run --rm --name il-test-11111111-2222-3333-4444-555555555555-2-main --network none -v /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data:/data --env=GREETING --env=QUOTED -w /data --entrypoint=sh -- busybox:1.36 -c 'echo hello world' &
 il_pids+=($!)
 # container sidecar
 il_run sidecar docker run --rm --name il-test-11111111-2222-3333-4444-555555555555-2-sidecar --network none -- alpine sleep 1 &

@@ -107,7 +107,7 @@ enum Serve {
     }
 
     static func fail(_ message: String, code: Int32) -> Int32 {
-        FileHandleOutput.stderr("interlink: \(message)")
+        printError("interlink: \(message)")
         return code
     }
 }

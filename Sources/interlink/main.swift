@@ -37,10 +37,10 @@ case "help", "--help", "-h":
     print(usage)
     code = 0
 case nil:
-    FileHandleOutput.stderr(usage)
+    printError(usage)
     code = 2
 case let other?:
-    FileHandleOutput.stderr("interlink: unknown command \"\(other)\" (try: interlink --help)")
+    printError("interlink: unknown command \"\(other)\" (try: interlink --help)")
     code = 2
 }
 exit(code)

@@ -79,7 +79,7 @@ public final class HTTPServer: Sendable {
             $0.wakeRead = pipeFDs[0]; $0.wakeWrite = pipeFDs[1]
             $0.acceptRunning = true
         }
-        guard spawnThread({ [self] in acceptLoop(fd) }) else {
+        guard BlockingThread.start({ [self] in acceptLoop(fd) }) else {
             state.withLock { $0.acceptRunning = false }
             close(fd)
             throw .system(address: config.listen.description, call: "pthread_create", errno: EAGAIN)
@@ -186,7 +186,7 @@ public final class HTTPServer: Sendable {
             close(fd)
         case .reject:
             Log.warn("http connection limit reached, answering 503", ["peer": peer, "limit": String(config.maxConnections)])
-            let ok = spawnThread(stackBytes: 256 * 1024) { [self] in
+            let ok = BlockingThread.start(stackBytes: 256 * 1024) { [self] in
                 let response = HTTPResponse.error(503, "The server has reached its limit of \(config.maxConnections) connections; retry later.")
                 let head = HTTPResponseSerializer.head(response, framing: HTTPResponseSerializer.framing(for: response, requestVersion: "HTTP/1.1"),
                                                        keepAlive: false, requestVersion: "HTTP/1.1")
@@ -198,7 +198,7 @@ public final class HTTPServer: Sendable {
             if !ok { close(fd); state.withLock { $0.rejecting -= 1 } }
         case .serve(let id):
             let connection = HTTPConnection(fd: fd, peer: peer, config: config, handler: handler, server: self)
-            let ok = spawnThread { [self] in
+            let ok = BlockingThread.start { [self] in
                 let ending = connection.run()
                 // Forget the fd before closing it, so a forced shutdown never touches a reused number.
                 state.withLock { _ = $0.connections.removeValue(forKey: id) }

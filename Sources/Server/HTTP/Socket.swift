@@ -214,8 +214,3 @@ enum Socket {
         close(fd)
     }
 }
-
-/// Starts a detached OS thread, off Swift's cooperative pool.
-func spawnThread(stackBytes: Int = 1 << 20, _ body: @escaping @Sendable () -> Void) -> Bool {
-    BlockingThread.start(stackBytes: stackBytes, body)
-}

@@ -43,5 +43,3 @@ enum Ctl {
 }
 
 /// Writes everything (no stdio buffering, so followed logs appear at once).
-func writeStdout(_ data: Data) { FileDescriptor.writeAll(1, data) }
-func writeStderr(_ text: String) { FileDescriptor.writeAll(2, Data(text.utf8)) }

@@ -16,13 +16,9 @@ import Glibc
 
     @Test func theStoreSurvivesKill9AtAnyInstantWithEveryAcknowledgedWrite() async throws {
         let dir = Fx.tempDir()
-        let exe = try #require(Self.selfExecutable())
-        var env = ProcessInfo.processInfo.environment
-        env[Self.writerEnv] = dir
         for round in 0..<3 {
             // The timeout is the kill -9; the process group gets SIGKILL.
-            let r = try? await ProcessRunner.run(exe, ["--testing-library", "swift-testing", "--filter", "crashWriter"],
-                                                environment: env, timeout: 2.0 + Double(round) * 0.37)
+            let r = try? await Self.runChildTest("crashWriter", env: [Self.writerEnv: dir], timeout: 2.0 + Double(round) * 0.37)
             #expect(r == nil || r?.signal != nil || r?.exitCode == 0, "writer output: \(r?.stderrText ?? "")")
             let acked = Self.acked(dir)
             let store = try DesiredStore(directory: dir + "/state")
@@ -51,11 +47,15 @@ import Glibc
         }
     }
 
-    static func selfExecutable() -> String? {
+    /// Runs one test of this binary in a child process, with `env` added.
+    static func runChildTest(_ name: String, env: [String: String], timeout: Double) async throws -> ProcessResult {
         var buf = [CChar](repeating: 0, count: 4096)
         let len = readlink("/proc/self/exe", &buf, buf.count - 1)
-        guard len > 0 else { return nil }
-        return String(decoding: buf[0..<len].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let exe = try #require(len > 0 ? String(decoding: buf[0..<len].map { UInt8(bitPattern: $0) }, as: UTF8.self) : nil)
+        var environment = ProcessInfo.processInfo.environment
+        for (k, v) in env { environment[k] = v }
+        return try await ProcessRunner.run(exe, ["--testing-library", "swift-testing", "--filter", name],
+                                           environment: environment, timeout: timeout)
     }
 
     static func acked(_ dir: String) -> Int {

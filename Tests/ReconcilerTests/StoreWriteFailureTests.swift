@@ -16,11 +16,7 @@ import Glibc
 
     @Test func aFailedWriteIsTakenBackAndLaterBatchesSurviveAReload() async throws {
         let dir = Fx.tempDir()
-        let exe = try #require(StoreCrashTests.selfExecutable())
-        var env = ProcessInfo.processInfo.environment
-        env[Self.childEnv] = dir
-        let r = try await ProcessRunner.run(exe, ["--testing-library", "swift-testing", "--filter", "failingWriter"],
-                                            environment: env, timeout: 120)
+        let r = try await StoreCrashTests.runChildTest("failingWriter", env: [Self.childEnv: dir], timeout: 120)
         #expect(r.exitCode == 0, "child failed: \(r.stdoutText.suffix(2000)) \(r.stderrText.suffix(2000))")
         #expect(FileManager.default.fileExists(atPath: dir + "/child-done"), "the child did not run to its end")
         // Batches 1 and 3 were acknowledged; 2 failed and must be gone, without taking 3 with it.

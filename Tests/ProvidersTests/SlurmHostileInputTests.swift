@@ -78,7 +78,7 @@ import Testing
         #expect(r.exitCode == 126)
         #expect(!FileManager.default.fileExists(atPath: "\(root)/ran"))
         let layout = SlurmLayout(dataRoot: root, namespace: "ns", uid: "u-2", attempt: 0)
-        let exit = SlurmFiles.containerFiles(layout, "c").exit
+        let exit = try SlurmFiles.containerFiles(layout, "c").exit
         #expect(exit?.code == 126)
         #expect(exit?.reason == "MountNamespaceUnavailable")
         #expect(exit?.message?.contains("private mount namespace") == true)

@@ -30,19 +30,55 @@ import Testing
     }
     @Test func noneScriptMatchesGolden() async throws { try await checkGolden("none") }
 
-    @Test func resourcesBecomeSbatchLinesAndAnnotationFlagsWin() throws {
-        let script = try SlurmScript.render(pod: SlurmFixtures.richPod(), mounts: SlurmFixtures.richMounts(),
-                                            env: SlurmFixtures.richEnv, config: SlurmFixtures.config(runtime: "none"))
-        let lines = script.split(separator: "\n").filter { $0.hasPrefix("#SBATCH") }.map(String.init)
+    func sbatchLines(_ desired: DesiredPod = SlurmFixtures.richPod(), _ config: InterLinkConfig = SlurmFixtures.config(runtime: "none")) throws -> [String] {
+        let script = try SlurmScript.render(pod: desired, mounts: SlurmFixtures.richMounts(), env: SlurmFixtures.richEnv, config: config)
+        return script.split(separator: "\n").filter { $0.hasPrefix("#SBATCH") }.map(String.init)
+    }
+
+    @Test func resourcesBecomeSbatchLinesAndThePodsOwnFlagsReplaceThem() throws {
+        let lines = try sbatchLines()
         #expect(lines.contains("#SBATCH --cpus-per-task=2"))      // 1500m + 250m rounded up
         #expect(lines.contains("#SBATCH --mem=320M"))             // 256Mi + 64Mi
         #expect(lines.contains("#SBATCH --gres=gpu:1"))
-        #expect(lines.contains("#SBATCH --time=30"))              // the annotation overrides activeDeadlineSeconds
+        #expect(lines.contains("#SBATCH -t30"))                   // the annotation overrides activeDeadlineSeconds
         #expect(!lines.contains("#SBATCH --time=10"))
-        #expect(lines.contains("#SBATCH -pgpu"))
-        #expect(lines.contains("#SBATCH --qos=high"))
-        #expect(!lines.contains("#SBATCH --partition=batch"))      // -p in the annotation overrides the site flag
+        #expect(lines.contains("#SBATCH --constraint=gpu"))
+        #expect(lines.contains("#SBATCH --partition=batch"))
         #expect(lines.contains("#SBATCH --account=proj1"))
+    }
+
+    @Test func anOwnedOptionInTheAnnotationIsIgnoredAndNotedNotFatal() throws {
+        let job = try SlurmScript.renderJob(pod: SlurmFixtures.richPod(), mounts: SlurmFixtures.richMounts(),
+                                            env: SlurmFixtures.richEnv, config: SlurmFixtures.config(runtime: "none"))
+        let names = job.script.split(separator: "\n").filter { $0.hasPrefix("#SBATCH --job-name") || $0.hasPrefix("#SBATCH -J") }
+        #expect(names == ["#SBATCH --job-name=il-test.11111111-2222-3333-4444-555555555555.2"])
+        #expect(job.script.contains("\n#SBATCH --comment=interlink:il-test:11111111-2222-3333-4444-555555555555:2\n"))
+        #expect(job.notes.count == 1)
+        #expect(job.notes.first?.contains("--job-name=test-pod-cfg ignored") == true, "\(job.notes)")
+    }
+
+    @Test func theSitesFlagsWinOverThePodsUnlessTheSiteLetsPodsOverride() throws {
+        var desired = SlurmFixtures.richPod()
+        desired.request.pod.metadata.annotations?["slurm-job.vk.io/flags"] = "-p gpu --qos=high"
+        var config = SlurmFixtures.config(runtime: "none")
+        config.slurmAllowedFlags += ["partition", "qos"]
+        let job = try SlurmScript.renderJob(pod: desired, mounts: SlurmFixtures.richMounts(), env: SlurmFixtures.richEnv, config: config)
+        #expect(job.script.contains("\n#SBATCH --partition=batch\n"))
+        #expect(!job.script.contains("-pgpu"))
+        #expect(job.script.contains("\n#SBATCH --qos=high\n"))   // the site sets no qos
+        #expect(job.notes == ["annotation slurm-job.vk.io/flags: -pgpu ignored, the site sets --partition=batch (SlurmFlags)"])
+        config.slurmPodFlagsOverrideSite = true
+        let lines = try sbatchLines(desired, config)
+        #expect(lines.contains("#SBATCH -pgpu"))
+        #expect(!lines.contains("#SBATCH --partition=batch"))
+    }
+
+    @Test func aPodsMemoryPerCPUReplacesTheMemoryDerivedFromItsLimits() throws {
+        var desired = SlurmFixtures.richPod()
+        desired.request.pod.metadata.annotations?["slurm-job.vk.io/flags"] = "--mem-per-cpu=2G"
+        let lines = try sbatchLines(desired)
+        #expect(lines.contains("#SBATCH --mem-per-cpu=2G"))
+        #expect(!lines.contains { $0.hasPrefix("#SBATCH --mem=") })   // sbatch refuses both
     }
 
     @Test func flagsWithNewlinesOrNonOptionsAreRejected() {
@@ -50,7 +86,6 @@ import Testing
             ("--qos=high\n#SBATCH --wrap=id", "line break"),
             ("--qos=high\r\n#SBATCH --x", "line break"),
             ("rm -rf /", "is not a Slurm option"),
-            ("--job-name=other", "set by InterLink"),
             ("--comment=\"a", "unterminated quote"),
             ("--$(id)=1", "is not a Slurm option"),
             ("--time=1\u{07}", "control character"),
@@ -65,10 +100,10 @@ import Testing
         }
     }
 
-    @Test func laterFlagsOverrideEarlierOnes() throws {
-        let a = try SlurmFlags.parse("--time=10 --partition=a", source: "config")
-        let b = try SlurmFlags.parse("-t 20 --comment='two words'", source: "annotation")
-        #expect(SlurmFlags.merge([a, b]).map(\.text) == ["--partition=a", "-t20", "--comment=\"two words\""])
+    @Test func laterFlagsOfTheSameGroupOverrideEarlierOnes() throws {
+        let a = try SlurmFlags.parse("--time=10 --partition=a --mem=1G", source: "config")
+        let b = try SlurmFlags.parse("-t 20 --time 25 --mem-per-gpu=2G", source: "annotation")
+        #expect(SlurmFlags.lastPerGroup(a + b).map(\.text) == ["--partition=a", "--time=25", "--mem-per-gpu=2G"])
     }
 
     @Test func preExecIsIgnoredUnlessAllowed() throws {

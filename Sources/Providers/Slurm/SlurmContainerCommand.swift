@@ -8,7 +8,8 @@ import Model
 /// - apptainer/singularity: `exec` when the container has a command, `run`
 ///   otherwise; `--bind host:ctr[:ro]` per mount, `--env-file`, `--pwd`, the image
 ///   prefixed with `slurm-job.vk.io/image-root` or `imageRoot` (unless it already
-///   names a scheme or a path), plus the `singularity-options`/`-mounts` annotations.
+///   names a scheme or a path), plus the `singularity-options`/`-mounts`
+///   annotations as far as the site allows them (`SingularityPolicy`).
 /// - docker/podman: `run --rm --name ... --network none -v ... -e ...`.
 /// - none: the command runs on the node through `env`; mounts go through
 ///   `unshare -m` and a fixed bind-mount helper (see `SlurmScript.mountHelper`).
@@ -29,8 +30,15 @@ struct SlurmContainerCommand: Sendable {
         runtime = rt
         runtimePath = config.containerRuntimePath ?? rt.rawValue
         imageRoot = annotations["slurm-job.vk.io/image-root"] ?? config.imageRoot
-        extraOptions = try Self.words(annotations["slurm-job.vk.io/singularity-options"] ?? "", "slurm-job.vk.io/singularity-options")
-        extraMounts = try Self.words(annotations["slurm-job.vk.io/singularity-mounts"] ?? "", "slurm-job.vk.io/singularity-mounts")
+        // Only apptainer/singularity read these; other runtimes ignore them, as upstream does.
+        if rt == .apptainer || rt == .singularity {
+            let policy = SingularityPolicy(allowedOptions: Set(config.singularityAllowedOptions),
+                                           allowedMounts: config.singularityAllowedMounts, dataRoot: config.dataRootFolder)
+            extraOptions = try policy.options(try Self.words(annotations["slurm-job.vk.io/singularity-options"] ?? "", SingularityPolicy.optionsSource))
+            extraMounts = try policy.mounts(try Self.words(annotations["slurm-job.vk.io/singularity-mounts"] ?? "", SingularityPolicy.mountsSource))
+        } else {
+            extraOptions = []; extraMounts = []
+        }
         instance = config.instanceName
     }
 

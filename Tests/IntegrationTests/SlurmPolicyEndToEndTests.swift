@@ -68,4 +68,31 @@ struct SlurmPolicyEndToEndTests {
             try await expectLog(il, pod, "main", "long name ok\n")
         }
     }
+
+    @Test(.enabled(if: TestEnv.dockerHost != nil, "runtime docker needs the test dockerd"))
+    func aSubPathAnInitContainerTurnedIntoASymlinkToTheHostIsNotMounted() async throws {
+        // A file of the host (the compute node) that no pod may read.
+        let secret = "/tmp/il-host-secret-\(UUID().uuidString.prefix(8))"
+        try "host only".write(toFile: secret, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: secret) }
+        try await InterLinkInstance.with(provider: "slurm", extraConfig: """
+        ContainerRuntime: docker
+        DockerHost: \(TestEnv.dockerHost ?? "")
+        """, environment: ["SLURM_CONF": TestEnv.slurmConf ?? ""]) { il in
+            var swap = Pods.shell("swap", "rm -rf /work/sub && ln -s / /work/sub")
+            swap.volumeMounts = [VolumeMount(name: "work", mountPath: "/work")]
+            var main = Pods.shell("main", "cat /mnt\(secret)")
+            main.volumeMounts = [VolumeMount(name: "work", mountPath: "/mnt", subPath: "sub")]
+            let pod = Pods.make("subpath-escape", containers: [main], initContainers: [swap],
+                                volumes: [Volume(name: "work", emptyDir: EmptyDirVolumeSource())])
+            #expect(try await il.create(PodCreateRequests(pod: pod)).status == 200)
+            let (s, _) = try await il.waitForStatus(pod, timeout: 120, finished)
+            #expect(s.phase == .failed, "\(s)")
+            let t = s.container("main")?.state.terminated
+            #expect(t?.exitCode == 126, "\(s)")
+            #expect(t?.reason == "InvalidVolumePath", "\(s)")
+            let log = (try? await il.logText(pod, "main")) ?? ""
+            #expect(!log.contains("host only"), "the container read a file of the host")
+        }
+    }
 }

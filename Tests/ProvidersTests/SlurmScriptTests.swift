@@ -40,8 +40,8 @@ import Testing
         #expect(lines.contains("#SBATCH --cpus-per-task=2"))      // 1500m + 250m rounded up
         #expect(lines.contains("#SBATCH --mem=320M"))             // 256Mi + 64Mi
         #expect(lines.contains("#SBATCH --gres=gpu:1"))
-        #expect(lines.contains("#SBATCH -t30"))                   // the annotation overrides activeDeadlineSeconds
-        #expect(!lines.contains("#SBATCH --time=10"))
+        #expect(lines.contains("#SBATCH --time=10"))              // activeDeadlineSeconds 600 bounds the annotation's -t 30
+        #expect(!lines.contains("#SBATCH -t30"))
         #expect(lines.contains("#SBATCH --constraint=gpu"))
         #expect(lines.contains("#SBATCH --partition=batch"))
         #expect(lines.contains("#SBATCH --account=proj1"))
@@ -53,8 +53,8 @@ import Testing
         let names = job.script.split(separator: "\n").filter { $0.hasPrefix("#SBATCH --job-name") || $0.hasPrefix("#SBATCH -J") }
         #expect(names == ["#SBATCH --job-name=il-test.11111111-2222-3333-4444-555555555555.2"])
         #expect(job.script.contains("\n#SBATCH --comment=interlink:il-test:11111111-2222-3333-4444-555555555555:2\n"))
-        #expect(job.notes.count == 1)
         #expect(job.notes.first?.contains("--job-name=test-pod-cfg ignored") == true, "\(job.notes)")
+        #expect(job.notes.count == 2)   // and -t 30 bounded by activeDeadlineSeconds
     }
 
     @Test func theSitesFlagsWinOverThePodsUnlessTheSiteLetsPodsOverride() throws {
@@ -71,6 +71,35 @@ import Testing
         let lines = try sbatchLines(desired, config)
         #expect(lines.contains("#SBATCH -pgpu"))
         #expect(!lines.contains("#SBATCH --partition=batch"))
+    }
+
+    @Test func aShorterTimeFromTheAnnotationIsKeptALongerOneCannotLiftTheDeadline() throws {
+        var desired = SlurmFixtures.richPod()   // activeDeadlineSeconds 600
+        desired.request.pod.metadata.annotations?["slurm-job.vk.io/flags"] = "-t 5"
+        #expect(try sbatchLines(desired).contains("#SBATCH -t5"))
+        for long in ["-t 2800", "--time=1-00:00:00", "--time=UNLIMITED", "--time=10:01"] {
+            desired.request.pod.metadata.annotations?["slurm-job.vk.io/flags"] = long
+            let job = try SlurmScript.renderJob(pod: desired, mounts: SlurmFixtures.richMounts(), env: SlurmFixtures.richEnv,
+                                                config: SlurmFixtures.config(runtime: "none"))
+            #expect(job.script.contains("\n#SBATCH --time=10\n"), "\(long)")
+            #expect(job.notes.contains { $0.contains("activeDeadlineSeconds 600") }, "\(long): \(job.notes)")
+        }
+        // Without a deadline the pod's own limit stands (upstream's suite puts -t 2800 on every pod).
+        desired.request.pod.spec?.activeDeadlineSeconds = nil
+        desired.request.pod.metadata.annotations?["slurm-job.vk.io/flags"] = "-t 2800"
+        #expect(try sbatchLines(desired).contains("#SBATCH -t2800"))
+    }
+
+    @Test func slurmTimeLimitsAreReadInEveryForm() {
+        #expect(SlurmTime.seconds("30") == 1800)
+        #expect(SlurmTime.seconds("30:15") == 1815)
+        #expect(SlurmTime.seconds("2:00:00") == 7200)
+        #expect(SlurmTime.seconds("1-2") == 93600)
+        #expect(SlurmTime.seconds("1-0:30") == 88200)
+        #expect(SlurmTime.seconds("1-00:00:10") == 86410)
+        #expect(SlurmTime.seconds("UNLIMITED") == nil)
+        #expect(SlurmTime.seconds("99999999999999999999") == nil)
+        #expect(SlurmTime.seconds("1:2:3:4") == nil)
     }
 
     @Test func aPodsMemoryPerCPUReplacesTheMemoryDerivedFromItsLimits() throws {

@@ -5,7 +5,7 @@
 #SBATCH --cpus-per-task=2
 #SBATCH --mem=320M
 #SBATCH --gres=gpu:1
-#SBATCH -t30
+#SBATCH --time=10
 #SBATCH --constraint=gpu
 #SBATCH --partition=batch
 #SBATCH --account=proj1
@@ -24,16 +24,18 @@ il_status() { printf '%s %s\n%s\n%s\n' "$2" "$(il_now)" "${3:-}" "${4:-}" >"$il_
 # A TERM from scancel stops the containers; the wrappers stay to record their exit codes.
 il_run() { trap ':' TERM; local name=$1 rc; shift; il_now >"$il_dir/status/$name.start"; ( exec "$@" ) </dev/null 2>&1 | il_ts >>"$il_dir/logs/$name.log"; rc=${PIPESTATUS[0]}; il_status "$name" "$rc"; return "$rc"; }
 il_wait_all() { local rc=0 c p; for p in "$@"; do wait "$p"; c=$?; while [ "$c" -gt 128 ] && kill -0 "$p" 2>/dev/null; do wait "$p"; c=$?; done; [ "$c" -gt "$rc" ] && rc=$c; done; exit "$rc"; }
+# Refuses a volume path under the pod directory that goes through a symbolic link (CVE-2017-1002101).
+il_check_mounts() { local name=$1 root=$2 src rel part p; shift 2; for src in "$@"; do case $src in "$root"/*) ;; *) continue ;; esac; rel=${src#"$root"/}; p=$root; while [ -n "$rel" ]; do part=${rel%%/*}; p=$p/$part; if [ -L "$p" ]; then il_status "$name" 126 InvalidVolumePath "volume path $src goes through the symbolic link $p, which could lead out of the pod's directory; it is not mounted"; return 126; fi; if [ "$part" = "$rel" ]; then rel=; else rel=${rel#*/}; fi; done; done; }
 il_fail_all() { local code=$1 reason=$2 msg=$3 n; shift 3; for n in "$@"; do il_status "$n" "$code" "$reason" "$msg"; done; exit "$code"; }
 # --- commandPrefix (trusted site configuration)
 module load apptainer
 # init container fetch
 printf '%s\n' MODE=init >"$il_dir/env/"fetch.env
-il_run fetch apptainer exec --bind /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data:/data --env-file /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/.interlink-slurm/2/env/fetch.env docker://busybox:1.36 sh -c 'echo ready > /data/ready' || exit $?
+il_check_mounts fetch /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555 /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data && il_run fetch apptainer exec --bind /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data:/data --env-file /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/.interlink-slurm/2/env/fetch.env docker://busybox:1.36 sh -c 'echo ready > /data/ready' || exit $?
 il_pids=()
 # container main
 printf '%s\n' GREETING=hello 'QUOTED='\''it'\''\'\'''\''s "here"'\''' >"$il_dir/env/"main.env
-il_run main apptainer exec --bind /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data:/data --env-file /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/.interlink-slurm/2/env/main.env --pwd /data docker://busybox:1.36 sh -c 'echo hello world' &
+il_check_mounts main /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555 /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data && il_run main apptainer exec --bind /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data:/data --env-file /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/.interlink-slurm/2/env/main.env --pwd /data docker://busybox:1.36 sh -c 'echo hello world' &
 il_pids+=($!)
 # container sidecar
 il_run sidecar apptainer run docker://alpine sleep 1 &

@@ -33,6 +33,19 @@ struct SlurmContainerContractEndToEndTests {
     }
 
     @Test(.enabled(if: TestEnv.dockerHost != nil, "runtime docker needs the test dockerd"))
+    func runAsUserAndReadOnlyRootFilesystemHoldInsideADockerJob() async throws {
+        try await withIL(runtime: "docker") { il in
+            var main = Pods.shell("main", "id -u; id -g; touch /probe 2>/dev/null && echo writable || echo read-only")
+            main.securityContext = SecurityContext(runAsUser: 1234, runAsGroup: 4321, readOnlyRootFilesystem: true)
+            let pod = Pods.make("security", containers: [main])
+            #expect(try await il.create(PodCreateRequests(pod: pod)).status == 200)
+            let (s, _) = try await il.waitForStatus(pod, timeout: 120, finished)
+            #expect(s.phase == .succeeded, "\(s)")
+            try await expectLog(il, pod, "main", "1234\n4321\nread-only\n")
+        }
+    }
+
+    @Test(.enabled(if: TestEnv.dockerHost != nil, "runtime docker needs the test dockerd"))
     func theImagesEntrypointAndCmdRunWhenThePodGivesNoCommand() async throws {
         let image = "interlink-test/entrypoint-slurm:latest"
         var env = ProcessInfo.processInfo.environment

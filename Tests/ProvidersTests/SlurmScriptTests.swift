@@ -90,6 +90,30 @@ import Testing
         #expect(try sbatchLines(desired).contains("#SBATCH -t2800"))
     }
 
+    @Test func securityContextBecomesDockerFlagsOrANoteWhereTheRuntimeCannotHonourIt() throws {
+        var desired = SlurmFixtures.richPod()
+        desired.request.pod.spec?.securityContext = PodSecurityContext(runAsUser: 1000, runAsGroup: 100)
+        desired.request.pod.spec?.containers[0].securityContext = SecurityContext(runAsUser: 1234, readOnlyRootFilesystem: true)
+        func job(_ runtime: String) throws -> (script: String, notes: [String]) {
+            try SlurmScript.renderJob(pod: desired, mounts: SlurmFixtures.richMounts(), env: SlurmFixtures.richEnv,
+                                      config: SlurmFixtures.config(runtime: runtime))
+        }
+        let docker = try job("docker")
+        #expect(docker.script.contains("-w /data --user=1234:100 --read-only --entrypoint=sh"))   // container wins, pod's group
+        #expect(docker.script.contains("--network none --user=1000:100 -- alpine"))               // the pod's for the sidecar
+        #expect(docker.notes.allSatisfy { !$0.contains("runAs") })
+        let apptainer = try job("apptainer")
+        #expect(!apptainer.script.contains("--user"))
+        #expect(apptainer.notes.contains { $0.contains("container main: runAsUser/runAsGroup are not honoured by apptainer") })
+        let none = try job("none")
+        #expect(none.notes.contains { $0.contains("container main: readOnlyRootFilesystem is not honoured by runtime none") })
+        desired.request.pod.spec?.containers[1].securityContext = SecurityContext()
+        desired.request.pod.spec?.containers[1].securityContext?.privileged = true
+        #expect(throws: ProviderError.invalidPod("container sidecar asks to be privileged, which the Slurm provider does not allow")) {
+            _ = try job("docker")
+        }
+    }
+
     @Test func slurmTimeLimitsAreReadInEveryForm() {
         #expect(SlurmTime.seconds("30") == 1800)
         #expect(SlurmTime.seconds("30:15") == 1815)

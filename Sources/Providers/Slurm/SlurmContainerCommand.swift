@@ -10,7 +10,9 @@ import Model
 ///   prefixed with `slurm-job.vk.io/image-root` or `imageRoot` (unless it already
 ///   names a scheme or a path), plus the `singularity-options`/`-mounts`
 ///   annotations as far as the site allows them (`SingularityPolicy`).
-/// - docker/podman: `run --rm --name ... --network none -v ... -e ...`.
+/// - docker/podman: `run --rm --name ... --network none -v ... -e ...`, plus
+///   `--user`/`--read-only` from `securityContext`; apptainer runs read-only
+///   images by default; what a runtime cannot honour is noted (`securityNotes`).
 /// - none: the command runs on the node through `env`; mounts go through
 ///   `unshare -m` and a fixed bind-mount helper (see `SlurmScript.mountHelper`).
 struct SlurmContainerCommand: Sendable {
@@ -44,7 +46,10 @@ struct SlurmContainerCommand: Sendable {
 
     /// The argv for `container`, `env` resolved, `mounts` materialised.
     func argv(_ c: Container, uid: String, attempt: Int, env: [(name: String, value: String)],
-              mounts: [Mount], envFile: String) throws(ProviderError) -> [String] {
+              mounts: [Mount], envFile: String, pod: Pod? = nil) throws(ProviderError) -> [String] {
+        if c.securityContext?.privileged == true {
+            throw .invalidPod("container \(c.name) asks to be privileged, which the Slurm provider does not allow")
+        }
         let command = EnvResolver.expand(c.command ?? [], with: env)
         let args = EnvResolver.expand(c.args ?? [], with: env)
         for e in env where e.name.isEmpty || e.name.contains("=") {
@@ -82,6 +87,7 @@ struct SlurmContainerCommand: Sendable {
             }
             if !inherited.isEmpty { a = ["env", "--"] + inherited + a }
             if let wd = c.workingDir, !wd.isEmpty { a += ["-w", wd] }
+            a += Self.securityArgs(c, pod: pod)
             // `--` ends the options: an image (or anything after it) can never read as a flag.
             if let first = command.first {
                 return a + ["--entrypoint=\(first)", "--", c.image] + command.dropFirst() + args
@@ -100,6 +106,36 @@ struct SlurmContainerCommand: Sendable {
             for mount in mounts { m += [mount.hostPath, mount.containerPath, mount.readOnly ? "ro" : "rw"] }
             return m + ["--"] + a
         }
+    }
+
+    /// `securityContext` for docker/podman: the user and group, a read-only root filesystem.
+    static func securityArgs(_ c: Container, pod: Pod?) -> [String] {
+        var a: [String] = []
+        let sc = c.securityContext, psc = pod?.spec?.securityContext
+        // A group alone cannot be set without a user: the image's user stays (noted).
+        if let user = sc?.runAsUser ?? psc?.runAsUser {
+            a.append((sc?.runAsGroup ?? psc?.runAsGroup).map { "--user=\(user):\($0)" } ?? "--user=\(user)")
+        }
+        if sc?.readOnlyRootFilesystem == true { a.append("--read-only") }
+        return a
+    }
+
+    /// What of a container's `securityContext` this runtime cannot honour, one
+    /// sentence each (reported with the pod's other notes; the pod still runs).
+    func securityNotes(_ c: Container, pod: Pod) -> [String] {
+        let sc = c.securityContext, psc = pod.spec?.securityContext
+        let user = sc?.runAsUser ?? psc?.runAsUser, group = sc?.runAsGroup ?? psc?.runAsGroup
+        var notes: [String] = []
+        switch runtime {
+        case .docker, .podman:
+            if user == nil, group != nil { notes.append("container \(c.name): runAsGroup without runAsUser is not honoured by \(runtime.rawValue); the image's user and group are used") }
+        case .apptainer, .singularity:
+            if user != nil || group != nil { notes.append("container \(c.name): runAsUser/runAsGroup are not honoured by \(runtime.rawValue); the container runs as the Slurm job's user") }
+        case .none:
+            if user != nil || group != nil { notes.append("container \(c.name): runAsUser/runAsGroup are not honoured by runtime none; the command runs as the Slurm job's user") }
+            if sc?.readOnlyRootFilesystem == true { notes.append("container \(c.name): readOnlyRootFilesystem is not honoured by runtime none; the command runs on the node's filesystem") }
+        }
+        return notes
     }
 
     /// The env file apptainer reads (it evaluates it as shell, so each value is quoted).

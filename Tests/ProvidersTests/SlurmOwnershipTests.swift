@@ -62,6 +62,17 @@ final class SlurmOwnershipTests {
         _ = try await cli("scancel", [id])
     }
 
+    @Test func anOverriddenJobNameIsReportedInTheObservationAndTheJobKeepsOurs() async throws {
+        let p = provider()
+        var d = pod("exit 0")
+        d.request.pod.metadata.annotations = ["slurm-job.vk.io/flags": "--job-name=test-pod-cfg -t 5"]
+        let id = try await p.create(d)
+        let r = try await cli("squeue", ["-h", "--states=all", "-j", id, "-o", "%j|%k"])
+        #expect(r.stdoutText.trimmed == "\(instance).\(d.uid).0|\(SlurmJobMark.make(instance: instance, uid: d.uid, attempt: 0))")
+        let o = try #require(try await p.observe().first { $0.podUID == d.uid })
+        #expect(o.message?.contains("--job-name=test-pod-cfg ignored, InterLink sets --job-name itself") == true, "\(o.message ?? "")")
+    }
+
     @Test func anUnreadableExitFileOfAPurgedJobIsAnErrorNotALostJob() async throws {
         let p = provider()
         let d = pod("exit 0")

@@ -46,6 +46,22 @@ struct SlurmContainerContractEndToEndTests {
     }
 
     @Test(.enabled(if: TestEnv.dockerHost != nil, "runtime docker needs the test dockerd"))
+    func whatTheContainerWritesToTheTerminationLogBecomesTheTerminatedMessage() async throws {
+        try await withIL(runtime: "docker") { il in
+            var main = Pods.shell("main", "printf 'disk full on /scratch' > /dev/termination-log; exit 3")
+            main.securityContext = SecurityContext(runAsUser: 1234)   // any user may write it, as with kubelet
+            let quiet = Pods.shell("quiet", "exit 4")
+            let pod = Pods.make("term-msg", containers: [main, quiet])
+            #expect(try await il.create(PodCreateRequests(pod: pod)).status == 200)
+            let (s, _) = try await il.waitForStatus(pod, timeout: 120, finished)
+            #expect(s.phase == .failed, "\(s)")
+            #expect(s.container("main")?.state.terminated?.exitCode == 3)
+            #expect(s.container("main")?.state.terminated?.message == "disk full on /scratch", "\(s)")
+            #expect(s.container("quiet")?.state.terminated?.message == nil, "\(s)")
+        }
+    }
+
+    @Test(.enabled(if: TestEnv.dockerHost != nil, "runtime docker needs the test dockerd"))
     func theImagesEntrypointAndCmdRunWhenThePodGivesNoCommand() async throws {
         let image = "interlink-test/entrypoint-slurm:latest"
         var env = ProcessInfo.processInfo.environment

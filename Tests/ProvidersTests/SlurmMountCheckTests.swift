@@ -10,7 +10,7 @@ import Glibc
 /// subPath and other volume paths are checked on the compute node right before
 /// each container starts, in the job script: an earlier container may have turned
 /// a directory of a volume into a symbolic link leading out of the pod's
-/// directory. Run with bash and a stand-in `docker` that records what it was asked.
+/// directory. Run with bash, `echo` standing in for `docker`.
 @Suite struct SlurmMountCheckTests {
     struct Job {
         let root: String
@@ -21,9 +21,6 @@ import Glibc
 
     func job() throws -> Job {
         let root = SlurmFixtures.tempDir("mnt")
-        try FileManager.default.createDirectory(atPath: "\(root)/bin", withIntermediateDirectories: true)
-        try Data("#!/bin/sh\necho \"$*\" >> \(root)/docker-calls\n".utf8).write(to: URL(fileURLWithPath: "\(root)/bin/docker"))
-        _ = chmod("\(root)/bin/docker", 0o755)
         let vol = [VolumeMount(name: "work", mountPath: "/data")]
         var main = Container(name: "main", image: "busybox", command: ["cat", "/mnt/etc/hostname"])
         main.volumeMounts = [VolumeMount(name: "work", mountPath: "/mnt", subPath: "sub")]
@@ -34,7 +31,10 @@ import Glibc
         let desired = DesiredPod(request: PodCreateRequests(pod: pod))
         var config = SlurmFixtures.config(runtime: "docker", dataRoot: root)
         config.commandPrefix = ""
-        config.containerRuntimePath = "\(root)/bin/docker"
+        // echo stands in for docker: each container's log then holds the runtime's argv.
+        // (A script written by the test could not be run reliably: a process forked
+        // meanwhile by a parallel test may hold it open, and exec fails with ETXTBSY.)
+        config.containerRuntimePath = "/bin/echo"
         let workspace = PodWorkspace(dataRoot: root, namespace: "ns", uid: desired.uid)
         let mounts = try workspace.materialise(desired, allowHostPath: false)
         let sub = try #require(mounts.mounts["main"]?.first?.hostPath)
@@ -48,7 +48,8 @@ import Glibc
     }
 
     func calls(_ j: Job) -> String {
-        FileManager.default.contents(atPath: "\(j.root)/docker-calls").map { String(decoding: $0, as: UTF8.self) } ?? ""
+        ["swap", "main"].compactMap { FileManager.default.contents(atPath: j.layout.log($0)) }
+            .map { String(decoding: $0, as: UTF8.self) }.joined()
     }
 
     @Test func aSubPathTurnedIntoASymlinkIsRefusedAtMountTime() async throws {
@@ -86,5 +87,16 @@ import Glibc
         let r = try await run(j)
         #expect(r.exitCode == 0, "\(r.stderrText)")
         #expect(calls(j).contains("-v \(j.subDir):/mnt"))
+    }
+
+    @Test func aTerminationMessageIsReadUpTo4096BytesWhateverTheContainerWrote() throws {
+        let root = SlurmFixtures.tempDir("term")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let layout = SlurmLayout(dataRoot: root, namespace: "ns", uid: "u", attempt: 0)
+        try FileManager.default.createDirectory(atPath: "\(layout.jobDir)/term", withIntermediateDirectories: true)
+        try Data(repeating: 0x41, count: 1 << 20).write(to: URL(fileURLWithPath: layout.terminationLog("c")))
+        #expect(try SlurmFiles.containerFiles(layout, "c").terminationMessage?.utf8.count == 4096)
+        try Data().write(to: URL(fileURLWithPath: layout.terminationLog("c")))
+        #expect(try SlurmFiles.containerFiles(layout, "c").terminationMessage == nil)
     }
 }

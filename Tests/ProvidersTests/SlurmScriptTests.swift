@@ -100,7 +100,7 @@ import Testing
         }
         let docker = try job("docker")
         #expect(docker.script.contains("-w /data --user=1234:100 --read-only --entrypoint=sh"))   // container wins, pod's group
-        #expect(docker.script.contains("--network none --user=1000:100 -- alpine"))               // the pod's for the sidecar
+        #expect(docker.script.contains(":/dev/termination-log --user=1000:100 -- alpine"))               // the pod's for the sidecar
         #expect(docker.notes.allSatisfy { !$0.contains("runAs") })
         let apptainer = try job("apptainer")
         #expect(!apptainer.script.contains("--user"))

@@ -46,7 +46,7 @@ struct SlurmContainerCommand: Sendable {
 
     /// The argv for `container`, `env` resolved, `mounts` materialised.
     func argv(_ c: Container, uid: String, attempt: Int, env: [(name: String, value: String)],
-              mounts: [Mount], envFile: String, pod: Pod? = nil) throws(ProviderError) -> [String] {
+              mounts: [Mount], envFile: String, pod: Pod? = nil, terminationLog: String? = nil) throws(ProviderError) -> [String] {
         if c.securityContext?.privileged == true {
             throw .invalidPod("container \(c.name) asks to be privileged, which the Slurm provider does not allow")
         }
@@ -76,6 +76,10 @@ struct SlurmContainerCommand: Sendable {
         case .docker, .podman:
             var a = [runtimePath, "run", "--rm", "--name", "\(instance)-\(uid)-\(attempt)-\(c.name)", "--network", "none"]
             for m in mounts { a += ["-v", "\(m.hostPath):\(m.containerPath)\(m.readOnly ? ":ro" : "")"] }
+            // Kubernetes' default terminationMessagePath: what the container writes there becomes terminated.message.
+            if let log = terminationLog, !mounts.contains(where: { $0.containerPath == Self.terminationLogPath }) {
+                a += ["-v", "\(log):\(Self.terminationLogPath)"]
+            }
             // Values travel in the CLI's environment (`--env=NAME` copies it), not in
             // its argv, which any user of a shared node can read in /proc for the
             // container's whole life. Names the CLI itself reads stay in argv, so a
@@ -107,6 +111,9 @@ struct SlurmContainerCommand: Sendable {
             return m + ["--"] + a
         }
     }
+
+    static let terminationLogPath = "/dev/termination-log"
+    var bindsTerminationLog: Bool { runtime == .docker || runtime == .podman }
 
     /// `securityContext` for docker/podman: the user and group, a read-only root filesystem.
     static func securityArgs(_ c: Container, pod: Pod?) -> [String] {

@@ -15,8 +15,8 @@ enum SlurmFiles {
     /// Largest file read (index and status files are a few hundred bytes).
     static let maxBytes = 16 << 20
 
-    /// The file's bytes, nil when it does not exist.
-    static func read(_ path: String) throws(ProviderError) -> Data? {
+    /// The file's bytes (at most `limit`, the rest ignored), nil when it does not exist.
+    static func read(_ path: String, limit: Int? = nil) throws(ProviderError) -> Data? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 {
             if errno == ENOENT || errno == ENOTDIR { return nil }
@@ -33,6 +33,7 @@ enum SlurmFiles {
             }
             if n == 0 { return out }
             out.append(contentsOf: buf[0..<n])
+            if let limit, out.count >= limit { return out.prefix(limit) }
             if out.count > maxBytes { throw .unavailable("cannot read \(path): larger than \(maxBytes) bytes") }
         }
     }
@@ -107,7 +108,10 @@ enum SlurmFiles {
             }
             exit = e
         }
-        return ContainerFiles(startedAt: start?.isEmpty == false ? start : nil, exit: exit)
+        // Kubernetes keeps at most 4096 bytes of a termination message.
+        let term = try read(layout.terminationLog(container), limit: 4096).map { String(decoding: $0, as: UTF8.self) }
+        return ContainerFiles(startedAt: start?.isEmpty == false ? start : nil, exit: exit,
+                              terminationMessage: term?.isEmpty == false ? term : nil)
     }
 }
 

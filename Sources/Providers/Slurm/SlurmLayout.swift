@@ -35,6 +35,8 @@ struct SlurmLayout: Sendable, Equatable {
     func startFile(_ container: String) -> String { "\(jobDir)/status/\(container).start" }
     func exitFile(_ container: String) -> String { "\(jobDir)/status/\(container).exit" }
     func envFile(_ container: String) -> String { "\(jobDir)/env/\(container).env" }
+    /// The file bound at the container's `/dev/termination-log` (docker/podman runtimes).
+    func terminationLog(_ container: String) -> String { "\(jobDir)/term/\(container)" }
 }
 
 /// The Slurm job name that carries a pod's identity: `<instance>.<uid>.<attempt>`.

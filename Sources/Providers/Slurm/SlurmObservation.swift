@@ -40,6 +40,8 @@ struct SqueueRecord: Sendable, Equatable {
 struct ContainerFiles: Sendable, Equatable {
     var startedAt: String?
     var exit: Exit?
+    /// What the container wrote to its termination log (first 4096 bytes), if anything.
+    var terminationMessage: String? = nil
 
     struct Exit: Sendable, Equatable {
         var code: Int32
@@ -183,7 +185,7 @@ enum SlurmObservation {
     private static func terminated(_ e: ContainerFiles.Exit, _ f: ContainerFiles, _ override: String? = nil) -> ContainerStateTerminated {
         let reason = override ?? e.reason ?? (e.code == 0 ? "Completed" : "Error")
         return ContainerStateTerminated(exitCode: e.code, signal: e.code > 128 && e.code < 160 ? e.code - 128 : nil,
-                                        reason: reason, message: e.message, startedAt: f.startedAt, finishedAt: e.finishedAt)
+                                        reason: reason, message: f.terminationMessage ?? e.message, startedAt: f.startedAt, finishedAt: e.finishedAt)
     }
 
     /// A container the job ended without an exit file for (killed, or never reached).

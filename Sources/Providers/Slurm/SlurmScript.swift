@@ -77,7 +77,7 @@ public enum SlurmScript {
         // First thing: a TERM from scancel must not end the shell before it can record exit codes.
         out.append("trap ':' TERM")
         out.append("il_dir=\(ShellQuote.quote(layout.jobDir))")
-        out.append("mkdir -p \"$il_dir/logs\" \"$il_dir/status\" \"$il_dir/env\"")
+        out.append("mkdir -p \"$il_dir/logs\" \"$il_dir/status\" \"$il_dir/env\"\(runtime.bindsTerminationLog ? " \"$il_dir/term\"" : "")")
         // Slurm may requeue a job (node failure, preemption) and run this script again
         // under the same id: stale exit files would report the new run as finished.
         out.append("rm -f \"$il_dir\"/status/*")
@@ -116,7 +116,13 @@ public enum SlurmScript {
             }
             let own = mounts.mounts[c.name] ?? []
             let argv = try runtime.argv(c, uid: pod.uid, attempt: pod.attempt, env: e, mounts: own,
-                                        envFile: layout.envFile(c.name), pod: p)
+                                        envFile: layout.envFile(c.name), pod: p,
+                                        terminationLog: runtime.bindsTerminationLog ? layout.terminationLog(c.name) : nil)
+            if runtime.bindsTerminationLog {
+                // Empty for each run, and writable by whichever user the container runs as.
+                let file = "\"$il_dir/term/\"\(ShellQuote.quote(c.name))"
+                lines.append(": >\(file) && chmod 666 \(file)")
+            }
             // Checked on the compute node right before the container starts: an earlier
             // container may have turned a directory of a volume into a symbolic link.
             let inWorkspace = own.map(\.hostPath).filter { $0.hasPrefix(layout.podDir + "/") }

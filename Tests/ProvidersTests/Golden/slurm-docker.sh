@@ -16,7 +16,7 @@
 set -u
 trap ':' TERM
 il_dir=/var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/.interlink-slurm/2
-mkdir -p "$il_dir/logs" "$il_dir/status" "$il_dir/env"
+mkdir -p "$il_dir/logs" "$il_dir/status" "$il_dir/env" "$il_dir/term"
 rm -f "$il_dir"/status/*
 export DOCKER_HOST=unix:///tmp/ilt/docker/docker.sock
 il_now() { local t=$EPOCHREALTIME; TZ=UTC printf '%(%Y-%m-%dT%H:%M:%S)TZ' "${t%[.,]*}"; }
@@ -31,12 +31,15 @@ il_fail_all() { local code=$1 reason=$2 msg=$3 n; shift 3; for n in "$@"; do il_
 # --- commandPrefix (trusted site configuration)
 module load apptainer
 # init container fetch
-il_check_mounts fetch /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555 /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data && il_run fetch env -- MODE=init docker run --rm --name il-test-11111111-2222-3333-4444-555555555555-2-fetch --network none -v /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data:/data --env=MODE --entrypoint=sh -- busybox:1.36 -c 'echo ready > /data/ready' || exit $?
+: >"$il_dir/term/"fetch && chmod 666 "$il_dir/term/"fetch
+il_check_mounts fetch /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555 /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data && il_run fetch env -- MODE=init docker run --rm --name il-test-11111111-2222-3333-4444-555555555555-2-fetch --network none -v /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data:/data -v /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/.interlink-slurm/2/term/fetch:/dev/termination-log --env=MODE --entrypoint=sh -- busybox:1.36 -c 'echo ready > /data/ready' || exit $?
 il_pids=()
 # container main
-il_check_mounts main /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555 /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data && il_run main env -- GREETING=hello 'QUOTED=it'\''s "here"' docker run --rm --name il-test-11111111-2222-3333-4444-555555555555-2-main --network none -v /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data:/data --env=GREETING --env=QUOTED -w /data --entrypoint=sh -- busybox:1.36 -c 'echo hello world' &
+: >"$il_dir/term/"main && chmod 666 "$il_dir/term/"main
+il_check_mounts main /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555 /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data && il_run main env -- GREETING=hello 'QUOTED=it'\''s "here"' docker run --rm --name il-test-11111111-2222-3333-4444-555555555555-2-main --network none -v /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data:/data -v /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/.interlink-slurm/2/term/main:/dev/termination-log --env=GREETING --env=QUOTED -w /data --entrypoint=sh -- busybox:1.36 -c 'echo hello world' &
 il_pids+=($!)
 # container sidecar
-il_run sidecar docker run --rm --name il-test-11111111-2222-3333-4444-555555555555-2-sidecar --network none -- alpine sleep 1 &
+: >"$il_dir/term/"sidecar && chmod 666 "$il_dir/term/"sidecar
+il_run sidecar docker run --rm --name il-test-11111111-2222-3333-4444-555555555555-2-sidecar --network none -v /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/.interlink-slurm/2/term/sidecar:/dev/termination-log -- alpine sleep 1 &
 il_pids+=($!)
 il_wait_all "${il_pids[@]}"

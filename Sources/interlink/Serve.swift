@@ -53,8 +53,18 @@ enum Serve {
         var http = HTTPServerConfig(listen: listen)
         http.maxBodyBytes = config.maxBodyBytes
         http.readTimeoutSeconds = config.readTimeoutSeconds
-        http.maxConnections = config.maxConnections
+        http.bodyTimeoutSeconds = config.bodyTimeoutSeconds
+        // Raise the descriptor limit first, then cap connections at what it leaves room for.
+        let descriptors = DescriptorLimit.raiseToHard()
+        http.maxConnections = descriptors.map { DescriptorLimit.connectionCap(configured: config.maxConnections, descriptors: $0) }
+            ?? config.maxConnections
+        if http.maxConnections < config.maxConnections {
+            Log.warn("MaxConnections lowered to fit the descriptor limit",
+                     ["configured": String(config.maxConnections), "cap": String(http.maxConnections),
+                      "RLIMIT_NOFILE": descriptors.map(String.init) ?? "?"])
+        }
         let api = InterLinkAPI(core: reconciler, auth: config.vkTokenFile.map { TokenAuthenticator(path: $0) })
+        http.headCheck = api.headCheck
         let server = HTTPServer(config: http, handler: api.handler)
         do { try server.start() } catch { return fail("cannot listen on \(listen): \(error)", code: 1) }
 

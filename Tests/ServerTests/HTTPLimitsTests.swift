@@ -132,9 +132,26 @@ struct HTTPLimitsTests {
         }
     }
 
-    @Test("connections over maxConnections get 503, and the server recovers when one closes")
-    func overMaxConnections() async throws {
+    @Test("at maxConnections an idle unauthenticated connection is evicted for a newcomer")
+    func overMaxConnectionsEvictsTheOldestUnauthenticated() async throws {
         try await TestHTTPServer.with(configure: { $0.maxConnections = 2 }) { _, port in
+            let a = try await RawHTTPClient.connect(port: port)
+            let b = try await RawHTTPClient.connect(port: port)
+            for c in [a, b] {
+                try await c.send(rawRequest("GET", "/held"))
+                #expect(try await c.readResponse().status == 200)
+            }
+            let r = try await RawHTTPClient.exchange(port: port, rawRequest("GET", "/third"))
+            #expect(r.status == 200)
+            // The oldest one made room: the server closed it.
+            #expect(await a.waitForClose())
+            await b.close()
+        }
+    }
+
+    @Test("connections over maxConnections get 503 when every held one is authenticated, and the server recovers when one closes")
+    func overMaxConnections() async throws {
+        try await TestHTTPServer.with(configure: { $0.maxConnections = 2; $0.headCheck = { _ in .authenticated } }) { _, port in
             // Two admitted connections, proven by a served request each, kept open.
             let a = try await RawHTTPClient.connect(port: port)
             let b = try await RawHTTPClient.connect(port: port)

@@ -7,9 +7,11 @@ import Glibc
 #endif
 
 /// The HTTP/1.1 server: one accept thread plus one OS thread per connection
-/// (blocking I/O with poll() timeouts), capped at `config.maxConnections`
-/// (beyond that a client gets 503 and is closed). Handlers run as tasks; socket
-/// I/O never runs on Swift's cooperative pool.
+/// (blocking I/O with poll() timeouts), capped at `config.maxConnections`.
+/// At the cap, a new connection evicts the oldest connection that has not
+/// authenticated and is not in a handler (so unauthenticated clients cannot
+/// lock out the VK); only when there is none does the newcomer get 503.
+/// Handlers run as tasks; socket I/O never runs on Swift's cooperative pool.
 ///
 /// Lifecycle: `start()` binds (errors are typed and readable), `run()` waits
 /// until `shutdown()` has finished. `shutdown()` stops accepting, lets
@@ -18,7 +20,22 @@ import Glibc
 /// file. It is idempotent and may be called from a signal handler's task.
 public final class HTTPServer: Sendable {
     /// Most connections answered 503 at the same time; past it they are just closed.
-    static let maxConcurrentRejections = 32
+    public static let maxConcurrentRejections = 32
+    /// Most connections in a lingering close (outside the cap); past it they are just closed.
+    public static let maxLingering = 32
+    /// Backoff after accept() ran out of descriptors or memory: first and longest wait.
+    static let acceptBackoffMS: (first: Int, max: Int) = (10, 500)
+
+    /// One admitted connection as the admission policy sees it.
+    private struct Entry {
+        var fd: Int32
+        /// A head check said `.authenticated` on this connection: never evicted.
+        var authenticated = false
+        /// Inside a handler or writing its response: not evicted either.
+        var busy = false
+        /// Shut down to make room; no longer counted against the cap.
+        var evicted = false
+    }
     /// How often shutdown checks whether connections have drained.
     static let drainPollMS = 10
 
@@ -29,9 +46,12 @@ public final class HTTPServer: Sendable {
         var wakeWrite: Int32 = -1
         var port: Int?
         var acceptRunning = false
-        var connections: [Int: Int32] = [:]
+        var connections: [Int: Entry] = [:]
+        /// Connections not evicted: what the cap counts.
+        var live = 0
         var nextID = 0
         var rejecting = 0
+        var lingering = 0
         var shuttingDown = false
         var finished = false
         var waiters: [CheckedContinuation<Void, Never>] = []
@@ -119,7 +139,7 @@ public final class HTTPServer: Sendable {
         }
         if !drained() {
             let cut = state.withLock { s -> Int in
-                for fd in s.connections.values { Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
+                for c in s.connections.values { Glibc.shutdown(c.fd, Int32(SHUT_RDWR)) }
                 return s.connections.count
             }
             Log.warn("http shutdown grace period over, closing connections", ["connections": String(cut)])
@@ -148,9 +168,19 @@ public final class HTTPServer: Sendable {
 
     private func drained() -> Bool { state.withLock { $0.connections.isEmpty && !$0.acceptRunning } }
 
+    func markAuthenticated(_ id: Int) { state.withLock { $0.connections[id]?.authenticated = true } }
+
+    func setBusy(_ id: Int, _ busy: Bool) { state.withLock { $0.connections[id]?.busy = busy } }
+
+    /// The connection's byte stream: the socket itself, or a TLS session after its handshake.
+    func makeStream(fd: Int32, peer: String) -> (any ByteStream)? {
+        PlainStream(fd: fd, sendTimeoutSeconds: config.readTimeoutSeconds)
+    }
+
     private func acceptLoop(_ listenFD: Int32) {
         let wake = state.withLock { $0.wakeRead }
         var fds = [pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0), pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
+        var backoff = 0
         while !isShuttingDown {
             fds[0].revents = 0; fds[1].revents = 0
             let rc = poll(&fds, 2, -1)
@@ -158,28 +188,57 @@ public final class HTTPServer: Sendable {
             if fds[1].revents != 0 || isShuttingDown { break }
             guard fds[0].revents != 0 else { continue }
             guard let (fd, peer) = Socket.accept(listenFD) else {
-                // Out of descriptors: back off instead of spinning; the pending client waits in the backlog.
-                if errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM { usleep(50_000) }
+                let e = errno
+                // Out of descriptors or memory is transient: the pending client waits in the
+                // backlog while we back off (doubling, bounded), instead of spinning or exiting.
+                if e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM {
+                    if backoff == 0 {
+                        Log.warn("accept is out of resources, backing off", ["error": String(cString: strerror(e))])
+                    }
+                    backoff = backoff == 0 ? Self.acceptBackoffMS.first : min(backoff * 2, Self.acceptBackoffMS.max)
+                    waitForWake(wake, ms: backoff)
+                }
                 continue
             }
+            backoff = 0
             admit(fd, peer)
         }
         close(listenFD)
         state.withLock { $0.listenFD = -1; $0.acceptRunning = false }
     }
 
+    /// Sleeps up to `ms`, returning early when shutdown wakes the server.
+    private static func forget(_ id: Int, _ s: inout State) {
+        guard let entry = s.connections.removeValue(forKey: id) else { return }
+        if !entry.evicted { s.live -= 1 }
+    }
+
+    private func waitForWake(_ wake: Int32, ms: Int) {
+        _ = Socket.waitReadable(wake, timeoutMS: Int32(ms), wakeFD: nil)
+    }
+
     private func admit(_ fd: Int32, _ peer: String) {
-        enum Admission { case serve(Int), reject, drop }
+        enum Admission { case serve(Int, evicted: Int32?), reject, drop }
         let admission = state.withLock { s -> Admission in
-            if s.connections.count >= config.maxConnections {
-                if s.rejecting >= Self.maxConcurrentRejections { return .drop }
-                s.rejecting += 1
-                return .reject
+            var evicted: Int32?
+            if s.live >= config.maxConnections {
+                // Make room by evicting the oldest connection that has not authenticated and is idle
+                // or still sending its request: an attacker's connections go before the VK's.
+                let victim = s.connections.filter { !$0.value.authenticated && !$0.value.busy && !$0.value.evicted }.keys.min()
+                guard let victim else {
+                    if s.rejecting >= Self.maxConcurrentRejections { return .drop }
+                    s.rejecting += 1
+                    return .reject
+                }
+                s.connections[victim]?.evicted = true
+                s.live -= 1
+                evicted = s.connections[victim]?.fd
             }
             let id = s.nextID
             s.nextID += 1
-            s.connections[id] = fd
-            return .serve(id)
+            s.connections[id] = Entry(fd: fd)
+            s.live += 1
+            return .serve(id, evicted: evicted)
         }
         switch admission {
         case .drop:
@@ -196,19 +255,33 @@ public final class HTTPServer: Sendable {
                 state.withLock { $0.rejecting -= 1 }
             }
             if !ok { close(fd); state.withLock { $0.rejecting -= 1 } }
-        case .serve(let id):
-            let connection = HTTPConnection(fd: fd, peer: peer, config: config, handler: handler, server: self)
+        case .serve(let id, let evicted):
+            if let evicted {
+                // Its thread sees EOF at once and closes it; the fd stays valid until then.
+                Log.info("http connection limit reached, evicting the oldest unauthenticated connection",
+                         ["peer": peer, "limit": String(config.maxConnections)])
+                Glibc.shutdown(evicted, Int32(SHUT_RDWR))
+            }
+            let connection = HTTPConnection(id: id, fd: fd, peer: peer, config: config, handler: handler, server: self)
             let ok = BlockingThread.start { [self] in
                 let ending = connection.run()
                 // Forget the fd before closing it, so a forced shutdown never touches a reused number.
-                state.withLock { _ = $0.connections.removeValue(forKey: id) }
-                switch ending {
-                case .close: close(fd)
-                case .linger: Socket.lingeringClose(fd)
+                // A lingering close is outside the cap (it only drains), bounded by its own count.
+                let linger = state.withLock { s -> Bool in
+                    Self.forget(id, &s)
+                    guard ending == .linger, s.lingering < Self.maxLingering else { return false }
+                    s.lingering += 1
+                    return true
+                }
+                if linger {
+                    Socket.lingeringClose(fd)
+                    state.withLock { $0.lingering -= 1 }
+                } else {
+                    close(fd)
                 }
             }
             if !ok {
-                state.withLock { _ = $0.connections.removeValue(forKey: id) }
+                state.withLock { Self.forget(id, &$0) }
                 close(fd)
             }
         }

@@ -174,7 +174,8 @@ public final class HTTPServer: Sendable {
 
     /// The connection's byte stream: the socket itself, or a TLS session after its handshake.
     func makeStream(fd: Int32, peer: String) -> (any ByteStream)? {
-        PlainStream(fd: fd, sendTimeoutSeconds: config.readTimeoutSeconds)
+        guard let tls = config.tls else { return PlainStream(fd: fd, sendTimeoutSeconds: config.readTimeoutSeconds) }
+        return tls.session(fd: fd, peer: peer, timeoutSeconds: config.readTimeoutSeconds)
     }
 
     private func acceptLoop(_ listenFD: Int32) {

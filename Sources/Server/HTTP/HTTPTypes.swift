@@ -163,6 +163,8 @@ public struct HTTPServerConfig: Sendable {
     public var bodyTimeoutSeconds = 60.0
     /// Runs once a request's head is in, before its body is read (authentication).
     public var headCheck: HTTPHeadCheck?
+    /// Serve TLS on every accepted connection (nil: plain HTTP).
+    public var tls: TLSContext?
 
     public init(listen: ListenAddress) { self.listen = listen }
 }

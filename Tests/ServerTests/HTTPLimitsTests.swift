@@ -109,7 +109,7 @@ struct HTTPLimitsTests {
     @Test("a client that stops mid-request gets 408 after the read timeout")
     func slowClientTimesOut() async throws {
         // Generous against a loaded CI machine: the client must get its request in well within it.
-        try await TestHTTPServer.with(configure: { $0.readTimeoutSeconds = 1.5 }) { _, port in
+        try await TestHTTPServer.with(configure: { $0.readTimeoutSeconds = 4 }) { _, port in
             try await expectError("GET /slow HTTP/1.1\r\nHost: t\r\nX-Partial: ", status: 408, port: port)
             try await expectStillServes(port)
         }
@@ -118,7 +118,7 @@ struct HTTPLimitsTests {
     @Test("an idle keep-alive connection is closed silently after the read timeout")
     func idleConnectionClosed() async throws {
         // Generous against a loaded CI machine: the first request must arrive well within it.
-        try await TestHTTPServer.with(configure: { $0.readTimeoutSeconds = 1.5 }) { _, port in
+        try await TestHTTPServer.with(configure: { $0.readTimeoutSeconds = 4 }) { _, port in
             let c = try await RawHTTPClient.connect(port: port)
             try await c.send(rawRequest("GET", "/one"))
             #expect(try await c.readResponse().status == 200)

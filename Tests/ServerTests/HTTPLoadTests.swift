@@ -12,6 +12,8 @@ import Glibc
        .timeLimit(.minutes(3)))
 struct HTTPLoadTests {
     static let statusBody = "[]"
+    /// `make load` runs these LOAD_SCALE times longer (INTERLINK_LOAD_SCALE); 1 in `make test`.
+    static let scale = max(1, Double(ProcessInfo.processInfo.environment["INTERLINK_LOAD_SCALE"] ?? "") ?? 1)
 
     @Test("1,000 concurrent keep-alive connections poll /status with zero errors and flat memory")
     func thousandKeepAliveConnections() async throws {
@@ -24,7 +26,7 @@ struct HTTPLoadTests {
         // both times with the same 1,000 connections open.
         let warm = await LoadDriver.run(port: server.port, connections: 1000, seconds: 1, request: request)
         #expect(warm.errors.isEmpty, "warm-up: \(warm.errors.prefix(5)) (\(warm.errors.count) errors)")
-        let run = await LoadDriver.run(port: server.port, connections: 1000, seconds: 6, request: request) { server.rssKiB }
+        let run = await LoadDriver.run(port: server.port, connections: 1000, seconds: 6 * Self.scale, request: request) { server.rssKiB }
         #expect(run.connections == 1000)
         #expect(run.errors.isEmpty, "\(run.errors.prefix(5)) (\(run.errors.count) errors)")
         #expect(run.responses >= 2000)
@@ -40,7 +42,7 @@ struct HTTPLoadTests {
 
     @Test("300 slowloris connections sending a header byte at a time do not stop a normal client being served within the read timeout")
     func slowloris() async throws {
-        let readTimeout = 3.0
+        let readTimeout = 3.0 * Self.scale
         let server = try await ServerProcess(extraConfig: "ReadTimeoutSeconds: \(readTimeout)")
         defer { server.stop() }
         let attackers = Slowloris(port: server.port, connections: 300)
@@ -73,7 +75,7 @@ struct HTTPLoadTests {
         try await vanish(server, head, count: 5)
         let fds = await server.settle({ server.openFDs }, atMost: 0, seconds: 1)
         let threads = await server.settle({ server.threads }, atMost: 0, seconds: 1)
-        try await vanish(server, head, count: 100)
+        try await vanish(server, head, count: Int(100 * Self.scale))
         let fdsAfter = await server.settle({ server.openFDs }, atMost: fds)
         let threadsAfter = await server.settle({ server.threads }, atMost: threads)
         #expect(fdsAfter <= fds, "descriptors: \(fds) before, \(fdsAfter) after")
@@ -104,7 +106,7 @@ struct HTTPLoadTests {
         try await followAndVanish(server, follow, count: 3)
         let fds = await server.settle({ server.openFDs }, atMost: 0, seconds: 1)
         let threads = await server.settle({ server.threads }, atMost: 0, seconds: 1)
-        try await followAndVanish(server, follow, count: 30)
+        try await followAndVanish(server, follow, count: Int(30 * Self.scale))
         let fdsAfter = await server.settle({ server.openFDs }, atMost: fds)
         let threadsAfter = await server.settle({ server.threads }, atMost: threads)
         #expect(fdsAfter <= fds, "descriptors: \(fds) before, \(fdsAfter) after")

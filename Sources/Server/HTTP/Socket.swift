@@ -107,6 +107,11 @@ enum Socket {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { cshims_accept4(listenFD, $0, &len, Int32(SOCK_CLOEXEC.rawValue)) }
         }
         guard fd >= 0 else { return nil }
+        if Int32(storage.ss_family) == AF_INET || Int32(storage.ss_family) == AF_INET6 {
+            // Small responses and stream chunks go out at once instead of waiting on Nagle.
+            var one: Int32 = 1
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        }
         return (fd, peerName(&storage))
     }
 

@@ -13,7 +13,7 @@ struct HTTPConnection: Sendable {
     /// Bytes read per recv: one TLS record. The only receive buffer besides the parser's.
     static let readChunk = 16 * 1024
 
-    let id: Int
+    let slot: ConnectionSlot
     let fd: Int32
     let peer: String
     let config: HTTPServerConfig
@@ -115,7 +115,7 @@ struct HTTPConnection: Sendable {
     private func check(_ head: HTTPRequest) -> HTTPHeadVerdict {
         guard let headCheck = config.headCheck else { return .proceed }
         let verdict = headCheck(head)
-        if case .authenticated = verdict { server.markAuthenticated(id) }
+        if case .authenticated = verdict { slot.authenticated.store(true, ordering: .relaxed) }
         return verdict
     }
 
@@ -133,8 +133,8 @@ struct HTTPConnection: Sendable {
 
     /// Runs the handler (or answers `ready`) and writes the response; true to keep the connection.
     private func respond(_ request: HTTPRequest, _ stream: any ByteStream, with ready: HTTPResponse? = nil) -> Bool {
-        server.setBusy(id, true)
-        defer { server.setBusy(id, false) }
+        slot.busy.store(true, ordering: .relaxed)
+        defer { slot.busy.store(false, ordering: .relaxed) }
         let response = ready ?? AsyncBridge.call(handler, request)
         let keepAlive = request.wantsKeepAlive && !server.isShuttingDown
         let framing = HTTPResponseSerializer.framing(for: response, requestVersion: request.version)

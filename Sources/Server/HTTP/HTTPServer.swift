@@ -29,10 +29,8 @@ public final class HTTPServer: Sendable {
     /// One admitted connection as the admission policy sees it.
     private struct Entry {
         var fd: Int32
-        /// A head check said `.authenticated` on this connection: never evicted.
-        var authenticated = false
-        /// Inside a handler or writing its response: not evicted either.
-        var busy = false
+        /// Set by the connection's thread without the server lock.
+        var slot: ConnectionSlot
         /// Shut down to make room; no longer counted against the cap.
         var evicted = false
     }
@@ -60,6 +58,10 @@ public final class HTTPServer: Sendable {
     public let config: HTTPServerConfig
     private let handler: HTTPHandler
     private let state = Mutex(State())
+    // Read on every request by every connection thread: atomics, not the server lock
+    // (a contended Mutex is a PI futex on Linux and became the bottleneck under load).
+    private let shuttingDownFlag = Atomic<Bool>(false)
+    private let wakeReadFD = Atomic<Int32>(-1)
 
     public init(config: HTTPServerConfig, handler: @escaping HTTPHandler) {
         self.config = config
@@ -97,6 +99,7 @@ public final class HTTPServer: Sendable {
         state.withLock {
             $0.listenFD = fd; $0.port = port
             $0.wakeRead = pipeFDs[0]; $0.wakeWrite = pipeFDs[1]
+            wakeReadFD.store(pipeFDs[0], ordering: .releasing)
             $0.acceptRunning = true
         }
         guard BlockingThread.start({ [self] in acceptLoop(fd) }) else {
@@ -127,6 +130,7 @@ public final class HTTPServer: Sendable {
         let first = state.withLock { s -> Bool in
             if s.shuttingDown { return false }
             s.shuttingDown = true
+            shuttingDownFlag.store(true, ordering: .releasing)
             return true
         }
         guard first else { await run(); return }
@@ -150,6 +154,7 @@ public final class HTTPServer: Sendable {
         let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
             // Threads stuck in a handler still poll the wake pipe's read end: keep it open then.
             if s.connections.isEmpty && !s.acceptRunning && s.wakeRead >= 0 {
+                wakeReadFD.store(-1, ordering: .releasing)
                 close(s.wakeRead); close(s.wakeWrite)
                 s.wakeRead = -1; s.wakeWrite = -1
             }
@@ -163,14 +168,11 @@ public final class HTTPServer: Sendable {
 
     // MARK: - For connection threads
 
-    var isShuttingDown: Bool { state.withLock { $0.shuttingDown } }
-    var wakeFD: Int32 { state.withLock { $0.wakeRead } }
+    var isShuttingDown: Bool { shuttingDownFlag.load(ordering: .acquiring) }
+    var wakeFD: Int32 { wakeReadFD.load(ordering: .acquiring) }
 
     private func drained() -> Bool { state.withLock { $0.connections.isEmpty && !$0.acceptRunning } }
 
-    func markAuthenticated(_ id: Int) { state.withLock { $0.connections[id]?.authenticated = true } }
-
-    func setBusy(_ id: Int, _ busy: Bool) { state.withLock { $0.connections[id]?.busy = busy } }
 
     /// The connection's byte stream: the socket itself, or a TLS session after its handshake.
     func makeStream(fd: Int32, peer: String) -> (any ByteStream)? {
@@ -219,13 +221,13 @@ public final class HTTPServer: Sendable {
     }
 
     private func admit(_ fd: Int32, _ peer: String) {
-        enum Admission { case serve(Int, evicted: Int32?), reject, drop }
+        enum Admission { case serve(Int, ConnectionSlot, evicted: Int32?), reject, drop }
         let admission = state.withLock { s -> Admission in
             var evicted: Int32?
             if s.live >= config.maxConnections {
                 // Make room by evicting the oldest connection that has not authenticated and is idle
                 // or still sending its request: an attacker's connections go before the VK's.
-                let victim = s.connections.filter { !$0.value.authenticated && !$0.value.busy && !$0.value.evicted }.keys.min()
+                let victim = s.connections.filter { !$0.value.evicted && $0.value.slot.evictable }.keys.min()
                 guard let victim else {
                     if s.rejecting >= Self.maxConcurrentRejections { return .drop }
                     s.rejecting += 1
@@ -237,9 +239,9 @@ public final class HTTPServer: Sendable {
             }
             let id = s.nextID
             s.nextID += 1
-            s.connections[id] = Entry(fd: fd)
+            s.connections[id] = Entry(fd: fd, slot: ConnectionSlot())
             s.live += 1
-            return .serve(id, evicted: evicted)
+            return .serve(id, s.connections[id]!.slot, evicted: evicted)
         }
         switch admission {
         case .drop:
@@ -256,14 +258,14 @@ public final class HTTPServer: Sendable {
                 state.withLock { $0.rejecting -= 1 }
             }
             if !ok { close(fd); state.withLock { $0.rejecting -= 1 } }
-        case .serve(let id, let evicted):
+        case .serve(let id, let slot, let evicted):
             if let evicted {
                 // Its thread sees EOF at once and closes it; the fd stays valid until then.
                 Log.info("http connection limit reached, evicting the oldest unauthenticated connection",
                          ["peer": peer, "limit": String(config.maxConnections)])
                 Glibc.shutdown(evicted, Int32(SHUT_RDWR))
             }
-            let connection = HTTPConnection(id: id, fd: fd, peer: peer, config: config, handler: handler, server: self)
+            let connection = HTTPConnection(slot: slot, fd: fd, peer: peer, config: config, handler: handler, server: self)
             let ok = BlockingThread.start { [self] in
                 let ending = connection.run()
                 // Forget the fd before closing it, so a forced shutdown never touches a reused number.
@@ -287,4 +289,14 @@ public final class HTTPServer: Sendable {
             }
         }
     }
+}
+
+/// What a connection's own thread tells the admission policy, without the server lock.
+final class ConnectionSlot: Sendable {
+    /// A head check said `.authenticated` on this connection: never evicted.
+    let authenticated = Atomic<Bool>(false)
+    /// Inside a handler or writing its response: not evicted either.
+    let busy = Atomic<Bool>(false)
+
+    var evictable: Bool { !authenticated.load(ordering: .relaxed) && !busy.load(ordering: .relaxed) }
 }

@@ -18,13 +18,15 @@ final class ServerProcess: @unchecked Sendable {  // immutable after init
     let process = Process()
     var logPath: String { dir + "/log" }
 
-    /// `ulimit` (soft = hard) when given; `extraConfig` is appended to the YAML.
-    init(ulimitFiles: Int? = nil, extraConfig: String = "") async throws {
+    /// `ulimit` (soft = hard) when given; `extraConfig` is appended to the YAML;
+    /// `ready` tells when the server answers (default: a plain `GET /readyz`).
+    init(ulimitFiles: Int? = nil, scheme: String = "http", extraConfig: String = "",
+         ready: (@Sendable (Int) async -> Bool)? = nil) async throws {
         dir = TestHTTPServer.tempDir()
         port = try await TestHTTPServer.with { _, port in port }
         try "\(token)\n".write(toFile: dir + "/token", atomically: true, encoding: .utf8)
         try """
-        InterlinkAddress: http://127.0.0.1
+        InterlinkAddress: \(scheme)://127.0.0.1
         InterlinkPort: \(port)
         DataRootFolder: \(dir)/data
         Provider: mock
@@ -41,7 +43,11 @@ final class ServerProcess: @unchecked Sendable {  // immutable after init
         process.standardError = FileHandle(forWritingAtPath: logPath)
         try process.run()
         for _ in 0..<200 {
-            if let r = try? await RawHTTPClient.exchange(port: port, rawRequest("GET", "/readyz")), r.status == 200 { return }
+            if let ready {
+                if await ready(port) { return }
+            } else if let r = try? await RawHTTPClient.exchange(port: port, rawRequest("GET", "/readyz")), r.status == 200 {
+                return
+            }
             guard process.isRunning else { break }
             try await Task.sleep(for: .milliseconds(100))
         }

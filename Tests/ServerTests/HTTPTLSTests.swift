@@ -45,13 +45,13 @@ struct HTTPTLSTests {
 
     func get(_ port: Int, ca: String, cert: String? = nil, key: String? = nil) async throws(HTTPClientError) -> HTTPClientResponse {
         try await client.send(HTTPClientRequest(method: "POST", url: "https://127.0.0.1:\(port)/echo", body: Data("over tls".utf8),
-                                                timeoutSeconds: 10, caFile: ca, clientCert: cert, clientKey: key))
+                                                timeoutSeconds: 30, caFile: ca, clientCert: cert, clientKey: key))
     }
 
     func withTLSServer(_ pki: TestPKI, ca: String? = nil, _ body: (Int) async throws -> Void) async throws {
         let files = TLSContext.Files(certFile: pki.path("server-ca1.pem"), keyFile: pki.path("server-ca1.key"), caCertFile: ca.map(pki.path))
         let tls = try TLSContext(files: files)
-        try await TestHTTPServer.with(configure: { $0.tls = tls; $0.readTimeoutSeconds = 5 }) { _, port in try await body(port) }
+        try await TestHTTPServer.with(configure: { $0.tls = tls; $0.readTimeoutSeconds = 15 }) { _, port in try await body(port) }
     }
 
     @Test("a TLS round trip: the server's certificate verifies against its CA and the request and answer get through")
@@ -95,7 +95,7 @@ struct HTTPTLSTests {
         try FileManager.default.copyItem(atPath: pki.path("server-ca1.pem"), toPath: cert)
         try FileManager.default.copyItem(atPath: pki.path("server-ca1.key"), toPath: key)
         let tls = try TLSContext(files: .init(certFile: cert, keyFile: key))
-        try await TestHTTPServer.with(configure: { $0.tls = tls; $0.readTimeoutSeconds = 5 }) { _, port in
+        try await TestHTTPServer.with(configure: { $0.tls = tls; $0.readTimeoutSeconds = 15 }) { _, port in
             #expect(try await get(port, ca: pki.path("ca1.pem")).status == 200)
             await #expect(throws: HTTPClientError.self) { _ = try await get(port, ca: pki.path("ca2.pem")) }
             // Key first, then the certificate (a half-written pair fails to load and is retried).
@@ -108,6 +108,71 @@ struct HTTPTLSTests {
             }
             #expect(switched, "the server never presented the new certificate")
             await #expect(throws: HTTPClientError.self) { _ = try await get(port, ca: pki.path("ca1.pem")) }
+        }
+    }
+
+    @Test("TLS 1.1 is refused while TLS 1.2 and 1.3 are served (openssl s_client as the peer)")
+    func minimumVersion() async throws {
+        let pki = try TestPKI()
+        defer { pki.remove() }
+        try await withTLSServer(pki) { port in
+            // SECLEVEL=0 lets the client itself offer TLS 1.1; only the server can refuse it.
+            let old = try await Self.sClient(port, ["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"], ca: pki.path("ca1.pem"))
+            #expect(old.contains("Cipher is (NONE)"), "\(old)")
+            let v12 = try await Self.sClient(port, ["-tls1_2"], ca: pki.path("ca1.pem"))
+            #expect(v12.contains("New, TLSv1.2, Cipher is"), "\(v12)")
+            let v13 = try await Self.sClient(port, ["-tls1_3"], ca: pki.path("ca1.pem"))
+            #expect(v13.contains("New, TLSv1.3, Cipher is"), "\(v13)")
+        }
+    }
+
+    @Test("the real binary serves https with mutual TLS from TLS.* config keys, and the VK's token still applies",
+          .enabled(if: ServerProcess.binary != nil, "INTERLINK_TEST_BINARY is not set"))
+    func binaryServesMutualTLS() async throws {
+        let pki = try TestPKI()
+        defer { pki.remove() }
+        let ca = pki.path("ca1.pem"), cert = pki.path("client-ca1.pem"), key = pki.path("client-ca1.key")
+        let client = client
+        let server = try await ServerProcess(scheme: "https", extraConfig: """
+            TLS:
+              Enabled: true
+              CertFile: \(pki.path("server-ca1.pem"))
+              KeyFile: \(pki.path("server-ca1.key"))
+              CACertFile: \(ca)
+            """, ready: { port in
+                (try? await client.send(HTTPClientRequest(url: "https://127.0.0.1:\(port)/readyz", timeoutSeconds: 2,
+                                                          caFile: ca, clientCert: cert, clientKey: key)))?.status == 200
+            })
+        defer { server.stop() }
+        func status(token: String?) async throws -> Int {
+            try await client.send(HTTPClientRequest(method: "GET", url: "https://127.0.0.1:\(server.port)/status",
+                                                    headers: [("Content-Type", "application/json")], body: Data("[]".utf8),
+                                                    timeoutSeconds: 30, bearerToken: token, caFile: ca, clientCert: cert, clientKey: key)).status
+        }
+        #expect(try await status(token: server.token) == 200)
+        #expect(try await status(token: "wrong") == 401)
+        await #expect(throws: HTTPClientError.self) {
+            _ = try await client.send(HTTPClientRequest(url: "https://127.0.0.1:\(server.port)/healthz", timeoutSeconds: 10, caFile: ca))
+        }
+        #expect(server.log().contains("\"tls\":\"mutual\""))
+    }
+
+    /// `openssl s_client` against the port with stdin closed; its whole output.
+    static func sClient(_ port: Int, _ args: [String], ca: String) async throws -> String {
+        try await withCheckedThrowingContinuation { c in
+            DispatchQueue.global().async {
+                let p = Process()
+                p.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+                p.arguments = ["10", "openssl", "s_client", "-connect", "127.0.0.1:\(port)", "-CAfile", ca] + args
+                let out = Pipe()
+                p.standardOutput = out
+                p.standardError = out
+                p.standardInput = FileHandle.nullDevice
+                do { try p.run() } catch { c.resume(throwing: error); return }
+                let data = out.fileHandleForReading.readDataToEndOfFile()
+                p.waitUntilExit()
+                c.resume(returning: String(decoding: data, as: UTF8.self))
+            }
         }
     }
 

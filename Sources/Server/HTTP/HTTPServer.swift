@@ -221,9 +221,9 @@ public final class HTTPServer: Sendable {
     }
 
     private func admit(_ fd: Int32, _ peer: String) {
-        enum Admission { case serve(Int, ConnectionSlot, evicted: Int32?), reject, drop }
+        enum Admission { case serve(Int, ConnectionSlot, evicted: Bool), reject, drop }
         let admission = state.withLock { s -> Admission in
-            var evicted: Int32?
+            var evicted = false
             if s.live >= config.maxConnections {
                 // Make room by evicting the oldest connection that has not authenticated and is idle
                 // or still sending its request: an attacker's connections go before the VK's.
@@ -235,7 +235,10 @@ public final class HTTPServer: Sendable {
                 }
                 s.connections[victim]?.evicted = true
                 s.live -= 1
-                evicted = s.connections[victim]?.fd
+                // Under the lock: its thread forgets the entry (under the lock) before closing
+                // the fd, so this can never hit a reused descriptor number.
+                if let victimFD = s.connections[victim]?.fd { Glibc.shutdown(victimFD, Int32(SHUT_RDWR)) }
+                evicted = true
             }
             let id = s.nextID
             s.nextID += 1
@@ -259,11 +262,10 @@ public final class HTTPServer: Sendable {
             }
             if !ok { close(fd); state.withLock { $0.rejecting -= 1 } }
         case .serve(let id, let slot, let evicted):
-            if let evicted {
-                // Its thread sees EOF at once and closes it; the fd stays valid until then.
+            if evicted {
+                // The evicted connection's thread sees EOF at once and closes it.
                 Log.info("http connection limit reached, evicting the oldest unauthenticated connection",
                          ["peer": peer, "limit": String(config.maxConnections)])
-                Glibc.shutdown(evicted, Int32(SHUT_RDWR))
             }
             let connection = HTTPConnection(slot: slot, fd: fd, peer: peer, config: config, handler: handler, server: self)
             let ok = BlockingThread.start { [self] in

@@ -5,7 +5,7 @@ SHELL := /bin/bash
 SWIFT ?= swift
 CONFIG ?= config/InterLinkConfig.yaml
 
-.PHONY: all build deps run test bench clean docker-up docker-down slurm-up slurm-down
+.PHONY: all build deps run test bench load clean docker-up docker-down slurm-up slurm-down
 
 all: build
 
@@ -24,6 +24,12 @@ test:
 
 bench: build
 	@scripts/bench.sh
+
+# The long versions of the load and slow-client tests (HTTPLoadTests), LOAD_SCALE times longer.
+load:
+	$(SWIFT) build --build-tests
+	INTERLINK_TEST_BINARY=$(CURDIR)/.build/debug/interlink INTERLINK_LOAD_SCALE=$${LOAD_SCALE:-10} \
+	  $(SWIFT) test --skip-build --filter HTTPLoadTests
 
 docker-up:
 	@scripts/dockerd.sh start

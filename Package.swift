@@ -20,6 +20,12 @@ let package = Package(
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
+        // OpenSSL through pkg-config, for TLS serving (inline wrappers for its macros).
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
         // Codable wire types (Kubernetes Pod subset, interLink API shapes). No I/O.
         .target(name: "Model"),
         // Hand-written YAML reader and InterLinkConfig with defaults and env overrides.
@@ -29,7 +35,7 @@ let package = Package(
         // Desired-state store (journal), observe -> plan -> act loop, status view.
         .target(name: "Reconciler", dependencies: ["Model", "Providers", "Config"]),
         // HTTP/1.1 server on POSIX sockets and the interLink API handlers.
-        .target(name: "Server", dependencies: ["Model", "Reconciler", "Config", "CShims"]),
+        .target(name: "Server", dependencies: ["Model", "Reconciler", "Config", "CShims", "COpenSSL"]),
         // libcurl HTTP client; the seam for the Kubernetes API client.
         .target(name: "KubeClient", dependencies: ["CCurl", "Model"]),
         .executableTarget(
@@ -41,7 +47,7 @@ let package = Package(
         .testTarget(name: "ConfigTests", dependencies: ["Config", "Providers"], resources: [.copy("Corpus")]),
         .testTarget(name: "ProvidersTests", dependencies: ["Providers", "Model", "Config"], resources: [.copy("Golden")]),
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "Providers", "Model", "Config"]),
-        .testTarget(name: "ServerTests", dependencies: ["Server", "Reconciler", "Providers", "Model", "Config", "CShims"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "Reconciler", "Providers", "Model", "Config", "CShims", "KubeClient"], resources: [.copy("Fixtures")]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "Providers", "Model"]),
         // The executable's pure pieces: ctl manifest bundling, arguments, table; serve's addresses.
         .testTarget(name: "InterlinkTests", dependencies: ["interlink", "Model", "Config"]),

@@ -46,6 +46,9 @@ for route in health status ping; do
 done
 
 echo
+scripts/bench/http.sh "$duration"
+
+echo
 echo "== Reconciler (mock provider, in process) =="
 "$bin" bench reconcile --pods "${BENCH_PODS:-100,1000,10000}"
 

@@ -5,8 +5,8 @@
 set -euo pipefail
 what="${1:-build}"
 
-build_pkgs=(libcurl4-openssl-dev pkg-config)
-test_pkgs=(docker.io slurm-wlm munge busybox-static wrk curl iproute2)
+build_pkgs=(libcurl4-openssl-dev pkg-config libssl-dev)
+test_pkgs=(docker.io slurm-wlm munge busybox-static wrk curl iproute2 openssl)
 
 pkgs=("${build_pkgs[@]}")
 case "$what" in

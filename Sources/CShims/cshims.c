@@ -46,3 +46,24 @@ int cshims_spawnattr_defaults(posix_spawnattr_t *attr, int new_process_group) {
 }
 
 int cshims_errno(void) { return errno; }
+
+#include <sys/resource.h>
+#include <stdio.h>
+
+long cshims_raise_nofile(long *hard_out) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return -1;
+    rlim_t target = rl.rlim_max;
+    if (target == RLIM_INFINITY) {
+        // The kernel refuses an infinite NOFILE; its real ceiling is fs.nr_open.
+        target = 1048576;
+        FILE *f = fopen("/proc/sys/fs/nr_open", "re");
+        if (f) { unsigned long v; if (fscanf(f, "%lu", &v) == 1) target = v; fclose(f); }
+    }
+    if (hard_out) *hard_out = (long)rl.rlim_max;
+    if (rl.rlim_cur < target) {
+        struct rlimit want = { target, rl.rlim_max };
+        if (setrlimit(RLIMIT_NOFILE, &want) == 0) return (long)target;
+    }
+    return (long)rl.rlim_cur;
+}

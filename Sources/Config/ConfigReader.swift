@@ -28,6 +28,7 @@ struct ConfigReader {
         "MaxBodyBytes": { r, n, c throws(ConfigError) in c.maxBodyBytes = try r.int(n, "MaxBodyBytes", 1024...(256 << 20)) },
         "ReadTimeoutSeconds": { r, n, c throws(ConfigError) in c.readTimeoutSeconds = try r.seconds(n, "ReadTimeoutSeconds", minimum: 0.001) },
         "MaxConnections": { r, n, c throws(ConfigError) in c.maxConnections = try r.int(n, "MaxConnections", 1...1_000_000) },
+        "BodyTimeoutSeconds": { r, n, c throws(ConfigError) in c.bodyTimeoutSeconds = try r.seconds(n, "BodyTimeoutSeconds", minimum: 0.001) },
         "ReconcileIntervalSeconds": { r, n, c throws(ConfigError) in c.reconcileIntervalSeconds = try r.seconds(n, "ReconcileIntervalSeconds", minimum: 0.01) },
         "MaxCreateAttempts": { r, n, c throws(ConfigError) in c.maxCreateAttempts = try r.int(n, "MaxCreateAttempts", 1...1000) },
         "InstanceName": { r, n, c throws(ConfigError) in c.instanceName = try r.instanceName(n) },

@@ -22,6 +22,8 @@ public struct InterLinkConfig: Sendable, Equatable {
     /// An idle or slow client is disconnected after this long without progress.
     public var readTimeoutSeconds = 30.0
     public var maxConnections = 1024
+    /// A request body must be complete this long after its head, however steadily it arrives.
+    public var bodyTimeoutSeconds = 60.0
 
     // MARK: Reconciler
     /// `mock`, `docker` or `slurm` (upstream's `SidecarService` is accepted too).

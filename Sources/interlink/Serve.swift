@@ -53,12 +53,28 @@ enum Serve {
         var http = HTTPServerConfig(listen: listen)
         http.maxBodyBytes = config.maxBodyBytes
         http.readTimeoutSeconds = config.readTimeoutSeconds
-        http.maxConnections = config.maxConnections
+        http.bodyTimeoutSeconds = config.bodyTimeoutSeconds
+        // Raise the descriptor limit first, then cap connections at what it leaves room for.
+        let descriptors = DescriptorLimit.raiseToHard()
+        http.maxConnections = descriptors.map { DescriptorLimit.connectionCap(configured: config.maxConnections, descriptors: $0) }
+            ?? config.maxConnections
+        if http.maxConnections < config.maxConnections {
+            Log.warn("MaxConnections lowered to fit the descriptor limit",
+                     ["configured": String(config.maxConnections), "cap": String(http.maxConnections),
+                      "RLIMIT_NOFILE": descriptors.map(String.init) ?? "?"])
+        }
+        if config.tls.enabled {
+            let files = TLSContext.Files(certFile: config.tls.certFile, keyFile: config.tls.keyFile,
+                                         caCertFile: config.tls.caCertFile.isEmpty ? nil : config.tls.caCertFile)
+            do { http.tls = try TLSContext(files: files) } catch { return fail(error.description, code: 2) }
+        }
         let api = InterLinkAPI(core: reconciler, auth: config.vkTokenFile.map { TokenAuthenticator(path: $0) })
+        http.headCheck = api.headCheck
         let server = HTTPServer(config: http, handler: api.handler)
         do { try server.start() } catch { return fail("cannot listen on \(listen): \(error)", code: 1) }
 
         Log.info("interlink serving", ["listen": server.boundPort.map { "\(listen) (port \($0))" } ?? listen.description,
+                                       "tls": http.tls == nil ? "off" : http.tls?.files.caCertFile == nil ? "on" : "mutual",
                                        "provider": provider.name, "config": path,
                                        "dataRoot": config.dataRootFolder, "version": version])
 
@@ -89,11 +105,12 @@ enum Serve {
             }
             return .unix(path: p)
         }
-        if addr.hasPrefix("https://") || c.tls.enabled {
+        if addr.hasPrefix("https://") && !c.tls.enabled {
             throw ConfigError(path: "InterlinkAddress", line: nil,
-                              message: "TLS serving is not built in yet; listen on http:// behind a TLS proxy or on a unix:// socket")
+                              message: "\(addr) is https:// but TLS.Enabled is false; set TLS.Enabled: true with TLS.CertFile and TLS.KeyFile")
         }
-        var host = addr.hasPrefix("http://") ? String(addr.dropFirst("http://".count)) : addr
+        var host = addr
+        for scheme in ["http://", "https://"] where host.hasPrefix(scheme) { host = String(host.dropFirst(scheme.count)) }
         if let slash = host.firstIndex(of: "/") { host = String(host[..<slash]) }
         if host.hasPrefix("["), let end = host.firstIndex(of: "]") { host = String(host[host.index(after: host.startIndex)..<end]) }
         else if let colon = host.lastIndex(of: ":") { host = String(host[..<colon]) }

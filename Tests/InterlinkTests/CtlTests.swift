@@ -153,8 +153,9 @@ struct ServeAddressTests {
         #expect(throws: ConfigError.self) { _ = try Serve.listenAddress(config(address)) }
     }
 
-    @Test func tlsEnabledIsRefusedClearlyUntilItIsBuilt() {
-        #expect(throws: ConfigError.self) { _ = try Serve.listenAddress(config("http://127.0.0.1", tls: true)) }
+    @Test func tlsAddressesListenOnTheirHostAndPort() throws {
+        #expect(try Serve.listenAddress(config("https://127.0.0.1", tls: true)) == .tcp(host: "127.0.0.1", port: 3000))
+        #expect(try Serve.listenAddress(config("http://127.0.0.1", tls: true)) == .tcp(host: "127.0.0.1", port: 3000))
         #expect(throws: ConfigError.self) { _ = try Serve.listenAddress(config("http://127.0.0.1", port: 70000)) }
     }
 }

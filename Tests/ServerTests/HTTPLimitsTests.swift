@@ -109,7 +109,7 @@ struct HTTPLimitsTests {
     @Test("a client that stops mid-request gets 408 after the read timeout")
     func slowClientTimesOut() async throws {
         // Generous against a loaded CI machine: the client must get its request in well within it.
-        try await TestHTTPServer.with(configure: { $0.readTimeoutSeconds = 1.5 }) { _, port in
+        try await TestHTTPServer.with(configure: { $0.readTimeoutSeconds = 4 }) { _, port in
             try await expectError("GET /slow HTTP/1.1\r\nHost: t\r\nX-Partial: ", status: 408, port: port)
             try await expectStillServes(port)
         }
@@ -118,7 +118,7 @@ struct HTTPLimitsTests {
     @Test("an idle keep-alive connection is closed silently after the read timeout")
     func idleConnectionClosed() async throws {
         // Generous against a loaded CI machine: the first request must arrive well within it.
-        try await TestHTTPServer.with(configure: { $0.readTimeoutSeconds = 1.5 }) { _, port in
+        try await TestHTTPServer.with(configure: { $0.readTimeoutSeconds = 4 }) { _, port in
             let c = try await RawHTTPClient.connect(port: port)
             try await c.send(rawRequest("GET", "/one"))
             #expect(try await c.readResponse().status == 200)
@@ -132,9 +132,26 @@ struct HTTPLimitsTests {
         }
     }
 
-    @Test("connections over maxConnections get 503, and the server recovers when one closes")
-    func overMaxConnections() async throws {
+    @Test("at maxConnections an idle unauthenticated connection is evicted for a newcomer")
+    func overMaxConnectionsEvictsTheOldestUnauthenticated() async throws {
         try await TestHTTPServer.with(configure: { $0.maxConnections = 2 }) { _, port in
+            let a = try await RawHTTPClient.connect(port: port)
+            let b = try await RawHTTPClient.connect(port: port)
+            for c in [a, b] {
+                try await c.send(rawRequest("GET", "/held"))
+                #expect(try await c.readResponse().status == 200)
+            }
+            let r = try await RawHTTPClient.exchange(port: port, rawRequest("GET", "/third"))
+            #expect(r.status == 200)
+            // The oldest one made room: the server closed it.
+            #expect(await a.waitForClose())
+            await b.close()
+        }
+    }
+
+    @Test("connections over maxConnections get 503 when every held one is authenticated, and the server recovers when one closes")
+    func overMaxConnections() async throws {
+        try await TestHTTPServer.with(configure: { $0.maxConnections = 2; $0.headCheck = { _ in .authenticated } }) { _, port in
             // Two admitted connections, proven by a served request each, kept open.
             let a = try await RawHTTPClient.connect(port: port)
             let b = try await RawHTTPClient.connect(port: port)

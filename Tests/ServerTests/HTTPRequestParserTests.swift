@@ -74,6 +74,25 @@ struct HTTPRequestParserTests {
         #expect(parser.isIdle)
     }
 
+    @Test("the head of a request is visible (for the auth check) once it is in and while its body is still arriving")
+    func currentHeadBeforeTheBody() throws {
+        for framing in ["Content-Length: 5", "Transfer-Encoding: chunked"] {
+            var parser = HTTPRequestParser()
+            parser.append(bytes("POST /create HTTP/1.1\r\nAuthorization: Bearer t\r\n"))
+            #expect(try parser.nextRequest() == nil)
+            #expect(parser.currentHead == nil, "no head before the blank line")
+            parser.append(bytes("\(framing)\r\n\r\n"))
+            #expect(try parser.nextRequest() == nil)
+            let head = try #require(parser.currentHead)
+            #expect(head.method == "POST" && head.path == "/create" && head.headers["authorization"] == "Bearer t")
+            #expect(head.body.isEmpty)
+            parser.append(bytes(framing.hasPrefix("Content") ? "hello" : "5\r\nhello\r\n0\r\n\r\n"))
+            let r = try #require(try parser.nextRequest())
+            #expect(r.body == Data("hello".utf8))
+            #expect(parser.currentHead == nil && parser.isIdle)
+        }
+    }
+
     @Test("chunked bodies are de-chunked; extensions and trailers are tolerated")
     func chunked() {
         let out = parse(bytes(Self.samples[2]))

@@ -17,4 +17,7 @@ int cshims_spawn_addclosefrom(posix_spawn_file_actions_t *actions, int from);
 // Resets every signal disposition and unblocks all signals in the child.
 int cshims_spawnattr_defaults(posix_spawnattr_t *attr, int new_process_group);
 int cshims_errno(void);
+// Raises the soft RLIMIT_NOFILE to the hard limit (fs.nr_open if unlimited);
+// returns the soft limit now in force (-1 on error), the hard one in *hard_out.
+long cshims_raise_nofile(long *hard_out);
 #endif

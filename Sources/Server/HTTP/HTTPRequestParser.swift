@@ -44,7 +44,8 @@ public struct HTTPRequestParser: Sendable {
     private var target = ""
     private var version = ""
     private var headers = HTTPHeaders()
-    private var body: [UInt8] = []
+    /// The body is built here and handed to the request as is (no second full copy).
+    private var body = Data()
     private var expectsContinue = false
 
     public init(maxHeaderBytes: Int = 16 * 1024, maxBodyBytes: Int = 32 * 1024 * 1024) {
@@ -58,12 +59,33 @@ public struct HTTPRequestParser: Sendable {
 
     /// Adds received bytes.
     public mutating func append<C: Collection>(_ bytes: C) where C.Element == UInt8 {
-        if start > 0 && start >= buffer.count / 2 {
+        if start > 0 && start == buffer.count {
+            // Everything consumed: drop it, and give back a buffer a large read grew
+            // (an idle keep-alive connection should cost next to nothing).
+            buffer.removeAll(keepingCapacity: buffer.capacity <= Self.keptBufferCapacity)
+            scan = 0
+            start = 0
+        } else if start > 0 && start >= buffer.count / 2 {
             buffer.removeFirst(start)
             scan -= start
             start = 0
         }
         buffer.append(contentsOf: bytes)
+    }
+
+    /// Largest receive buffer kept across requests; a larger one is freed once drained.
+    static let keptBufferCapacity = 32 * 1024
+
+    /// The head of the request being received once its head is complete and
+    /// while its body is still arriving (body empty): what a check that must not
+    /// wait for the body (authentication) looks at. Nil while reading a head.
+    public var currentHead: HTTPRequest? {
+        switch state {
+        case .fixedBody, .chunkSize, .chunkData, .chunkDataEnd, .trailers:
+            return HTTPRequest(method: method, target: target, version: version, headers: headers)
+        case .requestLine, .headers, .failed:
+            return nil
+        }
     }
 
     /// True when no byte of a next request has been received: a timeout now is
@@ -124,7 +146,7 @@ public struct HTTPRequestParser: Sendable {
             case .fixedBody(let remaining):
                 let available = buffer.count - start
                 let n = min(available, remaining)
-                body.append(contentsOf: buffer[start..<(start + n)])
+                appendBody(n)
                 consume(n)
                 if n == remaining { return completeRequest() }
                 state = .fixedBody(remaining: remaining - n)
@@ -142,7 +164,7 @@ public struct HTTPRequestParser: Sendable {
             case .chunkData(let remaining):
                 let available = buffer.count - start
                 let n = min(available, remaining)
-                body.append(contentsOf: buffer[start..<(start + n)])
+                appendBody(n)
                 consume(n)
                 if n < remaining { state = .chunkData(remaining: remaining - n); return nil }
                 state = .chunkDataEnd
@@ -158,6 +180,13 @@ public struct HTTPRequestParser: Sendable {
                 try parseHeaderLine(line, into: &ignored)
             }
         }
+    }
+
+    /// Moves `n` buffered bytes into the body with one memcpy.
+    private mutating func appendBody(_ n: Int) {
+        guard n > 0 else { return }
+        let from = start
+        buffer.withUnsafeBufferPointer { body.append(UnsafeBufferPointer(rebasing: $0[from..<(from + n)])) }
     }
 
     private mutating func consume(_ n: Int) {
@@ -292,10 +321,10 @@ public struct HTTPRequestParser: Sendable {
     }
 
     private mutating func completeRequest() -> HTTPRequest {
-        let request = HTTPRequest(method: method, target: target, version: version, headers: headers, body: Data(body))
+        let request = HTTPRequest(method: method, target: target, version: version, headers: headers, body: body)
         state = .requestLine
         headers = HTTPHeaders()
-        body = []
+        body = Data()
         headBytes = 0
         leadingEmptyLines = 0
         expectsContinue = false

@@ -7,9 +7,11 @@ import Glibc
 #endif
 
 /// The HTTP/1.1 server: one accept thread plus one OS thread per connection
-/// (blocking I/O with poll() timeouts), capped at `config.maxConnections`
-/// (beyond that a client gets 503 and is closed). Handlers run as tasks; socket
-/// I/O never runs on Swift's cooperative pool.
+/// (blocking I/O with poll() timeouts), capped at `config.maxConnections`.
+/// At the cap, a new connection evicts the oldest connection that has not
+/// authenticated and is not in a handler (so unauthenticated clients cannot
+/// lock out the VK); only when there is none does the newcomer get 503.
+/// Handlers run as tasks; socket I/O never runs on Swift's cooperative pool.
 ///
 /// Lifecycle: `start()` binds (errors are typed and readable), `run()` waits
 /// until `shutdown()` has finished. `shutdown()` stops accepting, lets
@@ -18,7 +20,20 @@ import Glibc
 /// file. It is idempotent and may be called from a signal handler's task.
 public final class HTTPServer: Sendable {
     /// Most connections answered 503 at the same time; past it they are just closed.
-    static let maxConcurrentRejections = 32
+    public static let maxConcurrentRejections = 32
+    /// Most connections in a lingering close (outside the cap); past it they are just closed.
+    public static let maxLingering = 32
+    /// Backoff after accept() ran out of descriptors or memory: first and longest wait.
+    static let acceptBackoffMS: (first: Int, max: Int) = (10, 500)
+
+    /// One admitted connection as the admission policy sees it.
+    private struct Entry {
+        var fd: Int32
+        /// Set by the connection's thread without the server lock.
+        var slot: ConnectionSlot
+        /// Shut down to make room; no longer counted against the cap.
+        var evicted = false
+    }
     /// How often shutdown checks whether connections have drained.
     static let drainPollMS = 10
 
@@ -29,9 +44,12 @@ public final class HTTPServer: Sendable {
         var wakeWrite: Int32 = -1
         var port: Int?
         var acceptRunning = false
-        var connections: [Int: Int32] = [:]
+        var connections: [Int: Entry] = [:]
+        /// Connections not evicted: what the cap counts.
+        var live = 0
         var nextID = 0
         var rejecting = 0
+        var lingering = 0
         var shuttingDown = false
         var finished = false
         var waiters: [CheckedContinuation<Void, Never>] = []
@@ -40,6 +58,10 @@ public final class HTTPServer: Sendable {
     public let config: HTTPServerConfig
     private let handler: HTTPHandler
     private let state = Mutex(State())
+    // Read on every request by every connection thread: atomics, not the server lock
+    // (a contended Mutex is a PI futex on Linux and became the bottleneck under load).
+    private let shuttingDownFlag = Atomic<Bool>(false)
+    private let wakeReadFD = Atomic<Int32>(-1)
 
     public init(config: HTTPServerConfig, handler: @escaping HTTPHandler) {
         self.config = config
@@ -77,6 +99,7 @@ public final class HTTPServer: Sendable {
         state.withLock {
             $0.listenFD = fd; $0.port = port
             $0.wakeRead = pipeFDs[0]; $0.wakeWrite = pipeFDs[1]
+            wakeReadFD.store(pipeFDs[0], ordering: .releasing)
             $0.acceptRunning = true
         }
         guard BlockingThread.start({ [self] in acceptLoop(fd) }) else {
@@ -107,6 +130,7 @@ public final class HTTPServer: Sendable {
         let first = state.withLock { s -> Bool in
             if s.shuttingDown { return false }
             s.shuttingDown = true
+            shuttingDownFlag.store(true, ordering: .releasing)
             return true
         }
         guard first else { await run(); return }
@@ -119,7 +143,7 @@ public final class HTTPServer: Sendable {
         }
         if !drained() {
             let cut = state.withLock { s -> Int in
-                for fd in s.connections.values { Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
+                for c in s.connections.values { Glibc.shutdown(c.fd, Int32(SHUT_RDWR)) }
                 return s.connections.count
             }
             Log.warn("http shutdown grace period over, closing connections", ["connections": String(cut)])
@@ -130,6 +154,7 @@ public final class HTTPServer: Sendable {
         let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
             // Threads stuck in a handler still poll the wake pipe's read end: keep it open then.
             if s.connections.isEmpty && !s.acceptRunning && s.wakeRead >= 0 {
+                wakeReadFD.store(-1, ordering: .releasing)
                 close(s.wakeRead); close(s.wakeWrite)
                 s.wakeRead = -1; s.wakeWrite = -1
             }
@@ -143,14 +168,22 @@ public final class HTTPServer: Sendable {
 
     // MARK: - For connection threads
 
-    var isShuttingDown: Bool { state.withLock { $0.shuttingDown } }
-    var wakeFD: Int32 { state.withLock { $0.wakeRead } }
+    var isShuttingDown: Bool { shuttingDownFlag.load(ordering: .acquiring) }
+    var wakeFD: Int32 { wakeReadFD.load(ordering: .acquiring) }
 
     private func drained() -> Bool { state.withLock { $0.connections.isEmpty && !$0.acceptRunning } }
+
+
+    /// The connection's byte stream: the socket itself, or a TLS session after its handshake.
+    func makeStream(fd: Int32, peer: String) -> (any ByteStream)? {
+        guard let tls = config.tls else { return PlainStream(fd: fd, sendTimeoutSeconds: config.readTimeoutSeconds) }
+        return tls.session(fd: fd, peer: peer, timeoutSeconds: config.readTimeoutSeconds)
+    }
 
     private func acceptLoop(_ listenFD: Int32) {
         let wake = state.withLock { $0.wakeRead }
         var fds = [pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0), pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
+        var backoff = 0
         while !isShuttingDown {
             fds[0].revents = 0; fds[1].revents = 0
             let rc = poll(&fds, 2, -1)
@@ -158,28 +191,60 @@ public final class HTTPServer: Sendable {
             if fds[1].revents != 0 || isShuttingDown { break }
             guard fds[0].revents != 0 else { continue }
             guard let (fd, peer) = Socket.accept(listenFD) else {
-                // Out of descriptors: back off instead of spinning; the pending client waits in the backlog.
-                if errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM { usleep(50_000) }
+                let e = errno
+                // Out of descriptors or memory is transient: the pending client waits in the
+                // backlog while we back off (doubling, bounded), instead of spinning or exiting.
+                if e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM {
+                    if backoff == 0 {
+                        Log.warn("accept is out of resources, backing off", ["error": String(cString: strerror(e))])
+                    }
+                    backoff = backoff == 0 ? Self.acceptBackoffMS.first : min(backoff * 2, Self.acceptBackoffMS.max)
+                    waitForWake(wake, ms: backoff)
+                }
                 continue
             }
+            backoff = 0
             admit(fd, peer)
         }
         close(listenFD)
         state.withLock { $0.listenFD = -1; $0.acceptRunning = false }
     }
 
+    /// Sleeps up to `ms`, returning early when shutdown wakes the server.
+    private static func forget(_ id: Int, _ s: inout State) {
+        guard let entry = s.connections.removeValue(forKey: id) else { return }
+        if !entry.evicted { s.live -= 1 }
+    }
+
+    private func waitForWake(_ wake: Int32, ms: Int) {
+        _ = Socket.waitReadable(wake, timeoutMS: Int32(ms), wakeFD: nil)
+    }
+
     private func admit(_ fd: Int32, _ peer: String) {
-        enum Admission { case serve(Int), reject, drop }
+        enum Admission { case serve(Int, ConnectionSlot, evicted: Bool), reject, drop }
         let admission = state.withLock { s -> Admission in
-            if s.connections.count >= config.maxConnections {
-                if s.rejecting >= Self.maxConcurrentRejections { return .drop }
-                s.rejecting += 1
-                return .reject
+            var evicted = false
+            if s.live >= config.maxConnections {
+                // Make room by evicting the oldest connection that has not authenticated and is idle
+                // or still sending its request: an attacker's connections go before the VK's.
+                let victim = s.connections.filter { !$0.value.evicted && $0.value.slot.evictable }.keys.min()
+                guard let victim else {
+                    if s.rejecting >= Self.maxConcurrentRejections { return .drop }
+                    s.rejecting += 1
+                    return .reject
+                }
+                s.connections[victim]?.evicted = true
+                s.live -= 1
+                // Under the lock: its thread forgets the entry (under the lock) before closing
+                // the fd, so this can never hit a reused descriptor number.
+                if let victimFD = s.connections[victim]?.fd { Glibc.shutdown(victimFD, Int32(SHUT_RDWR)) }
+                evicted = true
             }
             let id = s.nextID
             s.nextID += 1
-            s.connections[id] = fd
-            return .serve(id)
+            s.connections[id] = Entry(fd: fd, slot: ConnectionSlot())
+            s.live += 1
+            return .serve(id, s.connections[id]!.slot, evicted: evicted)
         }
         switch admission {
         case .drop:
@@ -196,21 +261,44 @@ public final class HTTPServer: Sendable {
                 state.withLock { $0.rejecting -= 1 }
             }
             if !ok { close(fd); state.withLock { $0.rejecting -= 1 } }
-        case .serve(let id):
-            let connection = HTTPConnection(fd: fd, peer: peer, config: config, handler: handler, server: self)
+        case .serve(let id, let slot, let evicted):
+            if evicted {
+                // The evicted connection's thread sees EOF at once and closes it.
+                Log.info("http connection limit reached, evicting the oldest unauthenticated connection",
+                         ["peer": peer, "limit": String(config.maxConnections)])
+            }
+            let connection = HTTPConnection(slot: slot, fd: fd, peer: peer, config: config, handler: handler, server: self)
             let ok = BlockingThread.start { [self] in
                 let ending = connection.run()
                 // Forget the fd before closing it, so a forced shutdown never touches a reused number.
-                state.withLock { _ = $0.connections.removeValue(forKey: id) }
-                switch ending {
-                case .close: close(fd)
-                case .linger: Socket.lingeringClose(fd)
+                // A lingering close is outside the cap (it only drains), bounded by its own count.
+                let linger = state.withLock { s -> Bool in
+                    Self.forget(id, &s)
+                    guard ending == .linger, s.lingering < Self.maxLingering else { return false }
+                    s.lingering += 1
+                    return true
+                }
+                if linger {
+                    Socket.lingeringClose(fd)
+                    state.withLock { $0.lingering -= 1 }
+                } else {
+                    close(fd)
                 }
             }
             if !ok {
-                state.withLock { _ = $0.connections.removeValue(forKey: id) }
+                state.withLock { Self.forget(id, &$0) }
                 close(fd)
             }
         }
     }
+}
+
+/// What a connection's own thread tells the admission policy, without the server lock.
+final class ConnectionSlot: Sendable {
+    /// A head check said `.authenticated` on this connection: never evicted.
+    let authenticated = Atomic<Bool>(false)
+    /// Inside a handler or writing its response: not evicted either.
+    let busy = Atomic<Bool>(false)
+
+    var evictable: Bool { !authenticated.load(ordering: .relaxed) && !busy.load(ordering: .relaxed) }
 }

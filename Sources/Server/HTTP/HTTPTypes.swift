@@ -158,6 +158,28 @@ public struct HTTPServerConfig: Sendable {
     public var maxConnections = 1024
     /// How long a graceful shutdown waits for in-flight requests.
     public var shutdownGraceSeconds = 30.0
+    /// A request body must be complete this long after its head (408 otherwise),
+    /// however steadily it trickles in; `readTimeoutSeconds` bounds each pause.
+    public var bodyTimeoutSeconds = 60.0
+    /// Runs once a request's head is in, before its body is read (authentication).
+    public var headCheck: HTTPHeadCheck?
+    /// Serve TLS on every accepted connection (nil: plain HTTP).
+    public var tls: TLSContext?
 
     public init(listen: ListenAddress) { self.listen = listen }
 }
+
+/// What a head check decided about a request whose body has not been read yet.
+public enum HTTPHeadVerdict: Sendable {
+    /// Go on; nothing is known about the client (an open route).
+    case proceed
+    /// Go on; the client proved who it is. Its connection is never evicted to
+    /// make room for new ones.
+    case authenticated
+    /// Answer this without reading the body, then close the connection.
+    case reject(HTTPResponse)
+}
+
+/// Looks at a request head (its body is empty) before the body is read.
+/// Runs on a connection thread, so it must be quick and must not block.
+public typealias HTTPHeadCheck = @Sendable (HTTPRequest) -> HTTPHeadVerdict

@@ -107,6 +107,11 @@ enum Socket {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { cshims_accept4(listenFD, $0, &len, Int32(SOCK_CLOEXEC.rawValue)) }
         }
         guard fd >= 0 else { return nil }
+        if Int32(storage.ss_family) == AF_INET || Int32(storage.ss_family) == AF_INET6 {
+            // Small responses and stream chunks go out at once instead of waiting on Nagle.
+            var one: Int32 = 1
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        }
         return (fd, peerName(&storage))
     }
 
@@ -142,17 +147,33 @@ enum Socket {
 
     /// Writes everything; false on any error (peer gone, send timeout).
     static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
-        bytes.withUnsafeBytes { raw in
-            var off = 0
-            while off < raw.count {
-                let n = send(fd, raw.baseAddress! + off, raw.count - off, Int32(MSG_NOSIGNAL))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return false
-                }
-                off += n
+        bytes.withUnsafeBytes { writeAll(fd, $0) }
+    }
+
+    static func writeAll(_ fd: Int32, _ raw: UnsafeRawBufferPointer) -> Bool {
+        var off = 0
+        while off < raw.count {
+            let n = send(fd, raw.baseAddress! + off, raw.count - off, Int32(MSG_NOSIGNAL))
+            if n < 0 {
+                if errno == EINTR { continue }
+                return false
             }
-            return true
+            off += n
+        }
+        return true
+    }
+
+    enum Readiness { case ready, timeout, woken, failed }
+
+    /// Waits up to `timeoutMS` for `fd` to be readable (or `wakeFD`, checked only when `fd` is not).
+    static func waitReadable(_ fd: Int32, timeoutMS: Int32, wakeFD: Int32?, events: Int16 = Int16(POLLIN)) -> Readiness {
+        var fds = (pollfd(fd: fd, events: events, revents: 0), pollfd(fd: wakeFD ?? -1, events: Int16(POLLIN), revents: 0))
+        let count: nfds_t = wakeFD == nil ? 1 : 2
+        while true {
+            let rc = withUnsafeMutableBytes(of: &fds) { poll($0.baseAddress!.assumingMemoryBound(to: pollfd.self), count, timeoutMS) }
+            if rc < 0 { if errno == EINTR { continue }; return .failed }
+            if rc == 0 { return .timeout }
+            return fds.0.revents != 0 ? .ready : .woken
         }
     }
 

@@ -134,6 +134,30 @@ final class RawHTTPClient: @unchecked Sendable {
         }
     }
 
+    /// Runs `body` with the socket (for socket options), on the client's queue.
+    func withRawFD(_ body: @escaping @Sendable (Int32) -> Void) async {
+        try? await onQueue { if self.fd >= 0 { body(self.fd) } }
+    }
+
+    /// True when the server sent something (or closed) within `timeout`; nothing is consumed.
+    func readable(timeout: Double) async -> Bool {
+        (try? await onQueue { () -> Bool in
+            if !self.buffer.isEmpty { return true }
+            var p = pollfd(fd: self.fd, events: Int16(POLLIN), revents: 0)
+            return poll(&p, 1, Int32(timeout * 1000)) > 0
+        }) ?? true
+    }
+
+    /// Reads a status line and headers only (a streamed body may never end); returns the status.
+    func readStatusLine(timeout: Double) async throws -> Int {
+        try await onQueue {
+            let deadline = Self.deadline(timeout)
+            let line = try self.readLine(deadline: deadline, what: "the status line")
+            while try !self.readLine(deadline: deadline, what: "headers").isEmpty {}
+            return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+        }
+    }
+
     // MARK: - Blocking internals (on `queue`)
 
     private enum Fill { case data, closed, timeout }

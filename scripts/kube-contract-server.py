@@ -169,6 +169,8 @@ class Handler(BaseHTTPRequestHandler):
     def take_fault(self, method, path, query):
         with lock:
             for f in faults:
+                if "path" not in f:
+                    continue  # watchError faults are taken by watch()
                 if f.get("method", method) != method or not re.fullmatch(f["path"], path):
                     continue
                 if f.get("watchOnly") and query.get("watch") not in ("1", "true"):

@@ -267,6 +267,7 @@ class Handler(BaseHTTPRequestHandler):
                     patch = dict(body or {}); patch.pop("status", None)
                     new = merge(new, patch)
                 self.store_pod(new, "MODIFIED")
+                self.rec["merged"] = copy.deepcopy(new)
                 return self.answer(200, new)
             if method == "DELETE":
                 pre = (body or {}).get("preconditions") or {}

@@ -43,6 +43,7 @@ struct ConfigReader {
         "ImageRoot": { r, n, c throws(ConfigError) in c.imageRoot = try r.string(n, "ImageRoot", allowEmpty: true) },
         "SlurmFlags": { r, n, c throws(ConfigError) in c.slurmFlags = try r.stringList(n, "SlurmFlags") },
         "AllowPreExec": { r, n, c throws(ConfigError) in c.allowPreExec = try r.bool(n, "AllowPreExec") },
+        "Kubernetes": { r, n, c throws(ConfigError) in try r.kubernetes(n, &c.kubernetes) },
     ]
 
     /// Every key this reader understands, for documentation tests.

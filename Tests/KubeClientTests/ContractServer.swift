@@ -73,6 +73,13 @@ final class ContractServer: Sendable {
         var clientCN: String?
         var body: String
         var status: StatusValue?
+        /// For a PATCH: the whole object after the server applied it.
+        var mergedJSON: AnyJSON?
+        var merged: Any? { mergedJSON?.value }
+        enum CodingKeys: String, CodingKey {
+            case method, path, query, conn, contentType, auth, clientCN, body, status
+            case mergedJSON = "merged"
+        }
         /// An HTTP code, or "dropped".
         enum StatusValue: Decodable, Equatable {
             case code(Int), dropped
@@ -84,6 +91,21 @@ final class ContractServer: Sendable {
         var code: Int? { if case .code(let c) = status { return c }; return nil }
         var json: [String: Any]? {
             (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any]
+        }
+    }
+
+    /// Any JSON value, kept as JSONSerialization objects.
+    struct AnyJSON: Decodable {
+        var value: Any
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            if let o = try? c.decode([String: AnyJSON].self) { value = o.mapValues(\.value) }
+            else if let a = try? c.decode([AnyJSON].self) { value = a.map(\.value) }
+            else if let b = try? c.decode(Bool.self) { value = b }
+            else if let i = try? c.decode(Int.self) { value = i }
+            else if let d = try? c.decode(Double.self) { value = d }
+            else if let s = try? c.decode(String.self) { value = s }
+            else { value = NSNull() }
         }
     }
 

@@ -6,7 +6,7 @@ set -euo pipefail
 what="${1:-build}"
 
 build_pkgs=(libcurl4-openssl-dev pkg-config)
-test_pkgs=(docker.io slurm-wlm munge busybox-static wrk curl iproute2)
+test_pkgs=(docker.io slurm-wlm munge busybox-static wrk curl iproute2 openssl debootstrap)
 
 pkgs=("${build_pkgs[@]}")
 case "$what" in
@@ -32,4 +32,13 @@ fi
 
 if [ "$what" != build ]; then
   python3 -c 'import yaml' 2>/dev/null || python3 -m pip install -q PyYAML
+  # Kubernetes' own schemas for the manifest and status-patch tests (pinned).
+  kv_version=1.37.0
+  python3 -m pip show kubernetes-validate 2>/dev/null | grep -q "^Version: $kv_version$" \
+    || python3 -m pip install -q "kubernetes-validate==$kv_version"
+  # kubectl renders the kustomizations; Debian's kubernetes-client is the fallback.
+  if ! command -v kubectl >/dev/null; then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get install -y -qq --no-install-recommends kubernetes-client >/dev/null
+  fi
 fi

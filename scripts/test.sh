@@ -20,6 +20,9 @@ fi
 tail -1 "$buildlog"
 export INTERLINK_TEST_BINARY="$PWD/.build/debug/interlink"
 
+step "kustomizations (kubectl kustomize + kubernetes-validate --strict)"
+scripts/validate-manifests.sh
+
 cleanup() {
   step "stopping test services"
   scripts/slurm.sh stop || true

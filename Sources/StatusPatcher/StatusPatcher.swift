@@ -26,7 +26,8 @@ extension StatusView: PodStatusSource {}
 /// - Patches carry `metadata.uid`, so the API server refuses a pod that was
 ///   replaced in between; a 404 or such a refusal stops patching that pod.
 /// - All calls go through the `KubeClient`'s QPS/burst budget.
-/// - `run()` returns when its task is cancelled, after the patch in flight.
+/// - `run()` returns when its task is cancelled; a call in flight is aborted
+///   (the next start reads the API server first, so nothing is lost).
 public actor StatusPatcher {
     /// The calls this service makes, for the RBAC rules (a test holds the
     /// kustomization's Role to exactly these).

@@ -58,6 +58,21 @@ import Testing
         #expect(r.record(PodEvent(type: "Normal", reason: "R", message: "y"), pod: pod, now: t0 + 303) != nil, "a token comes back after 5 minutes")
     }
 
+    @Test func backendLossAndRestartsAreEventsOnce() {
+        func st(_ state: ContainerState, last: ContainerState = ContainerState(), restarts: Int32 = 0) -> PodStatus {
+            PodStatus(name: "p", UID: "u", namespace: "n",
+                      containers: [ContainerStatus(name: "main", restartCount: restarts, state: state, lastState: last)])
+        }
+        let lost = ContainerState.terminated(ContainerStateTerminated(exitCode: 137, reason: "BackendLost", message: "job 42 vanished"))
+        let running = st(.running(since: nil))
+        let relaunched = st(.waiting("ContainerCreating"), last: lost, restarts: 1)
+        let events = PodEventDetector.events(before: running, after: relaunched)
+        #expect(events.map(\.reason).sorted() == ["BackendLost", "Restarted"])
+        #expect(events.first { $0.reason == "BackendLost" }?.message.contains("job 42 vanished") == true)
+        #expect(PodEventDetector.events(before: relaunched, after: relaunched).isEmpty, "no change, no event")
+        #expect(PodEventDetector.events(before: nil, after: running).isEmpty)
+    }
+
     @Test func kubernetesSectionIsRead() throws {
         let text = """
         Kubernetes:

@@ -5,7 +5,7 @@ SHELL := /bin/bash
 SWIFT ?= swift
 CONFIG ?= config/InterLinkConfig.yaml
 
-.PHONY: all build deps run test bench clean docker-up docker-down slurm-up slurm-down
+.PHONY: all build deps run test bench clean docker-up docker-down slurm-up slurm-down image
 
 all: build
 
@@ -24,6 +24,11 @@ test:
 
 bench: build
 	@scripts/bench.sh
+
+# Container image interlink:<version> (base made locally with debootstrap); prints its name.
+image:
+	@scripts/install-deps.sh image
+	@scripts/image.sh
 
 docker-up:
 	@scripts/dockerd.sh start

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian and PyPI packages that building, running and testing
 # InterLink need. Idempotent: it only calls apt-get when something is missing.
-# Usage: scripts/install-deps.sh [build|test|all]   (default: build)
+# Usage: scripts/install-deps.sh [build|test|image|all]   (default: build)
 set -euo pipefail
 what="${1:-build}"
 
@@ -11,8 +11,9 @@ test_pkgs=(docker.io slurm-wlm munge busybox-static wrk curl iproute2 openssl de
 pkgs=("${build_pkgs[@]}")
 case "$what" in
   build) ;;
+  image) pkgs+=(debootstrap) ;;
   test|all) pkgs+=("${test_pkgs[@]}") ;;
-  *) echo "usage: $0 [build|test|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [build|test|image|all]" >&2; exit 2 ;;
 esac
 
 missing=()
@@ -30,7 +31,7 @@ if ((${#missing[@]})); then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if [ "$what" != build ]; then
+if [ "$what" = test ] || [ "$what" = all ]; then
   python3 -c 'import yaml' 2>/dev/null || python3 -m pip install -q PyYAML
   # Kubernetes' own schemas for the manifest and status-patch tests (pinned).
   kv_version=1.37.0

@@ -204,9 +204,9 @@ class Handler(BaseHTTPRequestHandler):
             if path == "/_control/pods":
                 return self.answer(200, list(pods.values()))
             if path == "/_control/events":
-                return self.answer(200, list(events.values()))
+                return self.answer(200, [e for k, e in events.items() if k[0] != "lease"])
             if path == "/_control/compact":
-                state["oldest"] = state["rv"]
+                state["oldest"] = state["rv"] + 1  # every version so far is too old
                 return self.answer(200, {"oldest": state["oldest"]})
             if path == "/_control/reset":
                 recorded.clear(); faults.clear()
@@ -228,6 +228,9 @@ class Handler(BaseHTTPRequestHandler):
     # -- the API ------------------------------------------------------------
 
     def route(self, method, path, query, body):
+        lm = re.fullmatch(r"/apis/coordination.k8s.io/v1/namespaces/([^/]+)/leases(?:/([^/]+))?", path)
+        if lm:
+            return self.route_leases(method, lm.group(1), lm.group(2), body)
         m = re.fullmatch(r"/api/v1(?:/namespaces/([^/]+))?/(pods|events)(?:/([^/]+))?(?:/(status))?", path)
         if not m:
             return self.fail(404, "NotFound", "the server could not find the requested resource")
@@ -336,6 +339,29 @@ class Handler(BaseHTTPRequestHandler):
             pass
         self.close_connection = True
 
+    def route_leases(self, method, ns, name, body):
+        with lock:
+            key = ("lease", ns, name or (body or {}).get("metadata", {}).get("name"))
+            cur = events.get(key)
+            if method == "POST" and name is None:
+                if cur is not None:
+                    return self.fail(409, "AlreadyExists", 'leases "%s" already exists' % key[2])
+                body["metadata"].update(namespace=ns, resourceVersion=str(next_rv()))
+                events[key] = body
+                return self.answer(201, body)
+            if cur is None:
+                return self.fail(404, "NotFound", 'leases "%s" not found' % name)
+            if method == "GET":
+                return self.answer(200, cur)
+            if method == "PUT":
+                want = (body.get("metadata") or {}).get("resourceVersion")
+                if want != cur["metadata"]["resourceVersion"]:
+                    return self.fail(409, "Conflict", 'Operation cannot be fulfilled on leases.coordination.k8s.io "%s": the object has been modified; please apply your changes to the latest version and try again' % name)
+                body["metadata"].update(namespace=ns, resourceVersion=str(next_rv()))
+                events[key] = body
+                return self.answer(200, body)
+        self.fail(405, "MethodNotAllowed", "method not allowed")
+
     def route_events(self, method, ns, name, body):
         with lock:
             if method == "POST" and name is None:
@@ -354,7 +380,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self.answer(200, events[(ns, name)])
             if method == "GET" and name is None:
                 return self.answer(200, {"kind": "EventList", "apiVersion": "v1", "metadata": {},
-                                         "items": [e for (ens, _), e in events.items() if ens == ns]})
+                                         "items": [e for k, e in events.items() if len(k) == 2 and k[0] == ns]})
         self.fail(405, "MethodNotAllowed", "method not allowed")
 
 

@@ -42,6 +42,14 @@ extension KubeClient {
         return try decode(type, r.body, path)
     }
 
+    /// PUT: replaces the object. With `metadata.resourceVersion` in the body
+    /// the API server refuses (409) a write based on a stale read, which is
+    /// how a Lease is renewed without overwriting another holder.
+    public func replace<T: Decodable>(_ type: T.Type, _ path: String, body: Data, call: String) async throws(KubeError) -> T {
+        let r = try await send("PUT", path, body: body, contentType: "application/json", call: call)
+        return try decode(type, r.body, path)
+    }
+
     public func patch<T: Decodable>(_ type: T.Type, _ path: String, _ patchType: PatchType, body: Data,
                                     call: String) async throws(KubeError) -> T {
         let r = try await send("PATCH", path, body: body, contentType: patchType.rawValue, call: call)

@@ -151,6 +151,18 @@ public enum KubePath {
 
     public static func escapeQuery(_ s: String) -> String { segment(s) }
 
+    /// `/apis/{group}/{version}/namespaces/{ns}/{resource}[/{name}[/{sub}]]`,
+    /// e.g. leases in `coordination.k8s.io/v1`.
+    public static func group(_ group: String, _ version: String, _ resource: String, namespace: String?,
+                             name: String? = nil, subresource: String? = nil) -> String {
+        var p = "/apis/\(segment(group))/\(segment(version))"
+        if let namespace { p += "/namespaces/" + segment(namespace) }
+        p += "/" + resource
+        if let name { p += "/" + segment(name) }
+        if let subresource { p += "/" + subresource }
+        return p
+    }
+
     /// `/api/v1/namespaces/{ns}/{resource}[/{name}[/{sub}]]` for core resources.
     public static func core(_ resource: String, namespace: String?, name: String? = nil, subresource: String? = nil) -> String {
         var p = "/api/v1"

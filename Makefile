@@ -5,7 +5,7 @@ SHELL := /bin/bash
 SWIFT ?= swift
 CONFIG ?= config/InterLinkConfig.yaml
 
-.PHONY: all build deps run test bench load clean docker-up docker-down slurm-up slurm-down
+.PHONY: all build deps run test bench load clean docker-up docker-down slurm-up slurm-down image
 
 all: build
 
@@ -30,6 +30,11 @@ load:
 	$(SWIFT) build --build-tests
 	INTERLINK_TEST_BINARY=$(CURDIR)/.build/debug/interlink INTERLINK_LOAD_SCALE=$${LOAD_SCALE:-10} \
 	  $(SWIFT) test --skip-build --filter HTTPLoadTests
+
+# Container image interlink:<version> (base made locally with debootstrap); prints its name.
+image:
+	@scripts/install-deps.sh image
+	@scripts/image.sh
 
 docker-up:
 	@scripts/dockerd.sh start

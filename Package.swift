@@ -36,24 +36,28 @@ let package = Package(
         .target(name: "Reconciler", dependencies: ["Model", "Providers", "Config"]),
         // HTTP/1.1 server on POSIX sockets and the interLink API handlers.
         .target(name: "Server", dependencies: ["Model", "Reconciler", "Config", "CShims", "COpenSSL"]),
-        // libcurl HTTP client; the seam for the Kubernetes API client.
-        .target(name: "KubeClient", dependencies: ["CCurl", "Model"]),
+        // Generic libcurl HTTP client (TCP, unix socket, TLS, streaming, kept connections).
+        .target(name: "HTTPClient", dependencies: ["CCurl", "Model"]),
+        // Kubernetes API client: kubeconfig/in-cluster config, QPS limits, retries, watch.
+        .target(name: "KubeClient", dependencies: ["HTTPClient", "Model", "Config"]),
+        // Writes interLink's pod status to the API server's pods/status subresource.
+        .target(name: "StatusPatcher", dependencies: ["KubeClient", "Model", "Reconciler"]),
         .executableTarget(
             name: "interlink",
-            dependencies: ["Model", "Config", "Providers", "Reconciler", "Server", "KubeClient"]
+            dependencies: ["Model", "Config", "Providers", "Reconciler", "Server", "HTTPClient", "KubeClient", "StatusPatcher"]
         ),
 
         .testTarget(name: "ModelTests", dependencies: ["Model"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "Providers"], resources: [.copy("Corpus")]),
         .testTarget(name: "ProvidersTests", dependencies: ["Providers", "Model", "Config"], resources: [.copy("Golden")]),
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "Providers", "Model", "Config"]),
-        .testTarget(name: "ServerTests", dependencies: ["Server", "Reconciler", "Providers", "Model", "Config", "CShims", "KubeClient"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "Providers", "Model"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "Reconciler", "Providers", "Model", "Config", "CShims", "HTTPClient"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "KubeClientTests", dependencies: ["HTTPClient", "KubeClient", "StatusPatcher", "Providers", "Model", "Config", "Reconciler"]),
         // The executable's pure pieces: ctl manifest bundling, arguments, table; serve's addresses.
         .testTarget(name: "InterlinkTests", dependencies: ["interlink", "Model", "Config"]),
         // End-to-end tests that start the real `interlink` binary and real
         // dockerd / Slurm (started by scripts/); they skip cleanly when the
         // backend is not up (make test always brings them up).
-        .testTarget(name: "IntegrationTests", dependencies: ["Model", "Providers", "KubeClient"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Model", "Providers", "HTTPClient"]),
     ]
 )

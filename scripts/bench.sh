@@ -53,6 +53,10 @@ echo "== Reconciler (mock provider, in process) =="
 "$bin" bench reconcile --pods "${BENCH_PODS:-100,1000,10000}"
 
 echo
+echo "== Kubernetes API requests per pod lifecycle (status patcher vs the contract API server) =="
+python3 scripts/bench/kube.py "$bin" "${BENCH_KUBE_PODS:-50}"
+
+echo
 echo "== Backends (InterLink vs a plain CLI loop, same run) =="
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"; scripts/slurm.sh stop >/dev/null 2>&1 || true; scripts/dockerd.sh stop >/dev/null 2>&1 || true' EXIT
 scripts/dockerd.sh start >/dev/null && eval "$(scripts/dockerd.sh env)"

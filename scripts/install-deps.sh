@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # Installs the Debian and PyPI packages that building, running and testing
 # InterLink need. Idempotent: it only calls apt-get when something is missing.
-# Usage: scripts/install-deps.sh [build|test|all]   (default: build)
+# Usage: scripts/install-deps.sh [build|test|image|all]   (default: build)
 set -euo pipefail
 what="${1:-build}"
 
 build_pkgs=(libcurl4-openssl-dev pkg-config libssl-dev)
-test_pkgs=(docker.io slurm-wlm munge busybox-static wrk curl iproute2 openssl)
+test_pkgs=(docker.io slurm-wlm munge busybox-static wrk curl iproute2 openssl debootstrap)
 
 pkgs=("${build_pkgs[@]}")
 case "$what" in
   build) ;;
+  image) pkgs+=(debootstrap) ;;
   test|all) pkgs+=("${test_pkgs[@]}") ;;
-  *) echo "usage: $0 [build|test|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [build|test|image|all]" >&2; exit 2 ;;
 esac
 
 missing=()
@@ -30,6 +31,15 @@ if ((${#missing[@]})); then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if [ "$what" != build ]; then
+if [ "$what" = test ] || [ "$what" = all ]; then
   python3 -c 'import yaml' 2>/dev/null || python3 -m pip install -q PyYAML
+  # Kubernetes' own schemas for the manifest and status-patch tests (pinned).
+  kv_version=1.37.0
+  python3 -m pip show kubernetes-validate 2>/dev/null | grep -q "^Version: $kv_version$" \
+    || python3 -m pip install -q "kubernetes-validate==$kv_version"
+  # kubectl renders the kustomizations; Debian's kubernetes-client is the fallback.
+  if ! command -v kubectl >/dev/null; then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get install -y -qq --no-install-recommends kubernetes-client >/dev/null
+  fi
 fi

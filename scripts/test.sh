@@ -20,6 +20,9 @@ fi
 tail -1 "$buildlog"
 export INTERLINK_TEST_BINARY="$PWD/.build/debug/interlink"
 
+step "kustomizations (kubectl kustomize + kubernetes-validate --strict)"
+scripts/validate-manifests.sh
+
 cleanup() {
   step "stopping test services"
   scripts/slurm.sh stop || true
@@ -30,6 +33,11 @@ trap cleanup EXIT
 step "starting dockerd (private, $INTERLINK_TEST_ROOT/docker)"
 scripts/dockerd.sh start
 eval "$(scripts/dockerd.sh env)"
+
+step "container image (scripts/image.sh; the base is cached in .build/image)"
+INTERLINK_TEST_KUBE_IMAGE="$(DOCKER_HOST="$INTERLINK_TEST_DOCKER_HOST" scripts/image.sh)"
+export INTERLINK_TEST_KUBE_IMAGE
+echo "$INTERLINK_TEST_KUBE_IMAGE"
 
 step "starting a one-node Slurm ($INTERLINK_TEST_ROOT/slurm)"
 scripts/slurm.sh start

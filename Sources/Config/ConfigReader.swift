@@ -50,6 +50,7 @@ struct ConfigReader {
         "SingularityAllowedOptions": { r, n, c throws(ConfigError) in c.singularityAllowedOptions = try r.stringList(n, "SingularityAllowedOptions") },
         "SingularityAllowedMounts": { r, n, c throws(ConfigError) in c.singularityAllowedMounts = try r.absolutePaths(n, "SingularityAllowedMounts") },
         "SlurmFilesystemTimeoutSeconds": { r, n, c throws(ConfigError) in c.slurmFilesystemTimeoutSeconds = try r.seconds(n, "SlurmFilesystemTimeoutSeconds", minimum: 0.1) },
+        "Kubernetes": { r, n, c throws(ConfigError) in try r.kubernetes(n, &c.kubernetes) },
     ]
 
     /// Every key this reader understands, for documentation tests.

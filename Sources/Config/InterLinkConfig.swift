@@ -87,6 +87,9 @@ public struct InterLinkConfig: Sendable, Equatable {
     /// Upstream key: export pod data to the job (kept for compatibility).
     public var exportPodData = true
 
+    // MARK: Kubernetes API server (status patcher, later the virtual-kubelet mode)
+    public var kubernetes = KubernetesConfig()
+
     public init() {}
 
     /// `SlurmAllowedFlags` by default: the resource and placement options people put on pods.
@@ -118,6 +121,24 @@ public struct InterLinkConfig: Sendable, Equatable {
         func alnum(_ c: UInt8) -> Bool { (c >= 0x61 && c <= 0x7A) || (c >= 0x30 && c <= 0x39) }
         return alnum(u.first!) && alnum(u.last!) && u.allSatisfy { alnum($0) || $0 == 0x2D }
     }
+}
+
+/// The `Kubernetes:` section: how to reach the API server and whether to
+/// write pod status there. Connection: `Server` (with `TokenFile`, `CAFile`)
+/// wins, else `Kubeconfig`, else `KUBECONFIG`, `~/.kube/config`, in-cluster.
+public struct KubernetesConfig: Sendable, Equatable {
+    public var kubeconfig: String? = nil
+    public var context: String? = nil
+    public var server: String? = nil
+    public var tokenFile: String? = nil
+    public var caFile: String? = nil
+    public var insecureSkipTLSVerify = false
+    /// Off by default: the upstream VK in front of InterLink writes status itself.
+    public var patchStatus = false
+    /// Client-side limits, as client-go's defaults.
+    public var qps = 5.0
+    public var burst = 10
+    public init() {}
 }
 
 public struct TLSConfig: Sendable, Equatable {

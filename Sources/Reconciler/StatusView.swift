@@ -34,4 +34,7 @@ public final class StatusView: Sendable {
     }
 
     public var count: Int { map.withLock { $0.count } }
+
+    /// Every status by pod UID (copy-on-write: cheap until the next write), for the status patcher.
+    public func snapshot() -> [String: PodStatus] { map.withLock { $0 } }
 }

@@ -5,6 +5,7 @@ import Model
 import Providers
 import Reconciler
 import Server
+import StatusPatcher
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -68,7 +69,12 @@ enum Serve {
                                          caCertFile: config.tls.caCertFile.isEmpty ? nil : config.tls.caCertFile)
             do { http.tls = try TLSContext(files: files) } catch { return fail(error.description, code: 2) }
         }
-        let api = InterLinkAPI(core: reconciler, auth: config.vkTokenFile.map { TokenAuthenticator(path: $0) })
+        let patcher: StatusPatcher?
+        do { patcher = try ServeKubernetes.statusPatcher(config, environment: env, source: reconciler.statusView) } catch {
+            return fail(error.description, code: 2)
+        }
+        let core: any PodAPI = patcher.map { PodAPIWithPatcherMetrics(core: reconciler, patcher: $0) } ?? reconciler
+        let api = InterLinkAPI(core: core, auth: config.vkTokenFile.map { TokenAuthenticator(path: $0) })
         http.headCheck = api.headCheck
         let server = HTTPServer(config: http, handler: api.handler)
         do { try server.start() } catch { return fail("cannot listen on \(listen): \(error)", code: 1) }
@@ -78,19 +84,10 @@ enum Serve {
                                        "provider": provider.name, "config": path,
                                        "dataRoot": config.dataRootFolder, "version": version])
 
-        let signals = SignalWatcher(signals: [SIGTERM, SIGINT]) { sig in
-            Log.info("shutting down", ["signal": sig == SIGTERM ? "SIGTERM" : "SIGINT"])
-            Task {
-                await server.shutdown()
-                await reconciler.stop()
-            }
-        }
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await reconciler.run() }
-            group.addTask { await server.run() }
-            await group.waitForAll()
-        }
-        withExtendedLifetime(signals) {}
+        // Started in this order, stopped in reverse: HTTP intake first.
+        var services: [any Service] = patcher.map { [StatusPatcherService(patcher: $0)] } ?? []
+        services += [ReconcilerService(reconciler: reconciler), HTTPServerService(server: server)]
+        await ServiceGroup(services: services).run()
         Log.info("interlink stopped")
         return 0
     }

@@ -1,5 +1,5 @@
 import FoundationEssentials
-import KubeClient
+import HTTPClient
 import Testing
 
 /// `HTTPClient.stream`: body chunks arrive as the server sends them, errors

@@ -1,5 +1,5 @@
 import FoundationEssentials
-import KubeClient
+import HTTPClient
 import Testing
 
 /// The HTTP client against a real Python server on 127.0.0.1 or a unix socket.

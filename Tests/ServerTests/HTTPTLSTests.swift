@@ -1,5 +1,5 @@
 import Foundation
-import KubeClient
+import HTTPClient
 @testable import Server
 import Testing
 

@@ -1,5 +1,5 @@
 import FoundationEssentials
-import KubeClient
+import HTTPClient
 import Model
 #if canImport(Glibc)
 import Glibc

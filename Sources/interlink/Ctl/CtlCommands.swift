@@ -1,5 +1,5 @@
 import FoundationEssentials
-import KubeClient
+import HTTPClient
 import Model
 
 /// The five `ctl` commands, each one API call (the way the VK makes it) plus

@@ -1,6 +1,6 @@
 import Config
 import FoundationEssentials
-import KubeClient
+import HTTPClient
 import Model
 
 /// Something `ctl` reports as one line on stderr before exiting with `exitCode`

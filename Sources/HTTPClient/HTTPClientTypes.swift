@@ -52,9 +52,12 @@ public struct HTTPClientResponse: Sendable {
     /// In the order received, names as the server spelt them.
     public var headers: [(String, String)]
     public var body: Data
+    /// New connections this exchange needed: 0 when it rode on a kept one.
+    public var connectionsOpened: Int
 
-    public init(status: Int, headers: [(String, String)], body: Data) {
+    public init(status: Int, headers: [(String, String)], body: Data, connectionsOpened: Int = 0) {
         self.status = status; self.headers = headers; self.body = body
+        self.connectionsOpened = connectionsOpened
     }
 
     /// The first header with this name, compared case-insensitively.

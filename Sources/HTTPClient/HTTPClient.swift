@@ -11,8 +11,16 @@ import Model
 /// request is malformed or cancelled. Each transfer's blocking libcurl work
 /// runs on a thread of its own, never on Swift's cooperative pool (nor on
 /// Dispatch's, see `BlockingThread`); cancelling the calling task aborts it.
+///
+/// With `reuseConnections`, transfers take their libcurl handle from a small
+/// pool, so sequential calls to one server share one keep-alive connection
+/// (and HTTPS one TLS session); HTTP/2 is negotiated where the server offers it.
 public final class HTTPClient: Sendable {
-    public init() {}
+    private let pool: CurlHandlePool?
+
+    public init(reuseConnections: Bool = false) {
+        pool = reuseConnections ? CurlHandlePool() : nil
+    }
 
     public func send(_ r: HTTPClientRequest) async throws(HTTPClientError) -> HTTPClientResponse {
         let transfer = CurlTransfer(r)
@@ -21,9 +29,10 @@ public final class HTTPClient: Sendable {
                 BlockingThread.run {
                     do throws(HTTPClientError) {
                         if transfer.isCancelled { throw .cancelled }
-                        try transfer.perform(streaming: false)
+                        try transfer.perform(streaming: false, pool: self.pool)
                         cont.resume(returning: .success(HTTPClientResponse(
-                            status: transfer.status, headers: transfer.headers, body: transfer.body)))
+                            status: transfer.status, headers: transfer.headers, body: transfer.body,
+                            connectionsOpened: transfer.connectionsOpened)))
                     } catch {
                         cont.resume(returning: .failure(error))
                     }
@@ -49,7 +58,7 @@ public final class HTTPClient: Sendable {
             continuation.onTermination = { _ in transfer.cancel() }
             BlockingThread.run {
                 do throws(HTTPClientError) {
-                    try transfer.perform(streaming: true)
+                    try transfer.perform(streaming: true, pool: self.pool)
                     if (200..<300).contains(transfer.status) {
                         continuation.finish()
                     } else {

@@ -30,6 +30,8 @@ final class CurlTransfer: @unchecked Sendable {
     private(set) var status = 0
     private(set) var headers: [(String, String)] = []
     private(set) var body = Data()
+    /// Connections libcurl had to open for this transfer (0 when it reused one).
+    private(set) var connectionsOpened = 0
 
     init(_ request: HTTPClientRequest) { self.request = request }
 
@@ -60,19 +62,21 @@ final class CurlTransfer: @unchecked Sendable {
     }
 
     /// Runs the transfer to completion. `streaming` bounds only the connect
-    /// phase by the request's timeout.
-    func perform(streaming: Bool) throws(HTTPClientError) {
+    /// phase by the request's timeout. With a `pool`, the easy handle (and so
+    /// its open connection and TLS session) comes from and goes back to it.
+    func perform(streaming: Bool, pool: CurlHandlePool? = nil) throws(HTTPClientError) {
         guard curlGlobalInit == CURLE_OK else {
             throw .transport(code: Int(curlGlobalInit.rawValue), message: "libcurl failed to initialise")
         }
         try Self.validate(request)
-        guard let handle = curl_easy_init() else {
+        guard let handle = pool?.take() ?? curl_easy_init() else {
             throw .transport(code: Int(CURLE_FAILED_INIT.rawValue), message: "libcurl could not create a handle")
         }
         var headerList: UnsafeMutablePointer<curl_slist>? = nil
+        var reusable = false
         defer {
             curl_slist_free_all(headerList)
-            curl_easy_cleanup(handle)
+            if let pool, reusable { pool.give(handle) } else { curl_easy_cleanup(handle) }
         }
         var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
         let code: CURLcode = errorBuffer.withUnsafeMutableBufferPointer { errBuf in
@@ -88,9 +92,13 @@ final class CurlTransfer: @unchecked Sendable {
             _ = ccurl_setopt_long(handle, CURLOPT_NOPROGRESS, 0)
             return curl_easy_perform(handle)
         }
+        var opened = 0
+        if ccurl_getinfo_long(handle, CURLINFO_NUM_CONNECTS, &opened) == CURLE_OK { connectionsOpened = opened }
         if code == CURLE_OK {
             var status = 0
             if ccurl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK, status > 0 { self.status = status }
+            // A handle whose transfer failed may hold a broken connection: drop it.
+            reusable = true
             return
         }
         if isCancelled { throw .cancelled }
@@ -112,6 +120,9 @@ final class CurlTransfer: @unchecked Sendable {
         }
 
         set(CURLOPT_URL, r.url)
+        // HTTP/2 over TLS where the server offers it (ALPN), else HTTP/1.1 keep-alive.
+        _ = ccurl_setopt_long(h, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS)
+        _ = ccurl_setopt_long(h, CURLOPT_TCP_KEEPALIVE, 1)
         set(CURLOPT_PROTOCOLS_STR, "http,https")
         _ = ccurl_setopt_long(h, CURLOPT_NOSIGNAL, 1)
         _ = ccurl_setopt_long(h, CURLOPT_FOLLOWLOCATION, 0)

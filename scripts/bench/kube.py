@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""make bench: API server requests per pod lifecycle with Kubernetes.PatchStatus.
+
+Starts the contract API server (scripts/kube-contract-server.py) on HTTPS with
+a throwaway PKI, seeds N pods, runs `interlink serve` on the mock provider
+with the status patcher pointed at it, creates the same pods through
+/create, waits until the API server shows every pod Succeeded, and counts
+what reached the API server. A pod's real status changes here are three
+(Pending/ContainerCreating -> Running -> Succeeded): the goal is one status
+patch per change, plus one read per pod (UID check) and nothing else.
+
+Usage: kube.py BINARY [PODS]
+"""
+import json, os, shutil, ssl, subprocess, sys, tempfile, time, urllib.request, uuid
+
+here = os.path.dirname(os.path.abspath(__file__))
+binary = sys.argv[1]
+pods = int(sys.argv[2]) if len(sys.argv) > 2 else 50
+work = tempfile.mkdtemp(prefix="kube-bench-")
+procs = []
+
+
+def sh(*args):
+    subprocess.run(args, cwd=work, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def pki():
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    sh("openssl", "req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "1", "-subj", "/CN=bench-ca")
+    open(os.path.join(work, "server.ext"), "w").write("subjectAltName=IP:127.0.0.1\n")
+    sh("openssl", "req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
+    sh("openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+       "-out", "server.crt", "-days", "1", "-extfile", "server.ext")
+
+
+def main():
+    pki()
+    token = os.path.join(work, "token")
+    open(token, "w").write("bench-token\n")
+    out = subprocess.run([sys.executable, os.path.join(here, "..", "kube-contract-server.py"), "--cert",
+                          os.path.join(work, "server.crt"), "--key", os.path.join(work, "server.key"),
+                          "--token-file", token, "--parent-pid", str(os.getpid())],
+                         capture_output=True, text=True, check=True).stdout.split()
+    api_port, api_pid = int(out[1]), int(out[2])
+    procs.append(api_pid)
+    ctx = ssl.create_default_context(cafile=os.path.join(work, "ca.crt"))
+    api = "https://127.0.0.1:%d" % api_port
+
+    def control(path, body=None):
+        req = urllib.request.Request(api + path, data=json.dumps(body).encode() if body is not None else None,
+                                     method="POST" if body is not None else "GET")
+        return json.load(urllib.request.urlopen(req, context=ctx))
+
+    objs = []
+    for i in range(pods):
+        objs.append({"apiVersion": "v1", "kind": "Pod",
+                     "metadata": {"name": "bench-%d" % i, "namespace": "default", "uid": str(uuid.uuid4())},
+                     "spec": {"nodeName": "interlink-vk", "restartPolicy": "Never",
+                              "containers": [{"name": "main", "image": "busybox"}]},
+                     "status": {"phase": "Pending", "qosClass": "BestEffort"}})
+    control("/_control/pods", objs)
+
+    sock = os.path.join(work, "il.sock")
+    cfg = os.path.join(work, "config.yaml")
+    open(cfg, "w").write("""InterlinkAddress: unix://%s
+DataRootFolder: %s/data
+Provider: mock
+MockRunSeconds: 2
+ReconcileIntervalSeconds: 0.5
+InstanceName: kube-bench
+Kubernetes:
+  PatchStatus: true
+  Server: %s
+  TokenFile: %s
+  CAFile: %s/ca.crt
+  QPS: 50
+  Burst: 100
+""" % (sock, work, api, token, work))
+    log = open(os.path.join(work, "server.log"), "w")
+    server = subprocess.Popen([binary, "serve", "--config", cfg], stderr=log)
+    for _ in range(100):
+        if os.path.exists(sock):
+            break
+        time.sleep(0.1)
+    start = time.time()
+    for p in objs:
+        body = json.dumps({"pod": {k: v for k, v in p.items() if k != "status"}}).encode()
+        subprocess.run(["curl", "-fsS", "--unix-socket", sock, "-H", "Content-Type: application/json",
+                        "-d", body.decode(), "http://localhost/create"], check=True, stdout=subprocess.DEVNULL)
+    done = False
+    while time.time() - start < 120:
+        phases = [((p.get("status") or {}).get("phase")) for p in control("/_control/pods")]
+        if phases.count("Succeeded") == pods:
+            done = True
+            break
+        time.sleep(0.5)
+    time.sleep(2)  # anything sent after the last change would show up now
+    elapsed = time.time() - start
+    server.terminate(); server.wait(timeout=30)
+    reqs = [r for r in control("/_control/requests")]
+    kinds = {}
+    for r in reqs:
+        sub = "pods/status" if r["path"].endswith("/status") else r["path"].split("/")[-2]
+        key = "%s %s" % (r["method"], sub)
+        kinds[key] = kinds.get(key, 0) + 1
+    patches = kinds.get("PATCH pods/status", 0)
+    conns = len({r["conn"] for r in reqs})
+    print("pods: %d, each Pending -> Running -> Succeeded (3 real status changes); %s in %.1f s"
+          % (pods, "all Succeeded" if done else "NOT all Succeeded", elapsed))
+    print("%-22s %8s %10s" % ("call", "total", "per pod"))
+    for k in sorted(kinds):
+        print("%-22s %8d %10.2f" % (k, kinds[k], kinds[k] / pods))
+    print("%-22s %8d %10.2f" % ("all requests", len(reqs), len(reqs) / pods))
+    print("%-22s %8d" % ("connections opened", conns))
+    # A patch is redundant when it writes what the pod's previous patch wrote.
+    last, redundant = {}, 0
+    for r in reqs:
+        if r["method"] == "PATCH" and r["path"].endswith("/status") and r.get("status") == 200:
+            st = json.loads(r["body"]).get("status", {})
+            key = json.dumps([st.get("phase"), st.get("containerStatuses")], sort_keys=True)
+            redundant += last.get(r["path"]) == key
+            last[r["path"]] = key
+    print("status patches per pod: %.2f for 3 real changes (goal: at most 1 per change; fewer when"
+          " changes inside one poll coalesce); redundant patches: %d (goal 0)" % (patches / pods, redundant))
+
+
+try:
+    main()
+finally:
+    for pid in procs:
+        try:
+            os.kill(pid, 9)
+        except OSError:
+            pass
+    shutil.rmtree(work, ignore_errors=True)

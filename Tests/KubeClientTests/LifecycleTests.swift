@@ -56,6 +56,28 @@ struct LifecycleTests {
         return p.terminationStatus
     }
 
+    @Test func sighupReloadsTheLogLevelAndKeepsServing() async throws {
+        let config = try writeConfig()
+        let server = try await start(config)
+        defer { kill(server.processIdentifier, SIGKILL) }
+        try (String(contentsOfFile: config, encoding: .utf8) + "\nVerboseLogging: true\n").write(toFile: config, atomically: true, encoding: .utf8)
+        kill(server.processIdentifier, SIGHUP)
+        var log = ""
+        for _ in 0..<50 {
+            log = (try? String(contentsOfFile: dir + "/log", encoding: .utf8)) ?? ""
+            if log.contains("configuration reloaded") { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(log.contains("configuration reloaded"))
+        #expect(server.isRunning)
+        #expect(try await send("GET", "/healthz", nil).status == 200)
+        try await Task.sleep(for: .milliseconds(1500))  // a tick or two, now logged at debug
+        log = (try? String(contentsOfFile: dir + "/log", encoding: .utf8)) ?? ""
+        #expect(log.contains("\"level\":\"debug\""), "the reload must switch to debug logging: \(log.suffix(500))")
+        kill(server.processIdentifier, SIGTERM)
+        #expect(await exitCode(server, within: 40) == 0)
+    }
+
     static func pod(_ i: Int) -> Pod {
         Pod(metadata: ObjectMeta(name: "burst-\(i)", namespace: "lifecycle", uid: UUID().uuidString.lowercased()),
             spec: PodSpec(containers: [Container(name: "c", image: "busybox")]))

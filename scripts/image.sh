@@ -53,9 +53,16 @@ swift build -c release --static-swift-stdlib --product interlink >"$work/swift-b
 
 ctx="$(mktemp -d "$work/context.XXXXXX")"
 trap 'rm -rf "$ctx"' EXIT
-cp .build/release/interlink "$ctx/interlink"
-cp kustomizations/base/InterLinkConfig.yaml "$ctx/InterLinkConfig.yaml"
+mkdir -p "$ctx/rootfs/usr/local/bin" "$ctx/rootfs/etc/interlink"
+cp .build/release/interlink "$ctx/rootfs/usr/local/bin/interlink"
+cp kustomizations/base/InterLinkConfig.yaml "$ctx/rootfs/etc/interlink/InterLinkConfig.yaml"
 cp Dockerfile "$ctx/Dockerfile"
-log "docker build $name"
-DOCKER_BUILDKIT=0 docker build -q --build-arg "BASE=$base_tag" -t "$name" "$ctx" >/dev/null
+# Same base, binary, config and Dockerfile as the image we have: nothing to do.
+content="$( (echo "$base_tag"; cd "$ctx" && find . -type f | sort | xargs sha256sum) | sha256sum | cut -c1-16)"
+if [ "$(docker image inspect "$name" --format '{{index .Config.Labels "interlink.content"}}' 2>/dev/null)" = "$content" ]; then
+  log "$name is up to date"
+else
+  log "docker build $name"
+  DOCKER_BUILDKIT=0 docker build -q --build-arg "BASE=$base_tag" --build-arg "CONTENT=$content" -t "$name" "$ctx" >/dev/null
+fi
 echo "$name"

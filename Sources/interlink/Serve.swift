@@ -87,7 +87,7 @@ enum Serve {
         // Started in this order, stopped in reverse: HTTP intake first.
         var services: [any Service] = patcher.map { [StatusPatcherService(patcher: $0)] } ?? []
         services += [ReconcilerService(reconciler: reconciler), HTTPServerService(server: server)]
-        await ServiceGroup(services: services).run()
+        await ServiceGroup(services: services, reload: { ServeReload.logLevel(path: path, environment: env) }).run()
         Log.info("interlink stopped")
         return 0
     }

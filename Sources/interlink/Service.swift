@@ -26,6 +26,8 @@ struct ServiceGroup {
     let services: [any Service]
     var signals: [Int32] = [SIGTERM, SIGINT]
     var gracePeriod: Duration = .seconds(25)
+    /// Called on SIGHUP (re-read what can change without a restart); nil leaves SIGHUP alone.
+    var reload: (@Sendable () -> Void)? = nil
 
     enum Trigger: Sendable, Equatable { case signal(Int32), serviceEnded(String) }
 
@@ -35,6 +37,7 @@ struct ServiceGroup {
     func run() async -> Trigger {
         let (triggers, feed) = AsyncStream<Trigger>.makeStream()
         let watcher = SignalWatcher(signals: signals) { sig in feed.yield(.signal(sig)) }
+        let hangup = reload.map { r in SignalWatcher(signals: [SIGHUP]) { _ in r() } }
         let tasks = services.map { s in
             Task {
                 do { try await s.run() } catch { Log.error("service failed", ["service": s.name, "error": "\(error)"]) }
@@ -67,7 +70,7 @@ struct ServiceGroup {
         }
         listener.cancel()
         feed.finish()
-        withExtendedLifetime(watcher) {}
+        withExtendedLifetime((watcher, hangup)) {}
         return first
     }
 

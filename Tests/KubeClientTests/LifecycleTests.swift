@@ -15,7 +15,7 @@ struct LifecycleTests {
     var socket: String { dir + "/il.sock" }
     let http = HTTPClient()
 
-    func writeConfig() throws -> String {
+    func writeConfig(_ extra: String = "") throws -> String {
         let path = dir + "/InterLinkConfig.yaml"
         try """
         InterlinkAddress: unix://\(socket)
@@ -24,6 +24,7 @@ struct LifecycleTests {
         MockRunSeconds: 600
         ReconcileIntervalSeconds: 0.5
         InstanceName: lc-\(UUID().uuidString.lowercased().prefix(8))
+        \(extra)
         """.write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }
@@ -54,6 +55,78 @@ struct LifecycleTests {
         while p.isRunning && ContinuousClock.now < end { try? await Task.sleep(for: .milliseconds(50)) }
         if p.isRunning { p.terminate(); kill(p.processIdentifier, SIGKILL); return nil }
         return p.terminationStatus
+    }
+
+    @Test func sighupReloadsTheLogLevelAndKeepsServing() async throws {
+        let config = try writeConfig()
+        let server = try await start(config)
+        defer { kill(server.processIdentifier, SIGKILL) }
+        try (String(contentsOfFile: config, encoding: .utf8) + "\nVerboseLogging: true\n").write(toFile: config, atomically: true, encoding: .utf8)
+        kill(server.processIdentifier, SIGHUP)
+        var log = ""
+        for _ in 0..<50 {
+            log = (try? String(contentsOfFile: dir + "/log", encoding: .utf8)) ?? ""
+            if log.contains("configuration reloaded") { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(log.contains("configuration reloaded"))
+        #expect(server.isRunning)
+        #expect(try await send("GET", "/healthz", nil).status == 200)
+        try await Task.sleep(for: .milliseconds(1500))  // a tick or two, now logged at debug
+        log = (try? String(contentsOfFile: dir + "/log", encoding: .utf8)) ?? ""
+        #expect(log.contains("\"level\":\"debug\""), "the reload must switch to debug logging: \(log.suffix(500))")
+        kill(server.processIdentifier, SIGTERM)
+        #expect(await exitCode(server, within: 40) == 0)
+    }
+
+    @Test func serveWithPatchStatusWritesPodStatusToTheAPIServer() async throws {
+        let api = try await ContractServer.start(); defer { api.stop() }
+        let uid = UUID().uuidString.lowercased()
+        try await api.seed([["metadata": ["name": "e2e", "namespace": "lifecycle", "uid": uid],
+                             "spec": ["nodeName": "vk", "restartPolicy": "Never", "containers": [["name": "c", "image": "busybox"]]],
+                             "status": ["phase": "Pending"]]])
+        try "token-1".write(toFile: dir + "/kube-token", atomically: true, encoding: .utf8)
+        let config = try writeConfig("""
+        Kubernetes:
+          PatchStatus: true
+          Server: \(api.url)
+          TokenFile: \(dir)/kube-token
+          CAFile: \(api.pki.caFile)
+        """)
+        let server = try await start(config)
+        defer { kill(server.processIdentifier, SIGKILL) }
+        let pod = Pod(metadata: ObjectMeta(name: "e2e", namespace: "lifecycle", uid: uid,
+                                           annotations: ["interlink.mock/run-seconds": "1"]),
+                      spec: PodSpec(containers: [Container(name: "c", image: "busybox")], restartPolicy: "Never"))
+        #expect(try await send("POST", "/create", try WireJSON.encode(PodCreateRequests(pod: pod))).status == 200)
+        var phase = ""
+        for _ in 0..<100 {
+            let pods = try await api.pods()
+            phase = ((pods.first?["status"] as? [String: Any])?["phase"] as? String) ?? ""
+            if phase == "Succeeded" { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(phase == "Succeeded")
+        let metrics = String(decoding: try await send("GET", "/metrics", nil).body, as: UTF8.self)
+        #expect(metrics.contains("interlink_status_patches_total{result=\"sent\"}"))
+        kill(server.processIdentifier, SIGTERM)
+        #expect(await exitCode(server, within: 40) == 0)
+    }
+
+    @Test func patchStatusWithoutAConnectionIsOneLineAndExit2() async throws {
+        let config = try writeConfig("Kubernetes:\n  PatchStatus: true\n  Kubeconfig: \(dir)/missing-kubeconfig\n")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary!)
+        p.arguments = ["serve", "--config", config]
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        try p.run()
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 2)
+        let lines = text.split(separator: "\n").filter { $0.hasPrefix("interlink:") }
+        #expect(lines.count == 1 && lines[0].contains("missing-kubeconfig"), "\(text)")
     }
 
     static func pod(_ i: Int) -> Pod {

@@ -29,7 +29,7 @@ let package = Package(
         // Desired-state store (journal), observe -> plan -> act loop, status view.
         .target(name: "Reconciler", dependencies: ["Model", "Providers", "Config"]),
         // HTTP/1.1 server on POSIX sockets and the interLink API handlers.
-        .target(name: "Server", dependencies: ["Model", "Reconciler", "Config", "CShims"]),
+        .target(name: "Server", dependencies: ["Model", "Reconciler", "Config", "CShims", "Providers"]),
         // libcurl HTTP client; the seam for the Kubernetes API client.
         .target(name: "KubeClient", dependencies: ["CCurl", "Model"]),
         .executableTarget(

@@ -35,7 +35,7 @@ let package = Package(
         // Desired-state store (journal), observe -> plan -> act loop, status view.
         .target(name: "Reconciler", dependencies: ["Model", "Providers", "Config"]),
         // HTTP/1.1 server on POSIX sockets and the interLink API handlers.
-        .target(name: "Server", dependencies: ["Model", "Reconciler", "Config", "CShims", "COpenSSL"]),
+        .target(name: "Server", dependencies: ["Model", "Reconciler", "Config", "CShims", "COpenSSL", "Providers"]),
         // Generic libcurl HTTP client (TCP, unix socket, TLS, streaming, kept connections).
         .target(name: "HTTPClient", dependencies: ["CCurl", "Model"]),
         // Kubernetes API client: kubeconfig/in-cluster config, QPS limits, retries, watch.

@@ -26,6 +26,10 @@ public enum WireJSON {
             return p.isEmpty ? "" : " at \(p.hasPrefix(".") ? String(p.dropFirst()) : p)"
         }
         switch e {
+        case .dataCorrupted(let ctx) where ctx.codingPath.isEmpty && ctx.underlyingError == nil:
+            // Foundation reports an integer that does not fit its field (beyond Int64, or
+            // beyond Int32 for a probe's periodSeconds) exactly like broken syntax.
+            return "invalid JSON, or a number that does not fit its field (integers must fit 64 bits, 32 for ports, modes and probe timings)"
         case .dataCorrupted(let ctx):
             let under = (ctx.underlyingError.map { " (\(String(describing: $0)))" }) ?? ""
             return "invalid JSON\(path(ctx)): \(ctx.debugDescription)\(under)"

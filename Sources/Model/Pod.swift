@@ -26,6 +26,9 @@ public struct Pod: Codable, Sendable, Equatable, Hashable {
     public var kind: String?
     public var metadata: ObjectMeta
     public var spec: PodSpec?
+    /// What the API server knew when the VK sent the pod (only `podIP`/`hostIP`
+    /// are read, for the downward API); InterLink reports status through `/status`.
+    public var status: PodStatusFields?
 
     public init(apiVersion: String? = "v1", kind: String? = "Pod", metadata: ObjectMeta, spec: PodSpec? = nil) {
         self.apiVersion = apiVersion; self.kind = kind; self.metadata = metadata; self.spec = spec
@@ -39,6 +42,7 @@ public struct Pod: Codable, Sendable, Equatable, Hashable {
         kind = try c.decodeIfPresent(String.self, forKey: .kind)
         metadata = try c.decodeIfPresent(ObjectMeta.self, forKey: .metadata) ?? ObjectMeta()
         spec = try c.decodeIfPresent(PodSpec.self, forKey: .spec)
+        status = try c.decodeIfPresent(PodStatusFields.self, forKey: .status)
     }
 
     public var name: String { metadata.name ?? "" }
@@ -50,6 +54,16 @@ public struct Pod: Codable, Sendable, Equatable, Hashable {
     public var volumes: [Volume] { spec?.volumes ?? [] }
     /// `Always` when unset, as Kubernetes defaults it.
     public var restartPolicy: RestartPolicy { RestartPolicy(rawValue: spec?.restartPolicy ?? "") ?? .always }
+}
+
+/// The part of a Kubernetes `PodStatus` InterLink reads from what the VK sends.
+public struct PodStatusFields: Codable, Sendable, Equatable, Hashable {
+    public var phase: String?
+    public var podIP: String?
+    public var hostIP: String?
+    public init(phase: String? = nil, podIP: String? = nil, hostIP: String? = nil) {
+        self.phase = phase; self.podIP = podIP; self.hostIP = hostIP
+    }
 }
 
 public enum RestartPolicy: String, Sendable, Codable {
@@ -64,6 +78,8 @@ public struct PodSpec: Codable, Sendable, Equatable, Hashable {
     public var terminationGracePeriodSeconds: Int64?
     public var activeDeadlineSeconds: Int64?
     public var nodeName: String?
+    public var serviceAccountName: String?
+    public var hostname: String?
     public var securityContext: PodSecurityContext?
 
     public init(containers: [Container], initContainers: [Container]? = nil, volumes: [Volume]? = nil,
@@ -81,6 +97,8 @@ public struct PodSpec: Codable, Sendable, Equatable, Hashable {
         terminationGracePeriodSeconds = try c.decodeIfPresent(Int64.self, forKey: .terminationGracePeriodSeconds)
         activeDeadlineSeconds = try c.decodeIfPresent(Int64.self, forKey: .activeDeadlineSeconds)
         nodeName = try c.decodeIfPresent(String.self, forKey: .nodeName)
+        serviceAccountName = try c.decodeIfPresent(String.self, forKey: .serviceAccountName)
+        hostname = try c.decodeIfPresent(String.self, forKey: .hostname)
         securityContext = try c.decodeIfPresent(PodSecurityContext.self, forKey: .securityContext)
     }
 }
@@ -95,8 +113,10 @@ public struct PodSecurityContext: Codable, Sendable, Equatable, Hashable {
 public struct SecurityContext: Codable, Sendable, Equatable, Hashable {
     public var runAsUser: Int64?
     public var runAsGroup: Int64?
+    public var runAsNonRoot: Bool?
     public var readOnlyRootFilesystem: Bool?
     public var privileged: Bool?
+    public var allowPrivilegeEscalation: Bool?
     public init(runAsUser: Int64? = nil, runAsGroup: Int64? = nil, readOnlyRootFilesystem: Bool? = nil) {
         self.runAsUser = runAsUser; self.runAsGroup = runAsGroup; self.readOnlyRootFilesystem = readOnlyRootFilesystem
     }
@@ -114,6 +134,15 @@ public struct Container: Codable, Sendable, Equatable, Hashable {
     public var volumeMounts: [VolumeMount]?
     public var securityContext: SecurityContext?
     public var imagePullPolicy: String?
+    public var ports: [ContainerPort]?
+    public var startupProbe: Probe?
+    public var livenessProbe: Probe?
+    public var readinessProbe: Probe?
+    public var lifecycle: Lifecycle?
+    /// Where the container writes its termination message (Kubernetes default `/dev/termination-log`).
+    public var terminationMessagePath: String?
+    /// `File` (default) or `FallbackToLogsOnError`.
+    public var terminationMessagePolicy: String?
 
     public init(name: String, image: String, command: [String]? = nil, args: [String]? = nil,
                 env: [EnvVar]? = nil, resources: ResourceRequirements? = nil, volumeMounts: [VolumeMount]? = nil) {
@@ -134,6 +163,13 @@ public struct Container: Codable, Sendable, Equatable, Hashable {
         volumeMounts = try c.decodeIfPresent([VolumeMount].self, forKey: .volumeMounts)
         securityContext = try c.decodeIfPresent(SecurityContext.self, forKey: .securityContext)
         imagePullPolicy = try c.decodeIfPresent(String.self, forKey: .imagePullPolicy)
+        ports = try c.decodeIfPresent([ContainerPort].self, forKey: .ports)
+        startupProbe = try c.decodeIfPresent(Probe.self, forKey: .startupProbe)
+        livenessProbe = try c.decodeIfPresent(Probe.self, forKey: .livenessProbe)
+        readinessProbe = try c.decodeIfPresent(Probe.self, forKey: .readinessProbe)
+        lifecycle = try c.decodeIfPresent(Lifecycle.self, forKey: .lifecycle)
+        terminationMessagePath = try c.decodeIfPresent(String.self, forKey: .terminationMessagePath)
+        terminationMessagePolicy = try c.decodeIfPresent(String.self, forKey: .terminationMessagePolicy)
     }
 }
 
@@ -156,14 +192,18 @@ public struct KeySelector: Codable, Sendable, Equatable, Hashable {
 public struct FieldSelector: Codable, Sendable, Equatable, Hashable {
     public var fieldPath: String
     public var apiVersion: String?
+    public init(fieldPath: String, apiVersion: String? = nil) { self.fieldPath = fieldPath; self.apiVersion = apiVersion }
 }
 
 public struct EnvVarSource: Codable, Sendable, Equatable, Hashable {
     public var configMapKeyRef: KeySelector?
     public var secretKeyRef: KeySelector?
     public var fieldRef: FieldSelector?
-    public init(configMapKeyRef: KeySelector? = nil, secretKeyRef: KeySelector? = nil) {
+    public var resourceFieldRef: ResourceFieldSelector?
+    public init(configMapKeyRef: KeySelector? = nil, secretKeyRef: KeySelector? = nil,
+                fieldRef: FieldSelector? = nil, resourceFieldRef: ResourceFieldSelector? = nil) {
         self.configMapKeyRef = configMapKeyRef; self.secretKeyRef = secretKeyRef
+        self.fieldRef = fieldRef; self.resourceFieldRef = resourceFieldRef
     }
 }
 
@@ -205,106 +245,6 @@ public struct QuantityString: Codable, Sendable, Equatable, Hashable, Expressibl
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.singleValueContainer()
         try c.encode(text)
-    }
-}
-
-public struct VolumeMount: Codable, Sendable, Equatable, Hashable {
-    public var name: String
-    public var mountPath: String
-    public var readOnly: Bool?
-    public var subPath: String?
-    public init(name: String, mountPath: String, readOnly: Bool? = nil, subPath: String? = nil) {
-        self.name = name; self.mountPath = mountPath; self.readOnly = readOnly; self.subPath = subPath
-    }
-}
-
-public struct KeyToPath: Codable, Sendable, Equatable, Hashable {
-    public var key: String
-    public var path: String
-    public var mode: Int32?
-    public init(key: String, path: String, mode: Int32? = nil) { self.key = key; self.path = path; self.mode = mode }
-}
-
-public struct ConfigMapVolumeSource: Codable, Sendable, Equatable, Hashable {
-    public var name: String?
-    public var items: [KeyToPath]?
-    public var defaultMode: Int32?
-    public var optional: Bool?
-    public init(name: String?, items: [KeyToPath]? = nil, defaultMode: Int32? = nil) {
-        self.name = name; self.items = items; self.defaultMode = defaultMode
-    }
-}
-
-public struct SecretVolumeSource: Codable, Sendable, Equatable, Hashable {
-    public var secretName: String?
-    /// The Secret's name inside a projected volume (`SecretProjection` says `name`, not `secretName`).
-    public var name: String? = nil
-    public var items: [KeyToPath]?
-    public var defaultMode: Int32?
-    public var optional: Bool?
-    public init(secretName: String?, items: [KeyToPath]? = nil, defaultMode: Int32? = nil) {
-        self.secretName = secretName; self.items = items; self.defaultMode = defaultMode
-    }
-}
-
-public struct EmptyDirVolumeSource: Codable, Sendable, Equatable, Hashable {
-    public var medium: String?
-    public var sizeLimit: QuantityString?
-    public init() {}
-}
-
-public struct HostPathVolumeSource: Codable, Sendable, Equatable, Hashable {
-    public var path: String
-    public var type: String?
-    public init(path: String, type: String? = nil) { self.path = path; self.type = type }
-}
-
-public struct ProjectedVolumeSource: Codable, Sendable, Equatable, Hashable {
-    public var sources: [VolumeProjection]?
-    public var defaultMode: Int32?
-}
-
-public struct VolumeProjection: Codable, Sendable, Equatable, Hashable {
-    public var configMap: ConfigMapVolumeSource?
-    public var secret: SecretVolumeSource?
-}
-
-public struct Volume: Codable, Sendable, Equatable, Hashable {
-    public var name: String
-    public var configMap: ConfigMapVolumeSource?
-    public var secret: SecretVolumeSource?
-    public var emptyDir: EmptyDirVolumeSource?
-    public var hostPath: HostPathVolumeSource?
-    public var projected: ProjectedVolumeSource?
-    /// The JSON key of a volume source InterLink does not model (`persistentVolumeClaim`,
-    /// `nfs`...), kept so the error can name it. Never encoded.
-    public var unsupportedType: String? = nil
-    public init(name: String, configMap: ConfigMapVolumeSource? = nil, secret: SecretVolumeSource? = nil,
-                emptyDir: EmptyDirVolumeSource? = nil, hostPath: HostPathVolumeSource? = nil) {
-        self.name = name; self.configMap = configMap; self.secret = secret
-        self.emptyDir = emptyDir; self.hostPath = hostPath
-    }
-
-    enum CodingKeys: String, CodingKey { case name, configMap, secret, emptyDir, hostPath, projected }
-
-    private struct AnyKey: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        name = try c.decode(String.self, forKey: .name)
-        configMap = try c.decodeIfPresent(ConfigMapVolumeSource.self, forKey: .configMap)
-        secret = try c.decodeIfPresent(SecretVolumeSource.self, forKey: .secret)
-        emptyDir = try c.decodeIfPresent(EmptyDirVolumeSource.self, forKey: .emptyDir)
-        hostPath = try c.decodeIfPresent(HostPathVolumeSource.self, forKey: .hostPath)
-        projected = try c.decodeIfPresent(ProjectedVolumeSource.self, forKey: .projected)
-        let all = try decoder.container(keyedBy: AnyKey.self)
-        unsupportedType = all.allKeys.map(\.stringValue)
-            .filter { CodingKeys(rawValue: $0) == nil }.sorted().first
     }
 }
 

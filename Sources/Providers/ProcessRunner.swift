@@ -175,7 +175,8 @@ public enum ProcessRunner {
             if now >= deadline { timedOut = true; kill(-pid, SIGKILL); kill(pid, SIGKILL); break }
             var fds = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
             if pidfd >= 0 && !exited { fds.append(pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)) }
-            let wait = deadline.isFinite ? min(250, Int32(max(1, (deadline - now) * 1000))) : 250
+            // min() before the conversion: a long timeout (a pod's grace period) must not trap Int32.
+            let wait = deadline.isFinite ? Int32(min(250, max(1, (deadline - now) * 1000))) : 250
             let ready = poll(&fds, nfds_t(fds.count), wait)
             if ready < 0 { if errno == EINTR { continue }; break }
             for p in fds where p.revents != 0 {

@@ -2,6 +2,9 @@ import FoundationEssentials
 import Testing
 import Model
 @testable import Providers
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Builds a create request from JSON, the way the VK sends it.
 func decodeRequest(_ json: String) throws -> PodCreateRequests {
@@ -11,11 +14,12 @@ func decodeRequest(_ json: String) throws -> PodCreateRequests {
 private func b64(_ s: String) -> String { Data(s.utf8).base64EncodedString() }
 
 @Suite struct EnvResolverTests {
-    private func env(_ containerJSON: String, extra: String = "") throws -> [(name: String, value: String)] {
+    private func env(_ containerJSON: String, extra: String = "", podExtra: String = "",
+                     specExtra: String = "") throws -> [(name: String, value: String)] {
         let req = try decodeRequest("""
         {"pod": {"metadata": {"name": "web", "namespace": "ns1", "uid": "u-1",
                               "labels": {"app": "demo"}, "annotations": {"team": "a b"}},
-                 "spec": {"nodeName": "vk-node", "containers": [\(containerJSON)]}}
+                 "spec": {"nodeName": "vk-node", "containers": [\(containerJSON)]\(specExtra)}\(podExtra)}
          \(extra)}
         """)
         return try EnvResolver.environment(for: req.pod.containers[0], in: req)
@@ -88,10 +92,113 @@ private func b64(_ s: String) -> String { Data(s.utf8).base64EncodedString() }
         #expect(dict(e) == ["N": "web", "NS": "ns1", "UID": "u-1", "L": "demo", "AN": "a b", "NONE": "", "NODE": "vk-node"])
     }
 
+    @Test func fieldRefsReadStatusAndSpecFieldsAsTheVKSentThem() throws {
+        let e = try env("""
+        {"name": "c", "image": "i", "env": [
+          {"name": "IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+          {"name": "HOST_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.hostIP"}}},
+          {"name": "SA", "valueFrom": {"fieldRef": {"fieldPath": "spec.serviceAccountName"}}},
+          {"name": "DQ", "valueFrom": {"fieldRef": {"fieldPath": "metadata.annotations[\\"team\\"]"}}}]}
+        """, podExtra: #", "status": {"phase": "Pending", "podIP": "10.1.2.3", "hostIP": "192.168.0.7"}"#,
+                        specExtra: #", "serviceAccountName": "runner""#)
+        #expect(dict(e) == ["IP": "10.1.2.3", "HOST_IP": "192.168.0.7", "SA": "runner", "DQ": "a b"])
+    }
+
     @Test func unsupportedFieldRefIsAnInvalidPod() throws {
-        #expect(throws: ProviderError.invalidPod("container c: env IP uses fieldRef \"status.podIP\", which InterLink does not support")) {
-            try env(#"{"name": "c", "image": "i", "env": [{"name": "IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}]}"#)
+        #expect(throws: ProviderError.invalidPod("container c: env X uses fieldRef \"spec.nonsense\", which InterLink does not support")) {
+            try env(#"{"name": "c", "image": "i", "env": [{"name": "X", "valueFrom": {"fieldRef": {"fieldPath": "spec.nonsense"}}}]}"#)
         }
+        #expect(throws: ProviderError.invalidPod("container c: env X uses fieldRef \"metadata.labels['']\", which InterLink does not support")) {
+            try env(#"{"name": "c", "image": "i", "env": [{"name": "X", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['']"}}}]}"#)
+        }
+    }
+
+    @Test func resourceFieldRefsDivideAndRoundUpAsTheKubeletDoes() throws {
+        let e = try env("""
+        {"name": "c", "image": "i",
+         "resources": {"limits": {"cpu": "1500m", "memory": "1Gi"}, "requests": {"cpu": "250m"}},
+         "env": [
+          {"name": "CPU_LIMIT", "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu"}}},
+          {"name": "CPU_LIMIT_M", "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu", "divisor": "1m"}}},
+          {"name": "CPU_REQ", "valueFrom": {"resourceFieldRef": {"containerName": "c", "resource": "requests.cpu", "divisor": "1m"}}},
+          {"name": "MEM_MI", "valueFrom": {"resourceFieldRef": {"resource": "limits.memory", "divisor": "1Mi"}}},
+          {"name": "MEM_REQ", "valueFrom": {"resourceFieldRef": {"resource": "requests.memory"}}},
+          {"name": "MEM_G", "valueFrom": {"resourceFieldRef": {"resource": "limits.memory", "divisor": "1G"}}}]}
+        """)
+        // requests.memory is unset: the API server would have defaulted it to the limit.
+        #expect(dict(e) == ["CPU_LIMIT": "2", "CPU_LIMIT_M": "1500", "CPU_REQ": "250", "MEM_MI": "1024",
+                            "MEM_REQ": "1073741824", "MEM_G": "2"])
+    }
+
+    @Test func anUnsetLimitIsThisHostsCapacityAndBadReferencesAreNamed() throws {
+        let e = try env(#"{"name": "c", "image": "i", "env": [{"name": "CPUS", "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu"}}}, {"name": "REQ", "valueFrom": {"resourceFieldRef": {"resource": "requests.cpu"}}}]}"#)
+        #expect(Int(dict(e)["CPUS"] ?? "") == sysconfCPUs())
+        #expect(dict(e)["REQ"] == "0")
+        #expect(throws: ProviderError.invalidPod("container c: env X: resourceFieldRef names container \"other\", which the pod does not have")) {
+            try env(#"{"name": "c", "image": "i", "env": [{"name": "X", "valueFrom": {"resourceFieldRef": {"containerName": "other", "resource": "limits.cpu"}}}]}"#)
+        }
+        #expect(throws: ProviderError.invalidPod("container c: env X: resourceFieldRef \"limits.gpu\" is not supported (use limits. or requests. of cpu, memory or ephemeral-storage)")) {
+            try env(#"{"name": "c", "image": "i", "env": [{"name": "X", "valueFrom": {"resourceFieldRef": {"resource": "limits.gpu"}}}]}"#)
+        }
+    }
+
+    private func sysconfCPUs() -> Int { Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
+
+    @Test func expansionOfManyUnclosedReferencesIsLinearAndKeepsTheInput() {
+        // 200,000 unclosed "$(" (400 KB): Kubernetes keeps them as written. The old
+        // scan looked for ")" from every one of them (about 4e10 steps).
+        let input = String(repeating: "$(", count: 200_000)
+        var steps = 0
+        #expect(EnvResolver.expand(input, lookup: { _ in "X" }, steps: &steps) == input)
+        #expect(steps <= 2 * input.utf8.count, "\(steps) steps for \(input.utf8.count) bytes")
+
+        // Closed references between unclosed ones still expand, and the work stays linear.
+        let mixed = String(repeating: "$(A)$(", count: 50_000)
+        steps = 0
+        let lookup: (String) -> String? = { $0 == "A" ? "v" : nil }
+        let out = EnvResolver.expand(mixed, lookup: lookup, steps: &steps)
+        #expect(out == Self.referenceExpand(mixed, lookup))
+        #expect(out.hasPrefix("v$($(A)"))   // an unclosed "$(" takes the next ")" as its end
+        #expect(steps <= 2 * mixed.utf8.count, "\(steps) steps for \(mixed.utf8.count) bytes")
+    }
+
+    /// Kubernetes' `expansion.Expand` written the obvious (quadratic) way, as a reference.
+    static func referenceExpand(_ input: String, _ lookup: (String) -> String?) -> String {
+        let u = Array(input.utf8)
+        var out: [UInt8] = []
+        var i = 0
+        while i < u.count {
+            if u[i] == 36, i + 1 < u.count {
+                if u[i + 1] == 36 { out.append(36); i += 2; continue }
+                if u[i + 1] == 40, let end = u[(i + 2)...].firstIndex(of: 41) {
+                    let name = String(decoding: u[(i + 2)..<end], as: UTF8.self)
+                    if let v = lookup(name) { out += Array(v.utf8) } else { out += u[i...end] }
+                    i = end + 1; continue
+                }
+                out += [u[i], u[i + 1]]; i += 2; continue
+            }
+            out.append(u[i]); i += 1
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    @Test func expansionAgreesWithTheReferenceOnRandomInputs() {
+        var rng = SplitMix(seed: 13)
+        let alphabet = Array("$()AB x")
+        let lookup: (String) -> String? = { ["A": "1", "B": "", "A B": "sp"][$0] }
+        for _ in 0..<3000 {
+            let input = String((0..<Int(rng.next() % 24)).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] })
+            #expect(EnvResolver.expand(input, lookup: lookup) == Self.referenceExpand(input, lookup), "\(input.debugDescription)")
+        }
+    }
+
+    @Test func expansionMatchesKubernetesAroundUnclosedReferences() {
+        let lookup: (String) -> String? = { ["A": "1", "B": "2", "A$(B": "odd"][$0] }
+        #expect(EnvResolver.expand("$(A$(B)", lookup: lookup) == "odd")   // the name runs to the first ")"
+        #expect(EnvResolver.expand("$(A) $(", lookup: lookup) == "1 $(")
+        #expect(EnvResolver.expand("$( $(A)", lookup: lookup) == "$( $(A)")  // name " $(A" is unknown
+        #expect(EnvResolver.expand("x$(A", lookup: lookup) == "x$(A")
+        #expect(EnvResolver.expand("$(B)$$(A)$", lookup: lookup) == "2$(A)$")
     }
 
     @Test func referencesExpandAgainstEarlierVariablesOnly() throws {
@@ -141,5 +248,18 @@ private func b64(_ s: String) -> String { Data(s.utf8).base64EncodedString() }
         #expect(!EnvResolver.isValidName(""))
         #expect(!EnvResolver.isValidName("A=B"))
         #expect(!EnvResolver.isValidName("A B"))
+    }
+}
+
+/// A tiny deterministic generator, so a failing input can be replayed.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

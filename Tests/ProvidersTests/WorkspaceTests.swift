@@ -80,21 +80,20 @@ private func read(_ path: String) -> String? {
         #expect(m.mounts["app"]?.allSatisfy(\.readOnly) == true)  // even when the pod asks for read-write
     }
 
-    @Test func projectedCombinesSourcesAndTheVKsProjectedMap() throws {
-        let p = try pod(volumes: #"[{"name": "kube-api-access-x", "projected": {"defaultMode": 420, "sources": [{"configMap": {"name": "cm", "items": [{"key": "ca.crt", "path": "ca.crt"}]}}, {"secret": {"name": "sec"}}]}}]"#,
-                        mounts: #"[{"name": "kube-api-access-x", "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}]"#,
+    @Test func projectedSourcesAreResolvedFromTheRequestWhenNoMapWasSent() throws {
+        // A hand-written request (ctl): the projected volume's ConfigMap and Secret come in
+        // configmaps/secrets, and nothing in projectedvolumesmaps.
+        let p = try pod(volumes: #"[{"name": "bundle", "projected": {"defaultMode": 420, "sources": [{"configMap": {"name": "cm", "items": [{"key": "ca.crt", "path": "ca.crt"}]}}, {"secret": {"name": "sec"}}]}}]"#,
+                        mounts: #"[{"name": "bundle", "mountPath": "/b"}]"#,
                         extra: """
                         , "configmaps": [{"metadata": {"name": "cm"}, "data": {"ca.crt": "CA"}}]
                         , "secrets": [{"metadata": {"name": "sec"}, "data": {"extra": "\(b64("E"))"}}]
-                        , "projectedvolumesmaps": [{"metadata": {"name": "kube-api-access-x"}, "data": {"token": "tok", "namespace": "ns1"}}]
                         """)
         let m = try ws.materialise(p, allowHostPath: false)
-        let dir = ws.volumeDirectory("kube-api-access-x")
+        let dir = ws.volumeDirectory("bundle")
         #expect(read(dir + "/ca.crt") == "CA")
         #expect(read(dir + "/extra") == "E")
-        #expect(read(dir + "/token") == "tok")
-        #expect(read(dir + "/namespace") == "ns1")
-        #expect(mode(dir + "/token") == 0o644)
+        #expect(mode(dir + "/extra") == 0o644)
         #expect(m.mounts["app"]?.first?.readOnly == true)
     }
 
@@ -170,7 +169,7 @@ private func read(_ path: String) -> String? {
         #expect(throws: ProviderError.invalidPod("container app mounts volume \"nope\", which the pod does not declare")) {
             try ws.materialise(try pod(volumes: "[]", mounts: #"[{"name": "nope", "mountPath": "/n"}]"#), allowHostPath: false)
         }
-        #expect(throws: ProviderError.invalidPod("volume \"data\" has type persistentVolumeClaim, which InterLink does not support (use configMap, secret, projected, emptyDir or hostPath)")) {
+        #expect(throws: ProviderError.invalidPod("volume \"data\" has type persistentVolumeClaim, which InterLink does not support (use configMap, secret, projected, downwardAPI, emptyDir or hostPath)")) {
             try ws.materialise(try pod(volumes: #"[{"name": "data", "persistentVolumeClaim": {"claimName": "c"}}]"#,
                                        mounts: #"[{"name": "data", "mountPath": "/d"}]"#), allowHostPath: false)
         }

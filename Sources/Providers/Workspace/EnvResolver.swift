@@ -3,10 +3,11 @@ import Model
 
 /// Resolves a container's environment as the kubelet would: `envFrom` first,
 /// then `env` in order (later wins), `valueFrom` ConfigMap/Secret keys from the
-/// request, `fieldRef` for metadata.name/namespace/uid/annotations/labels and
-/// spec.nodeName, and `$(VAR)` references to earlier variables expanded (`$$`
-/// escapes; unknown references stay as written). Values are otherwise
-/// byte-exact: no quoting, trimming or shell interpretation happens here.
+/// request, the downward API (`fieldRef`, `resourceFieldRef`; see `DownwardAPI`)
+/// for what the VK did not resolve, and `$(VAR)` references to earlier
+/// variables expanded (`$$` escapes; unknown references stay as written), in
+/// time linear in the value's length. Values are otherwise byte-exact: no
+/// quoting, trimming or shell interpretation happens here.
 ///
 /// The result holds each name once, at the position where it first appeared,
 /// with the last value given to it (the kubelet keeps a map, so only "last
@@ -67,25 +68,48 @@ public enum EnvResolver {
     /// of NAME when known and stays `$(NAME)` otherwise; `$$` is `$`; a `$`
     /// followed by anything else, or a `$(` never closed, is kept as written.
     public static func expand(_ input: String, lookup: (String) -> String?) -> String {
+        var steps = 0
+        return expand(input, lookup: lookup, steps: &steps)
+    }
+
+    /// `expand`, counting in `steps` every input byte it looks at, so a test can
+    /// show the work is linear: each byte is inspected at most twice (once by
+    /// the main scan, once by the search for a closing `)`), whatever the input.
+    static func expand(_ input: String, lookup: (String) -> String?, steps: inout Int) -> String {
         let u = Array(input.utf8)
         let dollar = UInt8(ascii: "$"), open = UInt8(ascii: "("), close = UInt8(ascii: ")")
         var out: [UInt8] = []
         out.reserveCapacity(u.count)
+        // Once a search for ")" from some position fails, every later one would
+        // fail too: remembering that keeps `$($($(...` from being quadratic.
+        var noCloseFrom = Int.max
         var i = 0
         while i < u.count {
+            steps += 1
             guard u[i] == dollar, i + 1 < u.count else { out.append(u[i]); i += 1; continue }
             let next = u[i + 1]
             if next == dollar {
                 out.append(dollar); i += 2
-            } else if next == open, let end = u[(i + 2)...].firstIndex(of: close) {
+            } else if next == open, i + 2 < noCloseFrom, let end = closing(u, from: i + 2, close, &steps) {
                 let name = String(decoding: u[(i + 2)..<end], as: UTF8.self)
                 if let value = lookup(name) { out.append(contentsOf: value.utf8) } else { out.append(contentsOf: u[i...end]) }
                 i = end + 1
             } else {
+                if next == open { noCloseFrom = min(noCloseFrom, i + 2) }
                 out.append(dollar); out.append(next); i += 2
             }
         }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    private static func closing(_ u: [UInt8], from start: Int, _ close: UInt8, _ steps: inout Int) -> Int? {
+        var j = start
+        while j < u.count {
+            steps += 1
+            if u[j] == close { return j }
+            j += 1
+        }
+        return nil
     }
 
     /// Kubernetes' classic environment variable name rule: `[-._a-zA-Z][-._a-zA-Z0-9]*`.
@@ -140,31 +164,15 @@ public enum EnvResolver {
             return String(decoding: value, as: UTF8.self)
         }
         if let field = from.fieldRef {
-            guard let value = fieldValue(field.fieldPath, of: request.pod) else {
+            guard let value = DownwardAPI.fieldValue(field.fieldPath, of: request.pod) else {
                 throw .invalidPod("\(context) uses fieldRef \"\(field.fieldPath)\", which InterLink does not support")
             }
             return value
         }
+        if let ref = from.resourceFieldRef {
+            return try DownwardAPI.resourceValue(ref, defaultContainer: container.name, of: request.pod, context: context)
+        }
         throw .invalidPod("\(context) has a valueFrom with no supported source")
-    }
-
-    /// The downward-API fields known before the pod runs; nil for others.
-    static func fieldValue(_ path: String, of pod: Pod) -> String? {
-        switch path {
-        case "metadata.name": return pod.name
-        case "metadata.namespace": return pod.namespace
-        case "metadata.uid": return pod.uid
-        case "spec.nodeName": return pod.spec?.nodeName ?? ""
-        default: break
-        }
-        for (prefix, map) in [("metadata.labels", pod.metadata.labels), ("metadata.annotations", pod.metadata.annotations)] {
-            // metadata.labels['key'] (the only subscript form Kubernetes accepts).
-            guard path.hasPrefix(prefix + "['"), path.hasSuffix("']") else { continue }
-            let key = path.dropFirst(prefix.count + 2).dropLast(2)
-            guard !key.isEmpty else { return nil }
-            return map?[String(key)] ?? ""
-        }
-        return nil
     }
 }
 

@@ -1,3 +1,5 @@
+import Model
+
 /// A Kubernetes resource quantity (`500m`, `1.5`, `128Mi`, `1G`, `1e3`), parsed
 /// exactly as Kubernetes' `resource.ParseQuantity` does:
 ///
@@ -175,5 +177,43 @@ private struct BigUInt {
         guard limbs.count <= 2 else { return nil }
         let v = (limbs.count > 1 ? UInt64(limbs[1]) << 32 : 0) | (limbs.first.map(UInt64.init) ?? 0)
         return v <= UInt64(Int64.max) ? Int64(v) : nil
+    }
+}
+
+extension Quantity {
+    /// The first quantity of a pod that does not parse (or is negative), as one
+    /// sentence naming it, or nil: container `limits`/`requests`, emptyDir
+    /// `sizeLimit` and downward-API `divisor`s (which must also be positive).
+    /// The API checks this at `/create`, so a bad number is a 400, not a pod
+    /// that fails later.
+    public static func problem(withQuantitiesOf pod: Pod) -> String? {
+        func check(_ q: QuantityString, _ what: String) -> String? {
+            do { _ = try parse(q.text, for: what) } catch { return error.description }
+            return nil
+        }
+        func checkDivisor(_ r: ResourceFieldSelector, _ what: String) -> String? {
+            guard let d = r.divisor else { return nil }
+            if let p = check(d, what) { return p }
+            if (milliValue(of: d.text) ?? 0) <= 0 { return "invalid quantity \"\(d.text)\" for \(what): it must be positive" }
+            return nil
+        }
+        for c in pod.initContainers + pod.containers {
+            for (kind, map) in [("limits", c.resources?.limits), ("requests", c.resources?.requests)] {
+                for (name, q) in (map ?? [:]).sorted(by: { $0.key < $1.key }) {
+                    if let p = check(q, "\(kind).\(name) of container \(c.name)") { return p }
+                }
+            }
+            for e in c.env ?? [] {
+                if let r = e.valueFrom?.resourceFieldRef, let p = checkDivisor(r, "divisor of env \(e.name) of container \(c.name)") { return p }
+            }
+        }
+        for v in pod.volumes {
+            if let size = v.emptyDir?.sizeLimit, let p = check(size, "sizeLimit of volume \(v.name)") { return p }
+            let files = (v.downwardAPI?.items ?? []) + (v.projected?.sources ?? []).flatMap { $0.downwardAPI?.items ?? [] }
+            for f in files {
+                if let r = f.resourceFieldRef, let p = checkDivisor(r, "divisor of \(f.path) in volume \(v.name)") { return p }
+            }
+        }
+        return nil
     }
 }

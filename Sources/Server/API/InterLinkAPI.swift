@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Model
+import Providers
 import Reconciler
 
 /// The interLink REST API as the Go virtual kubelet calls it (see WIRE.md):
@@ -79,11 +80,17 @@ public struct InterLinkAPI: Sendable {
     // MARK: - Handlers
 
     func create(_ request: HTTPRequest) async -> HTTPResponse {
-        let create: PodCreateRequests
+        var create: PodCreateRequests
         do { create = try decode(PodCreateRequests.self, request) } catch { return error.response }
-        if let problem = Validation.problem(with: create.pod) ?? Validation.problem(withSpecOf: create.pod) {
-            return .error(400, problem)
+        if let problem = Self.problem(with: create) { return .error(400, problem) }
+        // Numbers Kubernetes leaves unbounded are clamped here, once, so nothing
+        // downstream (timeouts, sleeps, Int32 conversions) sees them (PodBounds).
+        let (pod, notes) = PodBounds.clamped(create.pod)
+        if !notes.isEmpty {
+            Log.warn("pod numbers clamped", ["pod": "\(pod.namespace)/\(pod.name)", "uid": pod.uid,
+                                             "changes": notes.joined(separator: "; ")])
         }
+        create.pod = pod
         do {
             let answer = try await core.create(create)
             return encoded(answer)
@@ -119,9 +126,10 @@ public struct InterLinkAPI: Sendable {
     }
 
     func logs(_ request: HTTPRequest) async -> HTTPResponse {
-        let req: LogStruct
+        var req: LogStruct
         do { req = try decode(LogStruct.self, request) } catch { return error.response }
         if let problem = Self.problem(with: req) { return .error(400, problem) }
+        req.Opts = PodBounds.clamped(req.Opts)
         let stream: AsyncThrowingStream<Data, any Error>
         do { stream = try await core.logs(req) } catch { return .error(error.httpStatus, error.description) }
         // Streamed (chunked) with or without Follow: a job's whole log never has
@@ -146,6 +154,13 @@ public struct InterLinkAPI: Sendable {
     }
 
     // MARK: - Helpers
+
+    /// Every 400 problem of a create request, or nil: names, the spec's numbers,
+    /// probes and hooks, volume paths, quantities, and the projected maps' keys.
+    static func problem(with create: PodCreateRequests) -> String? {
+        Validation.problem(with: create.pod) ?? Validation.problem(withSpecOf: create.pod)
+            ?? Quantity.problem(withQuantitiesOf: create.pod) ?? Validation.problem(withProjectedMapsOf: create)
+    }
 
     /// The 400 problems WIRE.md lists for `LogStruct`, or nil.
     static func problem(with r: LogStruct) -> String? {

@@ -35,7 +35,7 @@ final class ServerProcess: @unchecked Sendable {  // immutable after init
         InstanceName: ht-\(UUID().uuidString.lowercased().prefix(8))
         \(extraConfig)
         """.write(toFile: dir + "/config.yaml", atomically: true, encoding: .utf8)
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         let limit = ulimitFiles.map { "ulimit -n \($0) && " } ?? ""
         process.arguments = ["-c", "\(limit)exec \"$0\" serve --config \"$1\"", Self.binary!, dir + "/config.yaml"]

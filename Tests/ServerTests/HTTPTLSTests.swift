@@ -111,6 +111,22 @@ struct HTTPTLSTests {
         }
     }
 
+    @Test("more connections than the cap stalled in the TLS handshake do not lock out a client")
+    func stalledHandshakesDoNotLockOut() async throws {
+        let pki = try TestPKI()
+        defer { pki.remove() }
+        let tls = try TLSContext(files: .init(certFile: pki.path("server-ca1.pem"), keyFile: pki.path("server-ca1.key")))
+        // A long handshake deadline: only eviction can make room for the real client.
+        try await TestHTTPServer.with(configure: { $0.tls = tls; $0.readTimeoutSeconds = 60; $0.maxConnections = 4 }) { _, port in
+            var stalled: [RawHTTPClient] = []
+            for _ in 0..<12 { stalled.append(try await RawHTTPClient.connect(port: port)) }
+            try await Task.sleep(for: .milliseconds(200))
+            let r = try await get(port, ca: pki.path("ca1.pem"))
+            #expect(r.status == 200)
+            for c in stalled { await c.close() }
+        }
+    }
+
     @Test("TLS 1.1 is refused while TLS 1.2 and 1.3 are served (openssl s_client as the peer)")
     func minimumVersion() async throws {
         let pki = try TestPKI()

@@ -173,7 +173,6 @@ public final class HTTPServer: Sendable {
 
     private func drained() -> Bool { state.withLock { $0.connections.isEmpty && !$0.acceptRunning } }
 
-
     /// The connection's byte stream: the socket itself, or a TLS session after its handshake.
     func makeStream(fd: Int32, peer: String) -> (any ByteStream)? {
         guard let tls = config.tls else { return PlainStream(fd: fd, sendTimeoutSeconds: config.readTimeoutSeconds) }
@@ -210,12 +209,12 @@ public final class HTTPServer: Sendable {
         state.withLock { $0.listenFD = -1; $0.acceptRunning = false }
     }
 
-    /// Sleeps up to `ms`, returning early when shutdown wakes the server.
     private static func forget(_ id: Int, _ s: inout State) {
         guard let entry = s.connections.removeValue(forKey: id) else { return }
         if !entry.evicted { s.live -= 1 }
     }
 
+    /// Sleeps up to `ms`, returning early when shutdown wakes the server.
     private func waitForWake(_ wake: Int32, ms: Int) {
         _ = Socket.waitReadable(wake, timeoutMS: Int32(ms), wakeFD: nil)
     }
@@ -229,7 +228,8 @@ public final class HTTPServer: Sendable {
                 // or still sending its request: an attacker's connections go before the VK's.
                 let victim = s.connections.filter { !$0.value.evicted && $0.value.slot.evictable }.keys.min()
                 guard let victim else {
-                    if s.rejecting >= Self.maxConcurrentRejections { return .drop }
+                    // A plain-text 503 means nothing to a client expecting a TLS handshake: just close.
+                    if s.rejecting >= Self.maxConcurrentRejections || config.tls != nil { return .drop }
                     s.rejecting += 1
                     return .reject
                 }

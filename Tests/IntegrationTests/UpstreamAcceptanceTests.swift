@@ -73,7 +73,10 @@ struct UpstreamAcceptanceTests {
                     for p in problems { Issue.record("\(backend.rawValue) \(t.file): \(p)") }
                 }
             }
+            // Delete everything and wait until the backend has let go of it: the shared
+            // dockerd and Slurm must not keep a long-running probe or hook pod.
             for p in pods.values { _ = try? await il.request("DELETE", "/delete", body: try JSONEncoder().encode(p)) }
+            for p in pods.values { _ = try? await il.waitForStatus(p, timeout: 120) { $0.containers.isEmpty } }
         }
     }
 

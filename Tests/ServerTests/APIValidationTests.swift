@@ -134,6 +134,21 @@ struct APIValidationTests {
         #expect(c.securityContext?.readOnlyRootFilesystem == true)
     }
 
+    /// A Go-VK-shaped request (Go's JSON of PodCreateRequests: nulls, server fields, the
+    /// kube-api-access-* and a downwardAPI volume resolved into projectedvolumesmaps,
+    /// no kube-root-ca.crt in configmaps, the suite's annotations, a 65-character name).
+    @Test func theServiceAccountVolumeAsTheGoVKSendsItIsAcceptedAndRecordedByteExact() async throws {
+        let (r, core) = await create(try Fixture.data("vk-create-service-account.json"))
+        #expect(r.status == 200, "\(bodyText(r))")
+        let sent = try #require(core.calls.withLock { $0.created.first })
+        #expect(sent.pod.name.count == 65)
+        #expect(sent.configmaps == nil)
+        let map = try #require(sent.projectedvolumesmaps?.first { $0.metadata.name == "kube-api-access-q7w2z" })
+        #expect(map.data?["ca.crt"] == "-----BEGIN CERTIFICATE-----\nMIIBdzCCAR2gAwIBAgIBADAKBggqhkjOPQQDAjAjMSEwHwYDVQQDDBhrM3Mtc2Vy\n-----END CERTIFICATE-----\n")
+        #expect(map.data?["namespace"] == "interlink")
+        #expect(sent.pod.volumes.first?.projected?.sources?.first?.serviceAccountToken?.path == "token")
+    }
+
     @Test(arguments: ["../etc/passwd", "/abs", "a/../../b", "..data", "a//b"])
     func projectedMapKeysEscapingTheVolumeAre400(key: String) async throws {
         let maps = #"[{"metadata": {"name": "kube-api-access-x"}, "data": {"\#(key)": "x"}}]"#

@@ -4,6 +4,8 @@
 /// default.
 struct ConfigReader {
     let path: String
+    /// `Providers:` is read after every other key, so its entries inherit them whatever the order.
+    var providersNode: YAMLNode? = nil
 
     private typealias Setter = @Sendable (inout ConfigReader, YAMLNode, inout InterLinkConfig) throws(ConfigError) -> Void
 
@@ -43,6 +45,9 @@ struct ConfigReader {
         "ImageRoot": { r, n, c throws(ConfigError) in c.imageRoot = try r.string(n, "ImageRoot", allowEmpty: true) },
         "SlurmFlags": { r, n, c throws(ConfigError) in c.slurmFlags = try r.stringList(n, "SlurmFlags") },
         "AllowPreExec": { r, n, c throws(ConfigError) in c.allowPreExec = try r.bool(n, "AllowPreExec") },
+        "SidecarTokenFile": { r, n, c throws(ConfigError) in c.sidecarTokenFile = try r.string(n, "SidecarTokenFile") },
+        "SidecarTimeoutSeconds": { r, n, c throws(ConfigError) in c.sidecarTimeoutSeconds = try r.seconds(n, "SidecarTimeoutSeconds", minimum: 0.1) },
+        "Providers": { r, n, _ throws(ConfigError) in r.providersNode = n },
     ]
 
     /// Every key this reader understands, for documentation tests.

@@ -27,10 +27,8 @@ struct SidecarEndToEndTests {
     }
 
     static func docker() -> Backend {
-        // 30 pods, not 50: container start on the shared 2-core test machine
-        // is about a second each, and the run has to stay within CI's patience.
         Backend(kind: "docker", sidecarConfig: "DockerHost: \(TestEnv.dockerHost ?? "")\nAllowHostPath: true",
-                environment: [:], pods: 30) { name, ledger in
+                environment: [:], pods: 50) { name, ledger in
             var main = Pods.shell("main", "echo \(name) >> /runs/runs; sleep 3; echo done \(name)")
             main.volumeMounts = [VolumeMount(name: "runs", mountPath: "/runs")]
             return Pods.make(name, containers: [main], volumes: [Volume(name: "runs", hostPath: HostPathVolumeSource(path: ledger.dir))])
@@ -63,6 +61,8 @@ struct SidecarEndToEndTests {
                 let seenRunning = try await beforeKill.asyncFilter { try await il.status($0).phase == .running }
 
                 await sidecar.kill9()
+                let ranBeforeKill = ledger.counts().count
+                #expect(ranBeforeKill > 0, "the kill must come mid-run, after some pods ran")
                 #expect(try await il.request("POST", "/pinglink", body: nil).status == 503, "a dead sidecar makes the node NotReady")
                 for p in whileDown { #expect(try await il.create(PodCreateRequests(pod: p)).status == 200) }
                 try await Task.sleep(nanoseconds: 3_000_000_000)
@@ -84,6 +84,7 @@ struct SidecarEndToEndTests {
                 let runs = ledger.counts()
                 for p in pods { #expect(runs[p.name] == 1, "\(p.name) ran \(runs[p.name] ?? 0) times") }
                 #expect(runs.count == pods.count)
+                print("sidecar restart (\(b.kind)): \(pods.count) pods, \(ranBeforeKill) had run at the kill, \(seenRunning.count) seen running, \(whileDown.count) created while down")
                 for p in pods.prefix(3) + whileDown.prefix(3) {
                     #expect(try await il.logText(p, "main") == "done \(p.name)\n")
                 }

@@ -55,6 +55,17 @@ struct ProvidersConfigTests {
         }
     }
 
+    @Test func theREADMEExampleLoads() throws {
+        let c = try decode("""
+        Providers:
+          - {Name: hpc, Kind: slurm, ContainerRuntime: apptainer}
+          - {Name: box, Kind: docker, Default: true}
+          - {Name: htc, Kind: remote, SidecarURL: "http://htcondor-plugin", SidecarPort: 4000}
+        """)
+        #expect(c.providers.map(\.name) == ["hpc", "box", "htc"])
+        #expect(c.providers[2].config.sidecarURL == "http://htcondor-plugin" && c.providers[1].isDefault)
+    }
+
     @Test func remoteIsAProviderKind() throws {
         #expect(try decode("Provider: remote\nSidecarURL: http://plugin\nSidecarPort: 4001\n").provider == .remote)
     }

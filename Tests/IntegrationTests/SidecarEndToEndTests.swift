@@ -91,6 +91,10 @@ struct SidecarEndToEndTests {
                 for p in pods {
                     let jobs = try await backendJobs(p)
                     #expect(jobs.count <= 1, "\(p.name) has \(jobs.count) backend jobs: \(jobs)")
+                    // The job id the VK sees is the backend's own (Slurm job id, Docker container id).
+                    let jid = try await il.status(p).JID
+                    #expect(!jid.isEmpty && jid != p.uid, "\(p.name): JID \(jid)")
+                    if let only = jobs.first { #expect(jid.hasPrefix(only) || only.hasPrefix(jid), "\(p.name): JID \(jid), backend \(only)") }
                 }
                 #expect(try await il.request("POST", "/pinglink", body: nil).status == 200)
                 for p in pods { #expect(try await il.delete(p).status == 200) }

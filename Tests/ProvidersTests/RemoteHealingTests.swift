@@ -131,3 +131,26 @@ struct RemoteHealingTests {
         await plugin.close()
     }
 }
+
+@Suite("Remote provider orphans")
+struct RemoteOrphanTests {
+    @Test func aPodInTheIndexThatInterLinkForgotIsCancelledOnceAndNoLongerAskedAbout() async throws {
+        let plugin = try await TestPlugin()
+        let remote = plugin.provider()
+        _ = try await remote.create(RemoteFx.desired(7))
+        await plugin.reconciler.tickOnce(); await plugin.reconciler.tickOnce()
+        // A main InterLink whose journal does not know pod 7 (e.g. restored from an old backup).
+        var template = Array("/tmp/ilorph-XXXXXX".utf8CString)
+        let dir = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
+        let main = try await Reconciler(provider: remote, settings: ReconcilerSettings(interval: 3600, dataRoot: dir, backoffBase: 0))
+        await main.tickOnce()
+        await plugin.reconciler.tickOnce(); await plugin.reconciler.tickOnce()
+        #expect(try await plugin.mock.observe().filter { $0.state != .finished }.isEmpty, "the orphan was stopped")
+        #expect(remote.index.all.isEmpty)
+        let asked = plugin.count("/status")
+        await main.tickOnce()
+        #expect(plugin.count("/status") == asked, "nothing left to ask the plugin about")
+        await main.stop()
+        await plugin.close()
+    }
+}

@@ -7,7 +7,7 @@ import Synchronization
 /// Docker, HTCondor plugins).
 ///
 /// - `create` sends `POST /create` with `RetrievedPodData`; the plugin's job id
-///   (or the pod UID when it answers none) is the job id.
+///   (or the pod UID until the plugin reports one in `/status`) is the job id.
 /// - `observe` asks about every pod it created in ONE `GET /status` with a
 ///   `[Pod]` body. A pod the plugin answers with no container state (or not at
 ///   all) is not observed: it is unknown to the plugin (e.g. the plugin
@@ -77,7 +77,14 @@ public final class RemoteProvider: Provider {
         let statuses = try await status(pods, session: session("GetStatus"))
         var out: [JobObservation] = []
         for st in statuses {
-            guard let e = entries[st.UID] else { continue }
+            guard var e = entries[st.UID] else { continue }
+            // The plugin may name the backend job only once it exists (our
+            // sidecar creates asynchronously): adopt the id it reports, so
+            // /status shows the real Slurm job or container id.
+            if !st.JID.isEmpty && st.JID != e.jobID && !(st.containers + st.initContainers).isEmpty {
+                e.jobID = st.JID
+                try? index.put(e)
+            }
             if let o = Self.observation(st, entry: e) { out.append(o) }
         }
         return out
@@ -125,6 +132,9 @@ public final class RemoteProvider: Provider {
         guard answer.status == 200 || answer.status == 404 else {
             throw PluginErrors.status(answer.status, body: answer.body, call: "POST /delete", endpoint: endpoint)
         }
+        // An orphan (the reconciler has no record, so it passes no pod) is never
+        // cleaned up through `cleanup`: stop asking the plugin about it now.
+        if job.pod == nil { index.remove(job.podUID) }
     }
 
     public func cleanup(_ job: JobRef) async throws {

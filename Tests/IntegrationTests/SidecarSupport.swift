@@ -16,13 +16,19 @@ final class SidecarProcess: @unchecked Sendable {  // used from one test task at
     var socket: String { dir.appendingPathComponent("plugin.sock").path }
     var logPath: String { dir.appendingPathComponent("sidecar-\(starts).log").path }
 
-    init(kind: String, extraConfig: String = "", environment: [String: String] = [:]) throws {
+    /// TCP port when listening on `http://127.0.0.1` (`tcpPort`), else nil (unix socket).
+    let tcpPort: Int?
+
+    init(kind: String, extraConfig: String = "", environment: [String: String] = [:], tcp: Bool = false) throws {
         dir = URL(fileURLWithPath: "/tmp").appendingPathComponent("il-sc-\(UUID().uuidString.prefix(8).lowercased())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         self.kind = kind
         configPath = dir.appendingPathComponent("SidecarConfig.yaml").path
+        tcpPort = tcp ? InterLinkInstance.freePort() : nil
+        let listen = tcpPort.map { "SidecarURL: http://127.0.0.1\nSidecarPort: \($0)" }
+            ?? "SidecarURL: unix://\(dir.appendingPathComponent("plugin.sock").path)"
         let config = """
-        SidecarURL: unix://\(dir.appendingPathComponent("plugin.sock").path)
+        \(listen)
         DataRootFolder: \(dir.appendingPathComponent("data").path)
         ReconcileIntervalSeconds: 0.5
         InstanceName: sc-\(UUID().uuidString.lowercased().prefix(8))
@@ -41,8 +47,7 @@ final class SidecarProcess: @unchecked Sendable {  // used from one test task at
         process = try BackgroundProcess(binary, ["sidecar", "--provider", kind, "--config", configPath],
                                         environment: environment, logPath: logPath)
         for _ in 0..<200 {
-            if let r = try? await ProcessRunner.run("curl", ["-sS", "--unix-socket", socket, "-o", "/dev/null", "-w", "%{http_code}",
-                                                             "http://localhost/readyz"], timeout: 5),
+            if let r = try? await ProcessRunner.run("curl", curlTarget + ["-sS", "-o", "/dev/null", "-w", "%{http_code}", url("/readyz")], timeout: 5),
                r.stdoutText == "200" { return }
             if let p = process, await p.wait(timeout: 0) != nil {
                 throw InstanceError.notReady("interlink sidecar exited at start:\n\(p.log().suffix(3000))")
@@ -50,6 +55,22 @@ final class SidecarProcess: @unchecked Sendable {  // used from one test task at
             try await Task.sleep(nanoseconds: 100_000_000)
         }
         throw InstanceError.notReady("interlink sidecar did not become ready:\n\(process?.log().suffix(3000) ?? "")")
+    }
+
+    var curlTarget: [String] { tcpPort == nil ? ["--unix-socket", socket] : [] }
+    func url(_ path: String) -> String { tcpPort.map { "http://127.0.0.1:\($0)\(path)" } ?? "http://localhost\(path)" }
+
+    /// A request as the upstream interLink server sends it to its plugin (any method, JSON body, session header).
+    func upstreamRequest(_ method: String, _ path: String, body: Data?, session: String) async throws -> HTTPAnswer {
+        var args = curlTarget + ["-sS", "-X", method, "--max-time", "30", "-o", "-", "-w", "\n%{http_code}",
+                                 "-H", "Content-Type: application/json", "-H", "InterLink-Http-Session: \(session)"]
+        if body != nil { args += ["--data-binary", "@-"] }
+        args.append(url(path))
+        let r = try await ProcessRunner.run("curl", args, stdin: body, timeout: 35)
+        guard r.exitCode == 0, let nl = r.stdout.lastIndex(of: 0x0a) else {
+            throw InstanceError.notReady("curl \(method) \(path) failed: \(r.stderrText)")
+        }
+        return HTTPAnswer(status: Int(String(decoding: r.stdout[(nl + 1)...], as: UTF8.self)) ?? 0, body: Data(r.stdout[..<nl]))
     }
 
     func kill9() async {

@@ -133,6 +133,35 @@ struct RemoteProviderTests {
         await plugin.close()
     }
 
+    @Test func theUpstreamSlurmPluginsAnswersAreUnderstood() async throws {
+        // Shapes of interlink-slurm-plugin's StatusHandler (Go-marshalled v1.ContainerStatus):
+        // PD -> `waiting: {}`, R -> running, CD -> terminated with an exit code;
+        // a pod it has no job for is left out of the answer; `[]` is answered with sinfo text.
+        let plugin = try await TestPlugin()
+        let remote = plugin.provider()
+        for n in 1...4 { _ = try await remote.create(RemoteFx.desired(n)) }
+        func status(_ n: Int, _ state: String) -> String {
+            "{\"name\":\"pod-\(n)\",\"UID\":\"\(RemoteFx.uid(n))\",\"namespace\":\"default\",\"JID\":\"\(100 + n)\",\"containers\":[{\"name\":\"main\",\"state\":\(state),\"lastState\":{},\"ready\":false,\"restartCount\":0,\"image\":\"\",\"imageID\":\"\"}],\"initContainers\":null}"
+        }
+        let body = "[" + [status(1, "{\"waiting\":{}}"), status(2, "{\"running\":{\"startedAt\":\"2026-12-01T10:00:00Z\"}}"),
+                          status(3, "{\"terminated\":{\"exitCode\":3,\"startedAt\":\"2026-12-01T10:00:00Z\",\"finishedAt\":\"2026-12-01T10:00:05Z\"}}")]
+            .joined(separator: ",") + "]"
+        plugin.override.withLock { $0 = { req in
+            guard req.path == "/status" else { return nil }
+            if String(decoding: req.body, as: UTF8.self) == "[]" { return .text(200, "PARTITION AVAIL  TIMELIMIT   NODES(A/I/O/T) NODELIST\nbatch*  up  infinite  0/1/0/1 node1\n") }
+            return .json(200, Data(body.utf8))
+        } }
+        let seen = Dictionary(uniqueKeysWithValues: try await remote.observe().map { ($0.podUID, $0) })
+        #expect(seen[RemoteFx.uid(1)]?.state == .pending)
+        #expect(seen[RemoteFx.uid(2)]?.state == .running)
+        #expect(seen[RemoteFx.uid(3)]?.state == .finished)
+        #expect(seen[RemoteFx.uid(3)]?.containers.first?.state.terminated?.exitCode == 3)
+        #expect(seen[RemoteFx.uid(2)]?.jobID == "102", "the plugin's Slurm job id")
+        #expect(seen[RemoteFx.uid(4)] == nil, "left out of the answer: unknown to the plugin")
+        #expect(try await remote.ping() == nil, "a text ping answer means up, with no capacity to report")
+        await plugin.close()
+    }
+
     @Test func createSendsRetrievedPodDataWithEachContainersOwnVolumes() throws {
         let cm = ConfigMap(metadata: ObjectMeta(name: "app-config"), data: ["a": "1"])
         let other = ConfigMap(metadata: ObjectMeta(name: "unused"), data: ["b": "2"])

@@ -31,7 +31,8 @@ let package = Package(
         // Hand-written YAML reader and InterLinkConfig with defaults and env overrides.
         .target(name: "Config", dependencies: ["Model"]),
         // The Provider protocol and its implementations: mock, docker, slurm.
-        .target(name: "Providers", dependencies: ["Model", "Config", "CShims"]),
+        // (KubeClient: the libcurl client the remote provider calls plugins with.)
+        .target(name: "Providers", dependencies: ["Model", "Config", "CShims", "HTTPClient"]),
         // Desired-state store (journal), observe -> plan -> act loop, status view.
         .target(name: "Reconciler", dependencies: ["Model", "Providers", "Config"]),
         // HTTP/1.1 server on POSIX sockets and the interLink API handlers.
@@ -49,7 +50,7 @@ let package = Package(
 
         .testTarget(name: "ModelTests", dependencies: ["Model"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "Providers"], resources: [.copy("Corpus")]),
-        .testTarget(name: "ProvidersTests", dependencies: ["Providers", "Model", "Config"], resources: [.copy("Golden")]),
+        .testTarget(name: "ProvidersTests", dependencies: ["Providers", "Model", "Config", "Server", "Reconciler"], resources: [.copy("Golden")]),
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "Providers", "Model", "Config"]),
         .testTarget(name: "ServerTests", dependencies: ["Server", "Reconciler", "Providers", "Model", "Config", "CShims", "HTTPClient"], resources: [.copy("Fixtures")]),
         .testTarget(name: "KubeClientTests", dependencies: ["HTTPClient", "KubeClient", "StatusPatcher", "Providers", "Model", "Config", "Reconciler"]),

@@ -59,6 +59,7 @@ public enum ConfigLoader {
         if let root = docs.first {
             var reader = ConfigReader(path: path)
             unknown = try reader.apply(root, to: &config)
+            if let n = reader.providersNode { config.providers = try reader.backends(n, base: config) }
         }
         try EnvironmentOverrides.apply(environment, to: &config, path: path)
         try ConfigReader.validate(config, path: path)

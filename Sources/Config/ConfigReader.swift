@@ -4,6 +4,8 @@
 /// default.
 struct ConfigReader {
     let path: String
+    /// `Providers:` is read after every other key, so its entries inherit them whatever the order.
+    var providersNode: YAMLNode? = nil
 
     private typealias Setter = @Sendable (inout ConfigReader, YAMLNode, inout InterLinkConfig) throws(ConfigError) -> Void
 
@@ -51,6 +53,9 @@ struct ConfigReader {
         "SingularityAllowedMounts": { r, n, c throws(ConfigError) in c.singularityAllowedMounts = try r.absolutePaths(n, "SingularityAllowedMounts") },
         "SlurmFilesystemTimeoutSeconds": { r, n, c throws(ConfigError) in c.slurmFilesystemTimeoutSeconds = try r.seconds(n, "SlurmFilesystemTimeoutSeconds", minimum: 0.1) },
         "Kubernetes": { r, n, c throws(ConfigError) in try r.kubernetes(n, &c.kubernetes) },
+        "SidecarTokenFile": { r, n, c throws(ConfigError) in c.sidecarTokenFile = try r.string(n, "SidecarTokenFile") },
+        "SidecarTimeoutSeconds": { r, n, c throws(ConfigError) in c.sidecarTimeoutSeconds = try r.seconds(n, "SidecarTimeoutSeconds", minimum: 0.1) },
+        "Providers": { r, n, _ throws(ConfigError) in r.providersNode = n },
     ]
 
     /// Every key this reader understands, for documentation tests.

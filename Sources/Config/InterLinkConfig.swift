@@ -90,6 +90,16 @@ public struct InterLinkConfig: Sendable, Equatable {
     // MARK: Kubernetes API server (status patcher, later the virtual-kubelet mode)
     public var kubernetes = KubernetesConfig()
 
+    // MARK: Remote provider and sidecar (SidecarURL/SidecarPort above)
+    /// A file whose token the remote provider sends to its plugin as `Authorization: Bearer` (re-read per call).
+    public var sidecarTokenFile: String? = nil
+    /// Each call to the plugin (except a followed log) must finish within this long.
+    public var sidecarTimeoutSeconds = 30.0
+
+    // MARK: Several backends
+    /// `Providers:` entries; when non-empty they replace `Provider` (see `BackendConfig`).
+    public var providers: [BackendConfig] = []
+
     public init() {}
 
     /// `SlurmAllowedFlags` by default: the resource and placement options people put on pods.
@@ -151,4 +161,24 @@ public struct TLSConfig: Sendable, Equatable {
 
 public enum ProviderKind: String, Sendable, Equatable, CaseIterable {
     case mock, docker, slurm
+    /// A plugin ("sidecar") at `SidecarURL`/`SidecarPort`, driven over the plugin API.
+    case remote
+}
+
+/// One entry of `Providers:`: a named backend with its own settings (the
+/// top-level settings, overridden by the entry's own keys).
+public struct BackendConfig: Sendable, Equatable {
+    /// 1-63 of a-z, 0-9, '-': what `interlink.io/provider` names and job ids carry.
+    public var name: String
+    public var kind: ProviderKind
+    /// Pods that match no annotation or rule go to the default (first entry unless one says `Default: true`).
+    public var isDefault: Bool
+    /// Pods carrying all of these labels go here (first matching entry wins).
+    public var matchLabels: [String: String]
+    public var config: InterLinkConfig
+
+    public init(name: String, kind: ProviderKind, isDefault: Bool = false, matchLabels: [String: String] = [:],
+                config: InterLinkConfig) {
+        self.name = name; self.kind = kind; self.isDefault = isDefault; self.matchLabels = matchLabels; self.config = config
+    }
 }

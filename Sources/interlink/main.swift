@@ -10,6 +10,8 @@ usage: interlink <command> [options]
 
 commands:
   serve [--config PATH]     run the InterLink API server and reconciler
+  sidecar --provider docker|slurm|mock [--config PATH]
+                            serve the interLink plugin API (SidecarURL/SidecarPort)
   ctl <subcommand> ...      talk to a running server (ctl --help)
   bench reconcile [--pods 100,1000,10000]
                             reconcile tick and /status cost on the mock provider
@@ -26,6 +28,8 @@ let code: Int32
 switch arguments.first {
 case "serve":
     code = await Serve.run(Array(arguments.dropFirst()))
+case "sidecar":
+    code = await Sidecar.run(Array(arguments.dropFirst()))
 case "ctl":
     code = await Ctl.run(Array(arguments.dropFirst()))
 case "bench":

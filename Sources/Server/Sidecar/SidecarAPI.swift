@@ -1,0 +1,126 @@
+import FoundationEssentials
+import Model
+import Reconciler
+
+/// The interLink -> plugin API (WIRE.md, "interLink -> plugin"), served by
+/// `interlink sidecar` so that an interLink server (upstream's, or ours with
+/// `Provider: remote`) can use this project's providers as its plugin:
+///
+/// - `/create` takes one `RetrievedPodData` (an array of them, as early
+///   upstream versions sent, is answered with an array of `CreateStruct`);
+/// - `/delete` a `Pod`; `/getLogs` a `LogStruct` (keys matched
+///   case-insensitively, as Go's decoder does);
+/// - `/status` a `[Pod]`, answered `[PodStatus]`; an empty array is upstream's
+///   ping and is answered with the capacity (`PingResponse`), or 503 when the
+///   backend does not answer.
+///
+/// Same rules as `InterLinkAPI`: any of the methods the Go code uses (GET
+/// with a body...), bearer token when configured, `{"error": ...}` on 4xx/5xx,
+/// requests recorded through the same `PodAPI` (so the sidecar's own
+/// reconciler and journal make it heal by itself).
+public struct SidecarAPI: Sendable {
+    let api: InterLinkAPI
+
+    public init(core: any PodAPI, auth: TokenAuthenticator?) {
+        api = InterLinkAPI(core: core, auth: auth)
+    }
+
+    struct Route: Sendable {
+        var methods: Set<String>
+        var open: Bool
+        var handle: @Sendable (SidecarAPI, HTTPRequest) async -> HTTPResponse
+    }
+
+    static let routes: [String: Route] = [
+        "/create": Route(methods: ["POST", "PUT"], open: false) { await $0.create($1) },
+        "/delete": Route(methods: ["DELETE", "POST"], open: false) { await $0.api.delete($1) },
+        "/status": Route(methods: ["GET", "POST"], open: false) { await $0.status($1) },
+        "/getLogs": Route(methods: ["GET", "POST"], open: false) { await $0.logs($1) },
+        "/metrics": Route(methods: ["GET", "HEAD"], open: false) { s, _ in
+            .text(200, await s.api.core.metrics() + s.api.metrics.render(), contentType: "text/plain; version=0.0.4")
+        },
+        "/healthz": Route(methods: ["GET", "HEAD"], open: true) { _, _ in .text(200, "ok\n") },
+        "/readyz": Route(methods: ["GET", "HEAD"], open: true) { s, _ in
+            await s.api.core.isReady() ? .text(200, "ready\n") : .error(503, "not ready: loading desired state")
+        },
+    ]
+
+    public var handler: HTTPHandler { { request in await self.handle(request) } }
+
+    public func handle(_ request: HTTPRequest) async -> HTTPResponse {
+        let path = request.path.count > 1 && request.path.hasSuffix("/") ? String(request.path.dropLast()) : request.path
+        let response: HTTPResponse
+        let routeName: String
+        if let route = Self.routes[path] {
+            routeName = path
+            if !route.methods.contains(request.method) {
+                var r = HTTPResponse.error(405, "\(request.method) is not allowed on \(path); use \(route.methods.sorted().joined(separator: " or "))")
+                r.headers.add("Allow", route.methods.sorted().joined(separator: ", "))
+                response = r
+            } else if !route.open, let auth = api.auth, !auth.authorize(request.headers["Authorization"]) {
+                var r = HTTPResponse.error(401, request.headers["Authorization"] == nil
+                                           ? "missing bearer token (Authorization: Bearer <token>)"
+                                           : "invalid bearer token")
+                r.headers.add("WWW-Authenticate", "Bearer")
+                response = r
+            } else {
+                response = await route.handle(self, request)
+            }
+        } else {
+            routeName = "other"
+            response = .error(404, "no route \(path)")
+        }
+        api.metrics.record(route: routeName, status: response.status)
+        let level: (String, [String: String]) -> Void = response.status >= 500 ? { Log.error($0, $1) }
+            : response.status >= 400 ? { Log.info($0, $1) } : { Log.debug($0, $1) }
+        level("sidecar request", ["method": request.method, "path": path, "status": String(response.status),
+                                  "session": request.headers["InterLink-Http-Session"] ?? "", "remote": request.remote])
+        return response
+    }
+
+    // MARK: - Handlers
+
+    func create(_ request: HTTPRequest) async -> HTTPResponse {
+        let many = Self.startsWithArray(request.body)
+        let items: [RetrievedPodData]
+        do {
+            items = many ? try api.decode([RetrievedPodData].self, request) : [try api.decode(RetrievedPodData.self, request)]
+        } catch { return error.response }
+        var answers: [CreateStruct] = []
+        for item in items {
+            let create = item.createRequest
+            if let problem = Validation.problem(with: create.pod) ?? Validation.problem(withSpecOf: create.pod) {
+                return .error(400, problem)
+            }
+            do { answers.append(try await api.core.create(create)) } catch {
+                return .error(error.httpStatus, error.description)
+            }
+        }
+        return many ? api.encoded(answers) : api.encoded(answers[0])
+    }
+
+    func status(_ request: HTTPRequest) async -> HTTPResponse {
+        let trimmed = request.body.filter { !InterLinkAPI.isJSONSpace($0) }
+        // Upstream pings with GET /status and `[]`; an empty body is taken the same way.
+        if trimmed.isEmpty || trimmed.elementsEqual("[]".utf8) || trimmed.elementsEqual("null".utf8) {
+            do { return api.encoded(try await api.core.ping() ?? PingResponse(status: "ok")) } catch {
+                return .error(error.httpStatus, error.description)
+            }
+        }
+        return await api.status(request)
+    }
+
+    func logs(_ request: HTTPRequest) async -> HTTPResponse {
+        let req: LogStruct
+        do { req = try api.decode(FoldedLogStruct.self, request).value } catch { return error.response }
+        if let problem = InterLinkAPI.problem(with: req) { return .error(400, problem) }
+        let stream: AsyncThrowingStream<Data, any Error>
+        do { stream = try await api.core.logs(req) } catch { return .error(error.httpStatus, error.description) }
+        let headers = HTTPHeaders([("Content-Type", "text/plain; charset=utf-8")])
+        return HTTPResponse(status: 200, headers: headers, body: .stream(stream))
+    }
+
+    static func startsWithArray(_ body: Data) -> Bool {
+        body.first(where: { !InterLinkAPI.isJSONSpace($0) }) == UInt8(ascii: "[")
+    }
+}

@@ -139,15 +139,9 @@ struct UpstreamAcceptanceTests {
     }
 }
 
-/// Cases known to fail on this branch, with the reason. The lead flips them
-/// once the branch that fixes the reason is merged: `slurmJobNamePending`
-/// when the Slurm provider keeps its own job name instead of refusing the
-/// suite's `--job-name`, and the entries of `pending` as probes and hooks land.
-/// (Measured on this branch with the `--job-name` flag removed: every other
-/// Slurm case passed, on runtime `none` and `docker`.)
+/// Cases known to fail, with the reason; each runs inside `withKnownIssue`, so
+/// one that starts passing is reported until its entry is removed here.
 enum UpstreamPending {
-    static let slurmJobNamePending = true
-    static let slurmJobName = "Slurm refuses the suite's --job-name=test-pod-cfg with CreateContainerConfigError (issue 13.1: keep InterLink's name, report the override; Slurm branch)"
     static let probes = "probes are not run yet (issue 13.2)"
     static let hooks = "postStart/preStop hooks are not run yet (issue 13.3)"
 
@@ -162,7 +156,6 @@ enum UpstreamPending {
 
     static func reason(_ file: String, _ backend: UpstreamAcceptanceTests.Backend) -> String? {
         var reasons: [String] = []
-        if slurmJobNamePending && (backend == .slurmNone || backend == .slurmDocker) { reasons.append(slurmJobName) }
         if let r = pending[backend]?[file] { reasons.append(r) }
         return reasons.isEmpty ? nil : reasons.joined(separator: "; ")
     }

@@ -121,6 +121,6 @@ extension Reconciler {
         var changes: [String: PodStatus?] = [:]
         for (uid, r) in touched { if let r { changes[uid] = StatusMapper.status(r, observation: nil) } }
         statusView.update(changes)
-        wake.signal()
+        for r in requests { queue.add(r.pod.uid) }
     }
 }

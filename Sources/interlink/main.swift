@@ -11,6 +11,8 @@ usage: interlink <command> [options]
 commands:
   serve [--config PATH]     run the InterLink API server and reconciler
   ctl <subcommand> ...      talk to a running server (ctl --help)
+  state check|repair [--config PATH]
+                            report on / repair the desired-state journal
   bench reconcile [--pods 100,1000,10000]
                             reconcile tick and /status cost on the mock provider
   version                   print the version
@@ -28,6 +30,8 @@ case "serve":
     code = await Serve.run(Array(arguments.dropFirst()))
 case "ctl":
     code = await Ctl.run(Array(arguments.dropFirst()))
+case "state":
+    code = StateCommand.run(Array(arguments.dropFirst()))
 case "bench":
     code = await Bench.run(Array(arguments.dropFirst()))
 case "version", "--version":

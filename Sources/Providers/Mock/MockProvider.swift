@@ -106,7 +106,14 @@ public final class MockProvider: Provider {
         if existed { record(put: [], delete: [k]) }
     }
 
-    public func cleanup(_ job: JobRef) async throws {}
+    /// What a finished job leaves behind (its record, as Docker leaves exited
+    /// containers) goes with the pod, every attempt of it.
+    public func cleanup(_ job: JobRef) async throws {
+        let keys = state.withLock { s -> [String] in
+            (0...max(0, job.attempt)).map { Self.key(job.podUID, $0) }.filter { s.jobs.removeValue(forKey: $0) != nil }
+        }
+        record(put: [], delete: keys)
+    }
 
     public func ping() async throws -> PingResponse? {
         PingResponse(status: "ok", resources: .init(cpu: "64", memory: "256Gi", pods: "1000"))

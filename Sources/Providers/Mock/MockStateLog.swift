@@ -20,6 +20,12 @@ final class MockStateLog: Sendable {
     init(path: String, live: [MockJob]) {
         self.path = path
         state = Mutex(State())
+        // The provider opens before the store has created the data root.
+        let parent = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
+        if !parent.isEmpty {
+            try? FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true,
+                                                     attributes: [.posixPermissions: 0o700])
+        }
         state.withLock { s in s.live = live.count; Self.rewrite(path, live, &s) }
     }
 
@@ -55,16 +61,7 @@ final class MockStateLog: Sendable {
         state.withLock { s in
             s.live += put.count - delete.count
             if s.fd >= 0 {
-                let ok = out.withUnsafeBytes { raw -> Bool in
-                    var off = 0
-                    while off < raw.count {
-                        let n = write(s.fd, raw.baseAddress! + off, raw.count - off)
-                        if n < 0 { if errno == EINTR { continue }; return false }
-                        off += n
-                    }
-                    return true
-                }
-                if !ok { Log.warn("mock provider cannot save its state", ["path": path, "error": String(cString: strerror(errno))]) }
+                if !Self.writeAll(s.fd, out) { Log.warn("mock provider cannot save its state", ["path": path, "error": String(cString: strerror(errno))]) }
                 s.lines += put.count + delete.count
             }
             // Under the same lock as the appends, so no change lands in the old file after the copy.
@@ -76,14 +73,30 @@ final class MockStateLog: Sendable {
         }
     }
 
+    private static func writeAll(_ fd: Int32, _ data: Data) -> Bool {
+        data.withUnsafeBytes { raw -> Bool in
+            var off = 0
+            while off < raw.count {
+                let n = write(fd, raw.baseAddress! + off, raw.count - off)
+                if n < 0 { if errno == EINTR { continue }; return false }
+                off += n
+            }
+            return true
+        }
+    }
+
     /// Replaces the file with one `put` line per live job and reopens it for appending.
     private static func rewrite(_ path: String, _ jobs: [MockJob], _ s: inout State) {
         let encoder = JSONEncoder()
         var out = Data()
         for j in jobs { if let d = try? encoder.encode(Line(put: j)) { out.append(d); out.append(0x0A) } }
-        do { try out.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-            Log.warn("mock provider cannot save its state", ["path": path, "error": "\(error)"])
+        // A temp file renamed over the old one: a kill leaves one or the other.
+        let tmp = path + ".tmp"
+        let tfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        if tfd < 0 || !writeAll(tfd, out) || rename(tmp, path) != 0 {
+            Log.warn("mock provider cannot save its state", ["path": path, "error": String(cString: strerror(errno))])
         }
+        if tfd >= 0 { close(tfd) }
         if s.fd >= 0 { close(s.fd) }
         s.fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
         s.lines = jobs.count

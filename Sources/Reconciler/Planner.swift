@@ -101,6 +101,15 @@ public enum Planner {
             // A finished job needs no stopping (Slurm keeps reporting it from its
             // status files): once nothing runs, clean up and forget the pod.
             let live = jobs.filter { $0.state != .finished }
+            if live.isEmpty && !absenceIsKnown {
+                // The event path's view may predate the job: stop it by its recorded id
+                // (idempotent), and leave forgetting to the resync, which has looked.
+                if !rec.jobID.isEmpty && !jobs.contains(where: { $0.jobID == rec.jobID && $0.attempt == rec.attempt }) {
+                    cancel(JobObservation(podUID: uid, namespace: rec.pod.namespace, name: rec.pod.name,
+                                          jobID: rec.jobID, attempt: rec.attempt, state: .running), .undesired)
+                }
+                return actions
+            }
             if live.isEmpty {
                 let failures = rec.cleanupFailures ?? 0
                 if failures >= settings.maxCleanupAttempts {

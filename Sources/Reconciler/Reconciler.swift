@@ -27,8 +27,8 @@ public actor Reconciler: PodAPI {
     /// Wakes the resync loop early (stop).
     let wake = WakeSignal()
     /// Pod keys to reconcile on their own (the event path).
-    let queue = WorkQueue()
-    let slots: ActionSlots
+    nonisolated let queue = WorkQueue()
+    nonisolated let slots: ActionSlots
     private let readyFlag = Mutex(false)
     private let stopping = Mutex(false)
     /// Whether the store loaded everything on disk (orphans may be collected).

@@ -57,6 +57,15 @@ public enum Planner {
                             orphanDue: (JobObservation) -> Bool = { _ in true }) -> [Action] {
         var byUID: [String: [JobObservation]] = [:]
         for o in observations { byUID[o.podUID, default: []].append(o) }
+        return plan(records: records, jobsByUID: byUID, now: now, settings: settings, cancelNotBefore: cancelNotBefore,
+                    advanceNotBefore: advanceNotBefore, orphanDue: orphanDue)
+    }
+
+    /// The same, with the observation already grouped by pod UID (the resync has it).
+    public static func plan(records: [String: PodRecord], jobsByUID byUID: [String: [JobObservation]], now: Date,
+                            settings: ReconcilerSettings, cancelNotBefore: [String: Date] = [:],
+                            advanceNotBefore: [String: Date] = [:],
+                            orphanDue: (JobObservation) -> Bool = { _ in true }) -> [Action] {
         var actions: [Action] = []
         // Jobs whose pod we do not know at all: orphans (e.g. left by a crash), once due.
         for uid in byUID.keys.sorted() where records[uid] == nil {

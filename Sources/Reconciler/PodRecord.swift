@@ -7,7 +7,8 @@ import Providers
 /// which incarnation (`attempt`) is current, and what is known of how it ended.
 /// Changed only by applying `PodEvent`s, so the journal can replay them.
 public struct PodRecord: Codable, Sendable, Equatable {
-    public var request: PodCreateRequests
+    /// Out of line (`Boxed`): the pod is most of a record's size.
+    @Boxed public var request: PodCreateRequests
     public var desired: Bool
     /// Incarnation; grows when the pod is re-created after the backend lost it.
     public var attempt: Int
@@ -43,7 +44,7 @@ public struct PodRecord: Codable, Sendable, Equatable {
     public var lastCleanupError: String?
 
     public init(request: PodCreateRequests, at now: Date) {
-        self.request = request; desired = true; attempt = 0; jobID = ""; restartCount = 0
+        _request = Boxed(wrappedValue: request); desired = true; attempt = 0; jobID = ""; restartCount = 0
         lastState = [:]; seenAttempt = nil; seenRunning = false; seenContainers = []
         terminal = nil; createFailures = 0; lastError = nil; failed = nil
         receivedAt = now; jobCreatedAt = nil; deletedAt = nil; updatedAt = now

@@ -36,14 +36,21 @@ extension Reconciler {
                 unknown.append(o)
             }
         }
-        jobsByUID = byUID
+        // Kept for the event path: the current job of each pod (`observed`), and
+        // only the rare others (older attempts, duplicates) here, so a resync does
+        // not hold a second per-pod array for every pod.
+        var others: [String: [JobObservation]] = [:]
+        for (uid, jobs) in byUID where records[uid] != nil && !(jobs.count == 1 && current[uid] == jobs[0]) {
+            others[uid] = jobs.filter { $0 != current[uid] }
+        }
+        otherJobs = others
         observed = current
 
         let verdict = orphans.update(orphans: unknown, knownJobs: known, now: clock.now,
                                      grace: settings.orphanGraceSeconds, massThreshold: settings.massOrphanThreshold,
                                      storeClean: storeClean)
         report(verdict)
-        let actions = Planner.plan(records: records, observations: observations, now: now, settings: settings,
+        let actions = Planner.plan(records: records, jobsByUID: byUID, now: now, settings: settings,
                                    cancelNotBefore: cancelBackoff.mapValues(\.notBefore),
                                    advanceNotBefore: advanceBackoff.mapValues(\.notBefore),
                                    orphanDue: { verdict.due.contains(Planner.jobKey($0.ref)) })
@@ -60,7 +67,8 @@ extension Reconciler {
         recordsVisited += 1
         var advance: [String: Date] = [:]
         if let b = advanceBackoff[uid] { advance[uid] = b.notBefore }
-        let actions = Planner.planKey(rec, jobs: jobsByUID[uid] ?? [], now: Date(), settings: settings,
+        let jobs = (observed[uid].map { [$0] } ?? []) + (otherJobs[uid] ?? [])
+        let actions = Planner.planKey(rec, jobs: jobs, now: Date(), settings: settings,
                                       advanceNotBefore: advance)
         let early = await execute(actions, wait: 0)
         await complete(early)
@@ -109,7 +117,14 @@ extension Reconciler {
         if !events.isEmpty {
             var lastErrors: [String: String] = [:]
             for a in abandoned { lastErrors[a.uid] = await store.record(a.uid)?.lastCleanupError ?? "" }
-            guard let touched = try? await persist(events) else { return [] }
+            // Batches of at most 1,024 events: still one fsync per batch, but a resync
+            // that sees every pod change at once does not build one journal buffer
+            // (and one result map) the size of every pod.
+            var touched: [String: PodRecord?] = [:]
+            for start in stride(from: 0, to: events.count, by: 1024) {
+                guard let t = try? await persist(Array(events[start..<min(events.count, start + 1024)])) else { return [] }
+                touched.merge(t) { _, new in new }
+            }
             for a in abandoned {
                 metricsRegistry.workspaceLeaked()
                 Log.error("the pod's files could not be removed; recording the leak and forgetting the pod",
@@ -252,16 +267,16 @@ extension Reconciler {
     }
 
     func dropCaches(_ uid: String) {
-        observed[uid] = nil; jobsByUID[uid] = nil; advanceBackoff[uid] = nil
+        observed[uid] = nil; otherJobs[uid] = nil; advanceBackoff[uid] = nil
     }
 
     /// The containers just started are no longer due (the next resync says what is).
     func clearDue(_ uid: String, _ ids: [String]) {
         let started = Set(ids)
         if var o = observed[uid] { o.dueToStart.removeAll { started.contains($0) }; observed[uid] = o }
-        if var jobs = jobsByUID[uid] {
+        if var jobs = otherJobs[uid] {
             for i in jobs.indices { jobs[i].dueToStart.removeAll { started.contains($0) } }
-            jobsByUID[uid] = jobs
+            otherJobs[uid] = jobs
         }
     }
 

@@ -35,8 +35,9 @@ public actor Reconciler: PodAPI {
     let storeClean: Bool
     /// Latest observation of each pod's current attempt (memory only).
     var observed: [String: JobObservation] = [:]
-    /// Every job the last resync saw, by pod UID: what the event path plans against.
-    var jobsByUID: [String: [JobObservation]] = [:]
+    /// Jobs the last resync saw besides each known pod's current one (older
+    /// attempts, duplicates), by pod UID: with `observed`, what the event path plans against.
+    var otherJobs: [String: [JobObservation]] = [:]
     /// Grace windows of jobs whose pod is unknown.
     var orphans = OrphanTracker()
     var orphanRefusal: String?

@@ -78,8 +78,10 @@ public enum ReconcilerBenchmark {
         for chunk in stride(from: 0, to: n, by: 1000) {
             try await rec.seed(Array(requests[chunk..<min(n, chunk + 1000)]))
         }
+        let rssSeeded = residentBytes()
         while provider.createCount < n { try await Task.sleep(for: .milliseconds(2)) }
         while await rec.inFlightCount > 0 { try await Task.sleep(for: .milliseconds(2)) }
+        let rssCreated = residentBytes()
 
         var t = clock.now
         await rec.tickOnce()            // observes every pod once
@@ -94,6 +96,9 @@ public enum ReconcilerBenchmark {
             calls.append(provider.commandCount - c0)
         }
         let rss1 = residentBytes()
+        if ProcessInfo.processInfo.environment["INTERLINK_BENCH_MEMORY"] != nil {
+            printErr("RSS per pod (bytes): recorded \((rssSeeded - rss0) / n), created on the backend \((rssCreated - rss0) / n), after resyncs \((rss1 - rss0) / n)")
+        }
 
         var lat: [Double] = []
         let lookups = 20_000
@@ -138,6 +143,8 @@ public enum ReconcilerBenchmark {
         guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
         return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
     }
+
+    static func printErr(_ s: String) { FileDescriptor.writeAll(2, Data((s + "\n").utf8)) }
 
     static func request(_ i: Int) -> PodCreateRequests {
         let hex = String(i, radix: 16)

@@ -45,8 +45,8 @@ public enum CancelReason: String, Sendable, Equatable {
 }
 
 /// The pure heart of the reconciler: desired records + one observation of the
-/// backend + the time -> the actions to take. No I/O, no clock, deterministic
-/// order (by pod UID), so it can be tested with tables and replayed after a crash.
+/// backend + the time -> the actions to take. No I/O, no clock; each pod's actions
+/// are in a fixed order, pods in dictionary order (sorting would cost O(n log n)).
 public enum Planner {
     /// The full plan (the resync): every record against one whole observation.
     /// `orphanDue` says whether a job of an unknown pod may be cancelled now
@@ -68,13 +68,14 @@ public enum Planner {
                             orphanDue: (JobObservation) -> Bool = { _ in true }) -> [Action] {
         var actions: [Action] = []
         // Jobs whose pod we do not know at all: orphans (e.g. left by a crash), once due.
-        for uid in byUID.keys.sorted() where records[uid] == nil {
+        // Dictionary order, not sorted: sorting would make the resync O(n log n).
+        for uid in byUID.keys where records[uid] == nil {
             for o in byUID[uid]! where orphanDue(o) {
                 if let t = cancelNotBefore[jobKey(o.ref)], t > now { continue }
                 actions.append(.cancel(o.ref, reason: .orphan))
             }
         }
-        for uid in records.keys.sorted() {
+        for uid in records.keys {
             actions += planRecord(records[uid]!, jobs: byUID[uid] ?? [], now: now, settings: settings,
                                   cancelNotBefore: cancelNotBefore, advanceNotBefore: advanceNotBefore,
                                   absenceIsKnown: true)

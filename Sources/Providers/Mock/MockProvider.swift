@@ -94,7 +94,7 @@ public final class MockProvider: Provider {
     public func observe() async throws -> [JobObservation] {
         let now = Date()
         let jobs = state.withLock { s in s.commands += 1; s.observes += 1; return s.jobs }
-        return jobs.keys.sorted().map { jobs[$0]!.observation(at: now) }
+        return jobs.values.map { $0.observation(at: now) }
     }
 
     public func delete(_ job: JobRef) async throws {

@@ -35,6 +35,7 @@ struct ConfigReader {
         "MaxCreateAttempts": { r, n, c throws(ConfigError) in c.maxCreateAttempts = try r.int(n, "MaxCreateAttempts", 1...1000) },
         "InstanceName": { r, n, c throws(ConfigError) in c.instanceName = try r.instanceName(n) },
         "MaxRestarts": { r, n, c throws(ConfigError) in c.maxRestarts = try r.int(n, "MaxRestarts", 0...1_000_000) },
+        "OrphanGraceSeconds": { r, n, c throws(ConfigError) in c.orphanGraceSeconds = try r.seconds(n, "OrphanGraceSeconds", minimum: 0) },
         "MockRunSeconds": { r, n, c throws(ConfigError) in c.mockRunSeconds = try r.seconds(n, "MockRunSeconds", minimum: 0) },
         "DockerPath": { r, n, c throws(ConfigError) in c.dockerPath = try r.string(n, "DockerPath") },
         "DockerHost": { r, n, c throws(ConfigError) in c.dockerHost = try r.string(n, "DockerHost") },

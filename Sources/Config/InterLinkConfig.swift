@@ -36,6 +36,9 @@ public struct InterLinkConfig: Sendable, Equatable {
     public var instanceName = "interlink"
     /// Pods whose backend lost them are re-created at most this many times.
     public var maxRestarts = 10
+    /// A backend job of this instance whose pod is unknown is cancelled as an
+    /// orphan only once it stayed unknown this long (seconds, from first sight).
+    public var orphanGraceSeconds = 300.0
 
     // MARK: Mock provider
     /// How long each mock container "runs" unless the pod says otherwise

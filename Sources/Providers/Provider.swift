@@ -68,13 +68,18 @@ public struct JobObservation: Sendable, Equatable, Codable {
     /// InterLink's back, node failure, preemption) rather than its containers
     /// exiting: the reconciler then treats it as lost work, per restartPolicy.
     public var interruption: String?
+    /// Backend container ids that should be started now: the next init step or
+    /// the main containers. Filled by `observe` (which only observes), acted on
+    /// only by the planner's `.advance` action, so the loop has one place that acts.
+    public var dueToStart: [String] = []
 
     public init(podUID: String, namespace: String = "", name: String = "", jobID: String, attempt: Int = 0,
                 state: JobState, containers: [ContainerStatus] = [], initContainers: [ContainerStatus] = [],
-                message: String? = nil, interruption: String? = nil) {
+                message: String? = nil, interruption: String? = nil, dueToStart: [String] = []) {
         self.podUID = podUID; self.namespace = namespace; self.name = name; self.jobID = jobID
         self.attempt = attempt; self.state = state; self.containers = containers
         self.initContainers = initContainers; self.message = message; self.interruption = interruption
+        self.dueToStart = dueToStart
     }
 
     public var ref: JobRef {
@@ -152,6 +157,14 @@ public protocol Provider: Sendable {
     func ping() async throws -> PingResponse?
     /// Number of backend commands run so far (for metrics and the per-tick bound).
     var commandCount: Int { get }
+    /// Starts the backend containers `ids` of `job` (from `JobObservation.dueToStart`).
+    /// Idempotent: starting a container that already runs or ran is not an error.
+    func advance(_ job: JobRef, start ids: [String]) async throws
+}
+
+extension Provider {
+    /// Providers whose jobs start by themselves (Slurm, the mock) have nothing to advance.
+    public func advance(_ job: JobRef, start ids: [String]) async throws {}
 }
 
 extension LogStream {

@@ -10,7 +10,10 @@ import Glibc
 ///
 /// Contract: when `apply` returns, the events are on disk; a process killed at
 /// any instant reloads to the state after some prefix of the applied batches.
-/// A torn journal tail is dropped with a warning; a corrupt snapshot is an error.
+/// A torn journal tail (an interrupted write, zeros included) is cut off with a
+/// warning. Damage with intact records after it is never skipped: the store
+/// refuses to open, naming the file and offset, until `interlink state repair`
+/// (which keeps a backup) is run; a corrupt snapshot is an error too.
 /// The directory is 0700 and files are 0600 because requests carry Secrets.
 public actor DesiredStore {
     /// `seq` numbers every event ever applied; the snapshot remembers the last
@@ -31,6 +34,16 @@ public actor DesiredStore {
     private let compactAfterBytes: Int
     private var records: [String: PodRecord] = [:]
     private var fd: Int32 = -1
+    /// Held (flock) while the store is open: one writer per state directory,
+    /// and `interlink state repair` cannot rewrite files a server is using.
+    private var lockFD: Int32 = -1
+    /// What loading found (a cut tail...), for the orphan collector's caution.
+    public private(set) var loadReport = LoadReport()
+    /// Size of the last snapshot written: compaction waits until the journal
+    /// outgrows it, so its cost stays spread over the writes since the last one.
+    private var snapshotBytes = 0
+    /// Time and size of the last compaction (for the benchmark and metrics).
+    public private(set) var lastCompaction: (seconds: Double, snapshotBytes: Int)?
     private var journalRecords = 0
     private var journalBytes = 0
     private var seq: UInt64 = 0
@@ -46,10 +59,16 @@ public actor DesiredStore {
         self.compactAfterRecords = compactAfterRecords
         self.compactAfterBytes = compactAfterBytes
         try DurableFile.makeDirectory(directory)
-        let (loaded, count, bytes, last) = try Self.load(snapshot: directory + "/snapshot", journal: directory + "/journal")
-        records = loaded; journalRecords = count; journalBytes = bytes; seq = last
+        lockFD = try DurableFile.lock(directory + "/lock")
+        do {
+            let (loaded, count, bytes, last, report) = try Self.load(directory: directory)
+            records = loaded; journalRecords = count; journalBytes = bytes; seq = last; loadReport = report
+        } catch {
+            Glibc.close(lockFD); lockFD = -1
+            throw error
+        }
         let jfd = open(directory + "/journal", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
-        if jfd < 0 { throw DurableFile.err(directory + "/journal", "open") }
+        if jfd < 0 { Glibc.close(lockFD); throw DurableFile.err(directory + "/journal", "open") }
         fchmod(jfd, 0o600)
         fd = jfd
         // A journal just created must have its directory entry on disk too.
@@ -58,6 +77,7 @@ public actor DesiredStore {
 
     deinit {
         if fd >= 0 { Glibc.close(fd) }
+        if lockFD >= 0 { Glibc.close(lockFD) }
         executor.shutdown()
     }
 
@@ -105,7 +125,7 @@ public actor DesiredStore {
             records[e.uid] = next
             touched[e.uid] = .some(next)
         }
-        if (journalRecords > max(compactAfterRecords, 2 * records.count) || journalBytes > compactAfterBytes)
+        if (journalRecords > max(compactAfterRecords, 2 * records.count) || journalBytes > max(compactAfterBytes, 2 * snapshotBytes))
             && journalRecords >= retryCompactionAt {
             do { try compact(); retryCompactionAt = 0 } catch {
                 // The journal still holds everything; compaction can wait until it has grown.
@@ -119,78 +139,154 @@ public actor DesiredStore {
 
     /// Writes all records to a new snapshot (atomically), then empties the journal.
     public func compact() throws(ReconcilerError) {
-        var payload = Data()
-        do {
-            payload.append(RecordFrame.encode(try encoder.encode(SnapshotHeader(version: 2, lastSeq: seq, records: records.count))))
-            for r in records.values { payload.append(RecordFrame.encode(try encoder.encode(r))) }
-        } catch { throw .encoding("\(error)") }
+        let clock = ContinuousClock(), started = clock.now
+        let payload = try Self.encodeSnapshot(records, lastSeq: seq, encoder: encoder)
         try DurableFile.writeAtomically(payload, to: snapshotPath)
         // A crash before this truncate leaves old events in the journal; their
         // sequence numbers are <= the snapshot's lastSeq, so loading skips them.
         if ftruncate(fd, 0) != 0 { throw DurableFile.err(journalPath, "truncate") }
         if fsync(fd) != 0 { throw DurableFile.err(journalPath, "fsync") }
-        journalRecords = 0; journalBytes = 0
+        journalRecords = 0; journalBytes = 0; snapshotBytes = payload.count
+        let d = clock.now - started
+        lastCompaction = (Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18, payload.count)
         Log.debug("journal compacted", ["records": String(records.count), "snapshotBytes": String(payload.count)])
+    }
+
+    /// A header frame, then one frame per record.
+    static func encodeSnapshot(_ records: [String: PodRecord], lastSeq: UInt64, encoder: JSONEncoder) throws(ReconcilerError) -> Data {
+        var payload = Data()
+        do {
+            payload.append(RecordFrame.encode(try encoder.encode(SnapshotHeader(version: 2, lastSeq: lastSeq, records: records.count))))
+            for r in records.values { payload.append(RecordFrame.encode(try encoder.encode(r))) }
+        } catch { throw .encoding("\(error)") }
+        return payload
     }
 
     /// Closes the journal; later `apply` calls fail.
     public func close() {
         if fd >= 0 { fsync(fd); Glibc.close(fd); fd = -1 }
+        if lockFD >= 0 { Glibc.close(lockFD); lockFD = -1 }
     }
 
-    private static func load(snapshot: String, journal: String) throws(ReconcilerError)
-        -> ([String: PodRecord], Int, Int, UInt64) {
-        var records: [String: PodRecord] = [:]
-        var seq: UInt64 = 0
-        let decoder = JSONDecoder()
-        if DurableFile.exists(snapshot) {
-            chmod(snapshot, 0o600)
-            let data = try DurableFile.read(snapshot)
-            let (frames, valid) = RecordFrame.decode(data)
-            guard valid == data.count, let first = frames.first else {
-                throw .corruptSnapshot(path: snapshot, message: "its checksum or length does not match")
-            }
-            do {
-                let header = try decoder.decode(SnapshotHeader.self, from: first)
-                guard header.version == 2, frames.count == header.records + 1 else {
-                    throw ReconcilerError.corruptSnapshot(path: snapshot, message: "it holds \(frames.count - 1) records where its header says \(header.records) (version \(header.version))")
-                }
-                for frame in frames.dropFirst() {
-                    let r = try decoder.decode(PodRecord.self, from: frame)
-                    records[r.uid] = r
-                }
-                seq = header.lastSeq
-            } catch let e as ReconcilerError {
-                throw e
-            } catch {
-                throw .corruptSnapshot(path: snapshot, message: "its content does not decode: \(WireJSON.describe(error))")
-            }
-        }
-        guard DurableFile.exists(journal) else { return (records, 0, 0, seq) }
-        chmod(journal, 0o600)
-        let data = try DurableFile.read(journal)
-        let (frames, framedLength) = RecordFrame.decode(data)
-        var validLength = 0, count = 0
-        for frame in frames {
+    /// Bytes in the journal since the last compaction.
+    public var journalByteCount: Int { journalBytes }
+
+    private static func load(directory: String) throws(ReconcilerError)
+        -> ([String: PodRecord], Int, Int, UInt64, LoadReport) {
+        let r = try StateReading.read(directory: directory)
+        if let bad = r.snapshotProblem { throw .corruptSnapshot(path: r.snapshotPath, message: bad) }
+        if let u = r.undecodable.first {
             // A frame whose checksum holds but whose content does not decode was
             // written by another version: refuse to start rather than drop it and
             // everything after it (those pods' jobs would be cancelled as orphans).
-            let entry: JournalEntry
-            do { entry = try decoder.decode(JournalEntry.self, from: frame) } catch {
-                throw .corruptSnapshot(path: journal, message: "record \(count + 1) is intact but does not decode (written by another InterLink version?): \(WireJSON.describe(error))")
-            }
-            if entry.seq > seq {
-                records[entry.uid] = PodRecord.apply(entry.event, to: records[entry.uid], at: entry.at)
-                seq = entry.seq
-            }
-            validLength += RecordFrame.headerSize + frame.count; count += 1
+            throw .corruptSnapshot(path: u.path, message: "the record at byte \(u.offset) is intact but does not decode (written by another InterLink version?): \(u.error)")
         }
-        if validLength < data.count {
-            Log.warn("dropping a torn or corrupt journal tail (a crash interrupted a write)",
-                     ["path": journal, "keptBytes": String(validLength), "droppedBytes": String(data.count - validLength),
-                      "framedBytes": String(framedLength)])
-            if truncate(journal, off_t(validLength)) != 0 { throw DurableFile.err(journal, "truncate") }
+        let scan = r.journalScan
+        if let d = scan.middle.first {
+            let after = scan.frames.filter { $0.offset > d.offset }.count
+            throw .damagedJournal(path: r.journalPath, offset: d.offset, length: d.length, intactAfter: after)
         }
-        return (records, count, validLength, seq)
+        var report = LoadReport()
+        var validLength = scan.fileSize
+        if let tail = scan.tail {
+            report.droppedTailBytes = tail.length
+            report.tailWasInterruptedWrite = r.tailWasInterruptedWrite
+            validLength = tail.offset
+            Log.warn(report.tailWasInterruptedWrite
+                        ? "dropping a torn journal tail (a crash interrupted a write)"
+                        : "dropping a damaged last journal record; orphan collection stays off until restart",
+                     ["path": r.journalPath, "offset": String(tail.offset), "droppedBytes": String(tail.length)])
+            if truncate(r.journalPath, off_t(validLength)) != 0 { throw DurableFile.err(r.journalPath, "truncate") }
+        }
+        return (r.records, scan.frames.count, validLength, r.lastSeq, report)
+    }
+}
+
+/// How the store's files looked when it opened.
+public struct LoadReport: Sendable, Equatable {
+    /// Bytes cut off the end of the journal (0: none).
+    public var droppedTailBytes = 0
+    /// The cut tail was an interrupted append (short frame or zeros), not a
+    /// complete record damaged afterwards.
+    public var tailWasInterruptedWrite = true
+    /// Everything on disk was loaded: nothing acknowledged can be missing, so
+    /// jobs the store does not know may be collected as orphans.
+    public var clean: Bool { droppedTailBytes == 0 || tailWasInterruptedWrite }
+}
+
+/// The content of a state directory, read without changing anything: the
+/// records rebuilt from every intact frame, and every problem with its offset.
+/// The store's load refuses on problems; `interlink state check/repair` report them.
+struct StateReading {
+    var snapshotPath: String
+    var journalPath: String
+    var records: [String: PodRecord] = [:]
+    var lastSeq: UInt64 = 0
+    var snapshotExists = false
+    var snapshotRecords = 0
+    var snapshotScan = JournalScan()
+    /// Why the snapshot cannot be trusted as a whole (nil: it can).
+    var snapshotProblem: String?
+    var journalScan = JournalScan()
+    var journalApplied = 0
+    var journalSkipped = 0
+    var tailWasInterruptedWrite = true
+    /// Intact frames whose content does not decode.
+    var undecodable: [(path: String, offset: Int, error: String)] = []
+
+    static func read(directory: String) throws(ReconcilerError) -> StateReading {
+        var r = StateReading(snapshotPath: directory + "/snapshot", journalPath: directory + "/journal")
+        let decoder = JSONDecoder()
+        if DurableFile.exists(r.snapshotPath) {
+            r.snapshotExists = true
+            chmod(r.snapshotPath, 0o600)
+            let data = try DurableFile.read(r.snapshotPath)
+            let scan = JournalScan.scan(data)
+            r.snapshotScan = scan
+            if let d = scan.damage.first {
+                r.snapshotProblem = "its checksum or length does not match at byte \(d.offset)"
+            }
+            var frames = scan.frames[...]
+            if let first = frames.first, let header = try? decoder.decode(DesiredStore.SnapshotHeader.self, from: first.payload),
+               header.version == 2, first.offset == 0 {
+                frames = frames.dropFirst()
+                r.lastSeq = header.lastSeq
+                if frames.count != header.records && r.snapshotProblem == nil {
+                    r.snapshotProblem = "it holds \(frames.count) records where its header says \(header.records) (version \(header.version))"
+                }
+            } else if r.snapshotProblem == nil {
+                r.snapshotProblem = "its header is missing or does not decode"
+            }
+            for f in frames {
+                do {
+                    let rec = try decoder.decode(PodRecord.self, from: f.payload)
+                    r.records[rec.uid] = rec; r.snapshotRecords += 1
+                } catch {
+                    r.undecodable.append((r.snapshotPath, f.offset, WireJSON.describe(error)))
+                }
+            }
+        }
+        guard DurableFile.exists(r.journalPath) else { return r }
+        chmod(r.journalPath, 0o600)
+        let data = try DurableFile.read(r.journalPath)
+        r.journalScan = JournalScan.scan(data)
+        if let tail = r.journalScan.tail { r.tailWasInterruptedWrite = JournalScan.tailIsInterruptedWrite(data, tail) }
+        let base = r.lastSeq
+        for f in r.journalScan.frames {
+            let entry: DesiredStore.JournalEntry
+            do { entry = try decoder.decode(DesiredStore.JournalEntry.self, from: f.payload) } catch {
+                r.undecodable.append((r.journalPath, f.offset, WireJSON.describe(error)))
+                continue
+            }
+            // Events the snapshot already holds (a crash between its rename and
+            // the journal's truncation) are skipped by sequence number.
+            if entry.seq > base {
+                r.records[entry.uid] = PodRecord.apply(entry.event, to: r.records[entry.uid], at: entry.at)
+                r.lastSeq = max(r.lastSeq, entry.seq); r.journalApplied += 1
+            } else {
+                r.journalSkipped += 1
+            }
+        }
+        return r
     }
 }

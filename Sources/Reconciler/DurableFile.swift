@@ -70,6 +70,20 @@ enum DurableFile {
         if let failure { throw failure }
     }
 
+    /// Opens `path` and takes an exclusive, non-blocking flock on it (released
+    /// when the descriptor closes, also when the process dies).
+    static func lock(_ path: String) throws(ReconcilerError) -> Int32 {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        if fd < 0 { throw err(path, "open") }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let busy = errno == EWOULDBLOCK
+            close(fd)
+            if busy { throw .io(path: path, message: "another InterLink process is using this state directory") }
+            throw err(path, "flock")
+        }
+        return fd
+    }
+
     static func err(_ path: String, _ op: String) -> ReconcilerError {
         .io(path: path, message: "\(op) failed: \(String(cString: strerror(errno)))")
     }

@@ -12,6 +12,12 @@ public enum Action: Sendable, Equatable {
     case cancel(JobRef, reason: CancelReason)
     /// The pod is deleted and gone from the backend: clean up its files, forget it.
     case forget(uid: String, JobRef)
+    /// Start the backend containers `ids` of the current attempt (the next init
+    /// step, then the main containers), as `JobObservation.dueToStart` asked.
+    case advance(JobRef, ids: [String])
+    /// Cleanup failed `maxCleanupAttempts` times: record the leaked workspace
+    /// (metric and log) and forget the pod, so it does not stay pinned forever.
+    case abandon(uid: String, JobRef)
 
     public var kind: String {
         switch self {
@@ -27,6 +33,8 @@ public enum Action: Sendable, Equatable {
         case .create: return "create"
         case .cancel: return "cancel"
         case .forget: return "forget"
+        case .advance: return "advance"
+        case .abandon: return "abandon"
         }
     }
 }
@@ -37,56 +45,111 @@ public enum CancelReason: String, Sendable, Equatable {
 }
 
 /// The pure heart of the reconciler: desired records + one observation of the
-/// backend + the time -> the actions to take. No I/O, no clock, deterministic
-/// order (by pod UID), so it can be tested with tables and replayed after a crash.
+/// backend + the time -> the actions to take. No I/O, no clock; each pod's actions
+/// are in a fixed order, pods in dictionary order (sorting would cost O(n log n)).
 public enum Planner {
+    /// The full plan (the resync): every record against one whole observation.
+    /// `orphanDue` says whether a job of an unknown pod may be cancelled now
+    /// (the reconciler's grace window and mass-orphan guard); tests pass nothing.
     public static func plan(records: [String: PodRecord], observations: [JobObservation], now: Date,
-                            settings: ReconcilerSettings, cancelNotBefore: [String: Date] = [:]) -> [Action] {
+                            settings: ReconcilerSettings, cancelNotBefore: [String: Date] = [:],
+                            advanceNotBefore: [String: Date] = [:],
+                            orphanDue: (JobObservation) -> Bool = { _ in true }) -> [Action] {
         var byUID: [String: [JobObservation]] = [:]
         for o in observations { byUID[o.podUID, default: []].append(o) }
-        var actions: [Action] = []
+        return plan(records: records, jobsByUID: byUID, now: now, settings: settings, cancelNotBefore: cancelNotBefore,
+                    advanceNotBefore: advanceNotBefore, orphanDue: orphanDue)
+    }
 
-        func cancel(_ o: JobObservation, _ reason: CancelReason, pod: Pod?) {
+    /// The same, with the observation already grouped by pod UID (the resync has it).
+    public static func plan(records: [String: PodRecord], jobsByUID byUID: [String: [JobObservation]], now: Date,
+                            settings: ReconcilerSettings, cancelNotBefore: [String: Date] = [:],
+                            advanceNotBefore: [String: Date] = [:],
+                            orphanDue: (JobObservation) -> Bool = { _ in true }) -> [Action] {
+        var actions: [Action] = []
+        // Jobs whose pod we do not know at all: orphans (e.g. left by a crash), once due.
+        // Dictionary order, not sorted: sorting would make the resync O(n log n).
+        for uid in byUID.keys where records[uid] == nil {
+            for o in byUID[uid]! where orphanDue(o) {
+                if let t = cancelNotBefore[jobKey(o.ref)], t > now { continue }
+                actions.append(.cancel(o.ref, reason: .orphan))
+            }
+        }
+        for uid in records.keys {
+            actions += planRecord(records[uid]!, jobs: byUID[uid] ?? [], now: now, settings: settings,
+                                  cancelNotBefore: cancelNotBefore, advanceNotBefore: advanceNotBefore,
+                                  absenceIsKnown: true)
+        }
+        return actions
+    }
+
+    /// The plan of one pod key (the event path: a create, a delete, an outcome),
+    /// against the jobs the last resync saw for it. That observation may be
+    /// stale, so the absence of a job proves nothing here: losing a job is only
+    /// ever concluded by the resync, which has just observed the whole backend.
+    public static func planKey(_ rec: PodRecord, jobs: [JobObservation], now: Date, settings: ReconcilerSettings,
+                               cancelNotBefore: [String: Date] = [:], advanceNotBefore: [String: Date] = [:]) -> [Action] {
+        planRecord(rec, jobs: jobs, now: now, settings: settings, cancelNotBefore: cancelNotBefore,
+                   advanceNotBefore: advanceNotBefore, absenceIsKnown: false)
+    }
+
+    static func planRecord(_ rec: PodRecord, jobs: [JobObservation], now: Date, settings: ReconcilerSettings,
+                           cancelNotBefore: [String: Date], advanceNotBefore: [String: Date],
+                           absenceIsKnown: Bool) -> [Action] {
+        let uid = rec.uid
+        var actions: [Action] = []
+        func cancel(_ o: JobObservation, _ reason: CancelReason) {
             if let t = cancelNotBefore[jobKey(o.ref)], t > now { return }
-            var ref = o.ref; ref.pod = pod
-            if let g = pod?.spec?.terminationGracePeriodSeconds { ref.gracePeriodSeconds = Int(g) }
+            // Failed cancels back off durably, in the record.
+            if let n = rec.cancelFailures, n > 0, let at = rec.cancelFailedAt,
+               now < at.addingTimeInterval(settings.backoff(failures: n)) { return }
+            var ref = o.ref; ref.pod = rec.pod
+            if let g = rec.pod.spec?.terminationGracePeriodSeconds { ref.gracePeriodSeconds = Int(clamping: g) }
             actions.append(.cancel(ref, reason: reason))
         }
-
-        // Jobs whose pod we do not know at all: orphans (e.g. left by a crash).
-        for uid in byUID.keys.sorted() where records[uid] == nil {
-            for o in byUID[uid]! { cancel(o, .orphan, pod: nil) }
+        if !rec.desired {
+            // A finished job needs no stopping (Slurm keeps reporting it from its
+            // status files): once nothing runs, clean up and forget the pod.
+            let live = jobs.filter { $0.state != .finished }
+            if live.isEmpty && !absenceIsKnown {
+                // The event path's view may predate the job: stop it by its recorded id
+                // (idempotent), and leave forgetting to the resync, which has looked.
+                if !rec.jobID.isEmpty && !jobs.contains(where: { $0.jobID == rec.jobID && $0.attempt == rec.attempt }) {
+                    cancel(JobObservation(podUID: uid, namespace: rec.pod.namespace, name: rec.pod.name,
+                                          jobID: rec.jobID, attempt: rec.attempt, state: .running), .undesired)
+                }
+                return actions
+            }
+            if live.isEmpty {
+                let failures = rec.cleanupFailures ?? 0
+                if failures >= settings.maxCleanupAttempts {
+                    actions.append(.abandon(uid: uid, rec.jobRef))
+                } else if failures == 0 || now >= (rec.cleanupFailedAt ?? .distantPast).addingTimeInterval(settings.backoff(failures: failures)) {
+                    actions.append(.forget(uid: uid, rec.jobRef))
+                }
+            }
+            for o in live { cancel(o, .undesired) }
+            return actions
         }
-        for uid in records.keys.sorted() {
-            let rec = records[uid]!
-            let jobs = byUID[uid] ?? []
-            if !rec.desired {
-                // A finished job needs no stopping (Slurm keeps reporting it from its
-                // status files): once nothing runs, clean up and forget the pod.
-                let live = jobs.filter { $0.state != .finished }
-                if live.isEmpty { actions.append(.forget(uid: uid, rec.jobRef)) }
-                for o in live { cancel(o, .undesired, pod: rec.pod) }
-                continue
-            }
-            // Two jobs of the current attempt (a create that timed out yet went
-            // through, then a retry): keep the one whose id the VK was told.
-            let mine = jobs.filter { $0.attempt == rec.attempt }
-            let current = mine.first { $0.jobID == rec.jobID } ?? mine.first
-            for o in jobs where o.attempt != rec.attempt || o.jobID != current?.jobID {
-                cancel(o, .staleAttempt, pod: rec.pod)
-            }
-            if let o = current {
-                if rec.failed != nil { cancel(o, .failed, pod: rec.pod); continue }
-                actions += observed(rec, o, now: now, settings: settings)
-            } else if rec.failed == nil && rec.terminal == nil {
-                actions += missing(rec, now: now, settings: settings)
-            }
+        // Two jobs of the current attempt (a create that timed out yet went
+        // through, then a retry): keep the one whose id the VK was told.
+        let mine = jobs.filter { $0.attempt == rec.attempt }
+        let current = mine.first { $0.jobID == rec.jobID } ?? mine.first
+        for o in jobs where o.attempt != rec.attempt || o.jobID != current?.jobID {
+            cancel(o, .staleAttempt)
+        }
+        if let o = current {
+            if rec.failed != nil { cancel(o, .failed); return actions }
+            actions += observed(rec, o, now: now, settings: settings, advanceNotBefore: advanceNotBefore)
+        } else if rec.failed == nil && rec.terminal == nil {
+            if absenceIsKnown || rec.jobID.isEmpty { actions += missing(rec, now: now, settings: settings) }
         }
         return actions
     }
 
     /// The current attempt is in the backend: adopt its id, note it alive or finished.
-    static func observed(_ rec: PodRecord, _ o: JobObservation, now: Date, settings: ReconcilerSettings) -> [Action] {
+    static func observed(_ rec: PodRecord, _ o: JobObservation, now: Date, settings: ReconcilerSettings,
+                         advanceNotBefore: [String: Date] = [:]) -> [Action] {
         var out: [Action] = []
         if rec.jobID != o.jobID { out.append(.record(uid: rec.uid, .created(attempt: o.attempt, jobID: o.jobID))) }
         switch o.state {
@@ -104,6 +167,14 @@ public enum Planner {
             let running = o.state == .running
             if rec.seenAttempt != o.attempt || (running && !rec.seenRunning) {
                 out.append(.record(uid: rec.uid, .seen(attempt: o.attempt, running: running, containers: o.containers)))
+            }
+            // The backend has containers waiting for their turn: start them (the
+            // one place that acts; observe only reported it). Never fails the pod.
+            if !o.dueToStart.isEmpty && rec.terminal == nil
+                && (advanceNotBefore[rec.uid].map { $0 <= now } ?? true) {
+                var ref = rec.jobRef
+                ref.jobID = o.jobID
+                out.append(.advance(ref, ids: o.dueToStart))
             }
         }
         return out

@@ -7,7 +7,8 @@ import Providers
 /// which incarnation (`attempt`) is current, and what is known of how it ended.
 /// Changed only by applying `PodEvent`s, so the journal can replay them.
 public struct PodRecord: Codable, Sendable, Equatable {
-    public var request: PodCreateRequests
+    /// Out of line (`Boxed`): the pod is most of a record's size.
+    @Boxed public var request: PodCreateRequests
     public var desired: Bool
     /// Incarnation; grows when the pod is re-created after the backend lost it.
     public var attempt: Int
@@ -31,9 +32,19 @@ public struct PodRecord: Codable, Sendable, Equatable {
     public var jobCreatedAt: Date?
     public var deletedAt: Date?
     public var updatedAt: Date
+    /// Failed cancels of this pod's jobs, and when the last one failed: the
+    /// retry backoff is durable, so a restart does not hammer a stuck backend.
+    /// Optional so snapshots written before these fields still load.
+    public var cancelFailures: Int?
+    public var cancelFailedAt: Date?
+    /// Failed cleanups of the pod's workspace (durable backoff; after
+    /// `maxCleanupAttempts` the leak is recorded and the pod forgotten).
+    public var cleanupFailures: Int?
+    public var cleanupFailedAt: Date?
+    public var lastCleanupError: String?
 
     public init(request: PodCreateRequests, at now: Date) {
-        self.request = request; desired = true; attempt = 0; jobID = ""; restartCount = 0
+        _request = Boxed(wrappedValue: request); desired = true; attempt = 0; jobID = ""; restartCount = 0
         lastState = [:]; seenAttempt = nil; seenRunning = false; seenContainers = []
         terminal = nil; createFailures = 0; lastError = nil; failed = nil
         receivedAt = now; jobCreatedAt = nil; deletedAt = nil; updatedAt = now
@@ -45,7 +56,7 @@ public struct PodRecord: Codable, Sendable, Equatable {
     /// The reference providers need to stop or read the current job.
     public var jobRef: JobRef {
         JobRef(podUID: uid, namespace: pod.namespace, name: pod.name, jobID: jobID, attempt: attempt,
-               gracePeriodSeconds: Int(pod.spec?.terminationGracePeriodSeconds ?? 30), pod: pod)
+               gracePeriodSeconds: Int(clamping: pod.spec?.terminationGracePeriodSeconds ?? 30), pod: pod)
     }
 
     public var desiredPod: DesiredPod { DesiredPod(request: request, attempt: attempt) }
@@ -94,6 +105,12 @@ public enum PodEvent: Codable, Sendable, Equatable {
     case failed(reason: String, message: String)
     /// The pod is gone from the backend and from the store.
     case forgotten
+    /// Stopping one of the pod's jobs failed (it is retried with backoff).
+    case cancelFailed(message: String)
+    /// A cancel went through after earlier failures: the backoff starts over.
+    case cancelSucceeded
+    /// Removing the pod's files failed (retried with backoff, then abandoned).
+    case cleanupFailed(message: String)
 }
 
 extension PodRecord {
@@ -134,6 +151,12 @@ extension PodRecord {
             if r.failed == nil { r.failed = Failure(reason: reason, message: message, at: now) }
         case .forgotten:
             return nil
+        case .cancelFailed:
+            r.cancelFailures = (r.cancelFailures ?? 0) + 1; r.cancelFailedAt = now
+        case .cancelSucceeded:
+            r.cancelFailures = nil; r.cancelFailedAt = nil
+        case .cleanupFailed(let message):
+            r.cleanupFailures = (r.cleanupFailures ?? 0) + 1; r.cleanupFailedAt = now; r.lastCleanupError = message
         }
         return r
     }

@@ -2,39 +2,9 @@ import FoundationEssentials
 import Model
 import Providers
 
-/// What one backend action came to; turned into durable events by the tick.
-enum ActionOutcome: Sendable {
-    case created(uid: String, attempt: Int, jobID: String)
-    case createFailed(uid: String, attempt: Int, error: ProviderError)
-    case cancelled(key: String)
-    case cancelFailed(key: String)
-    case cleanedUp(uid: String)
-    case cleanupFailed(uid: String)
-
-    /// The in-flight key of the action this is the outcome of (see `Action.flightKey`).
-    var flightKey: String {
-        switch self {
-        case .created(let uid, _, _), .createFailed(let uid, _, _): return "create:" + uid
-        case .cancelled(let k), .cancelFailed(let k): return "cancel:" + k
-        case .cleanedUp(let uid), .cleanupFailed(let uid): return "forget:" + uid
-        }
-    }
-}
-
-extension Action {
-    /// Identifies a backend action while it runs, so a later tick does not start it again.
-    var flightKey: String? {
-        switch self {
-        case .create(let uid, _): return "create:" + uid
-        case .cancel(let ref, _): return "cancel:" + Planner.jobKey(ref)
-        case .forget(let uid, _): return "forget:" + uid
-        case .record: return nil
-        }
-    }
-}
-
 extension Reconciler {
-    /// The body of `tickOnce`: observe once, plan, record, act, refresh statuses.
+    /// The body of `tickOnce`, the resync: observe once, plan every record,
+    /// record, act, refresh every status. The only O(n) pass.
     func tick() async {
         let clock = ContinuousClock(), start = clock.now
         defer {
@@ -50,184 +20,264 @@ extension Reconciler {
             Log.warn("observe failed; skipping this tick", ["provider": provider.name, "error": "\(error)"])
             return
         }
-        var records = await store.all()
+        let records = await store.all()
+        recordsVisited += records.count
         let now = Date()
+        var byUID: [String: [JobObservation]] = [:]
         var current: [String: JobObservation] = [:]
-        for o in observations where records[o.podUID]?.attempt == o.attempt { current[o.podUID] = o }
+        var unknown: [JobObservation] = []
+        var known = 0
+        for o in observations {
+            byUID[o.podUID, default: []].append(o)
+            if let r = records[o.podUID] {
+                known += 1
+                if r.attempt == o.attempt { current[o.podUID] = o }
+            } else {
+                unknown.append(o)
+            }
+        }
+        // Kept for the event path: the current job of each pod (`observed`), and
+        // only the rare others (older attempts, duplicates) here, so a resync does
+        // not hold a second per-pod array for every pod.
+        var others: [String: [JobObservation]] = [:]
+        for (uid, jobs) in byUID where records[uid] != nil && !(jobs.count == 1 && current[uid] == jobs[0]) {
+            others[uid] = jobs.filter { $0 != current[uid] }
+        }
+        otherJobs = others
         observed = current
 
-        let actions = Planner.plan(records: records, observations: observations, now: now, settings: settings,
-                                   cancelNotBefore: cancelBackoff.mapValues(\.notBefore))
-        var events: [(uid: String, event: PodEvent)] = []
-        var work: [Action] = []
-        for a in actions {
-            if case .record(let uid, let e) = a { events.append((uid, e)); continue }
-            guard let key = a.flightKey, !inFlight.contains(key) else { continue }
-            // A pod deleted while its create still runs is forgotten after that create ends.
-            if case .forget(let uid, _) = a, inFlight.contains("create:" + uid) { continue }
-            work.append(a)
-        }
-        // Terminal states, adoptions and restarts are durable before anything else happens.
-        if !events.isEmpty {
-            guard let touched = try? await persist(events) else { return }
-            for (uid, r) in touched { records[uid] = r }
-            for e in events { note(e.event.actionKind, records[e.uid]?.pod, e.uid, detail(e.event)) }
-        }
-        let outcomes = await launch(work, records: records)
-        let forgotten = await complete(outcomes)
-        await refreshStatuses(forgotten: forgotten)
+        let verdict = orphans.update(orphans: unknown, knownJobs: known, now: clock.now,
+                                     grace: settings.orphanGraceSeconds, massThreshold: settings.massOrphanThreshold,
+                                     storeClean: storeClean)
+        report(verdict)
+        let actions = Planner.plan(records: records, jobsByUID: byUID, now: now, settings: settings,
+                                   cancelNotBefore: cancelBackoff.mapValues(\.notBefore),
+                                   advanceNotBefore: advanceBackoff.mapValues(\.notBefore),
+                                   orphanDue: { verdict.due.contains(Planner.jobKey($0.ref)) })
+        let outcomes = await execute(actions, wait: settings.actionWaitSeconds)
+        await complete(outcomes)
+        await refreshStatuses()
     }
 
-    /// Starts the backend actions and waits for them up to `actionWaitSeconds`;
-    /// answers the outcomes that arrived by then. Slower actions keep running
-    /// (still marked in flight) and record their outcome themselves when done,
-    /// so one slow backend call (a long image pull) does not hold up the loop.
-    func launch(_ work: [Action], records: [String: PodRecord]) async -> [ActionOutcome] {
-        // Read again: a /delete may have been recorded while this tick persisted its events.
-        let latest = await store.all()
-        let runnable = work.filter {
-            if case .create(let uid, let attempt) = $0 {
-                guard let r = latest[uid], r.attempt == attempt, r.desired else { return false }
-            }
-            return true
+    /// The event path: reconciles one pod key against the last resync's view of
+    /// its jobs, in O(1). Backend actions start but are not waited for; their
+    /// outcomes come back through `complete` and re-enqueue the key.
+    func reconcileKey(_ uid: String) async {
+        guard !isStopping, let rec = await store.record(uid) else { return }
+        recordsVisited += 1
+        var advance: [String: Date] = [:]
+        if let b = advanceBackoff[uid] { advance[uid] = b.notBefore }
+        let jobs = (observed[uid].map { [$0] } ?? []) + (otherJobs[uid] ?? [])
+        let actions = Planner.planKey(rec, jobs: jobs, now: Date(), settings: settings,
+                                      advanceNotBefore: advance)
+        let early = await execute(actions, wait: 0)
+        await complete(early)
+    }
+
+    /// Orphans: one log line per newly seen job, a loud error when collection
+    /// is refused, and the gauges.
+    func report(_ v: OrphanTracker.Verdict) {
+        for o in v.newlySeen {
+            Log.warn("backend job of a pod this instance does not know; left alone until the orphan grace window ends",
+                     ["uid": o.podUID, "namespace": o.namespace, "name": o.name, "jobID": o.jobID,
+                      "attempt": String(o.attempt), "graceSeconds": String(settings.orphanGraceSeconds)])
         }
-        guard !runnable.isEmpty else { return [] }
-        for a in runnable { if let k = a.flightKey { inFlight.insert(k) } }
-        let batch = ActionBatch(count: runnable.count)
-        Task { await self.perform(runnable, records: records, batch: batch) }
-        await batch.done.wait(timeout: settings.actionWaitSeconds)
+        if let r = v.refusal, orphanRefusal == nil {
+            Log.error("refusing to collect orphan jobs: nothing is cancelled until this is resolved (restore the state directory, or recreate the pods)",
+                      ["reason": r, "pending": String(v.pending), "dir": settings.stateDirectory])
+        } else if v.refusal == nil, orphanRefusal != nil {
+            Log.info("orphan collection resumed", ["pending": String(v.pending)])
+        }
+        orphanRefusal = v.refusal
+        metricsRegistry.setOrphans(pending: v.pending, refused: v.refusal != nil)
+    }
+
+    /// Record events are made durable first (terminal states, adoptions,
+    /// restarts), then the backend actions not already running start, each in
+    /// its own task behind `slots`. Answers the outcomes that arrived within
+    /// `wait` seconds; later ones complete themselves (`completeLate`).
+    func execute(_ actions: [Action], wait: Double) async -> [ActionOutcome] {
+        var events: [(uid: String, event: PodEvent)] = []
+        var abandoned: [(uid: String, ref: JobRef)] = []
+        var work: [Action] = []
+        for a in actions {
+            switch a {
+            case .record(let uid, let e):
+                events.append((uid, e))
+            case .abandon(let uid, let ref):
+                if inFlight.contains("forget:" + uid) { continue }
+                abandoned.append((uid, ref)); events.append((uid, .forgotten))
+            default:
+                guard let key = a.flightKey, !inFlight.contains(key) else { continue }
+                // A pod deleted while its create still runs is forgotten after that create ends.
+                if case .forget(let uid, _) = a, inFlight.contains("create:" + uid) { continue }
+                work.append(a)
+            }
+        }
+        if !events.isEmpty {
+            var lastErrors: [String: String] = [:]
+            for a in abandoned { lastErrors[a.uid] = await store.record(a.uid)?.lastCleanupError ?? "" }
+            // Batches of at most 1,024 events: still one fsync per batch, but a resync
+            // that sees every pod change at once does not build one journal buffer
+            // (and one result map) the size of every pod.
+            var touched: [String: PodRecord?] = [:]
+            for start in stride(from: 0, to: events.count, by: 1024) {
+                guard let t = try? await persist(Array(events[start..<min(events.count, start + 1024)])) else { return [] }
+                touched.merge(t) { _, new in new }
+            }
+            for a in abandoned {
+                metricsRegistry.workspaceLeaked()
+                Log.error("the pod's files could not be removed; recording the leak and forgetting the pod",
+                          Self.logFields(a.ref.pod ?? Pod(metadata: ObjectMeta(name: a.ref.name, namespace: a.ref.namespace, uid: a.uid)),
+                                         ["action": "abandon", "tries": String(settings.maxCleanupAttempts),
+                                          "error": lastErrors[a.uid] ?? ""]))
+                dropCaches(a.uid)
+            }
+            for e in events { note(e.event.actionKind, (touched[e.uid] ?? nil)?.pod, e.uid, detail(e.event)) }
+            updateStatuses(touched)
+        }
+        guard !work.isEmpty else { return [] }
+        for a in work { if let k = a.flightKey { inFlight.insert(k) } }
+        let batch = ActionBatch(count: work.count)
+        for a in work { Task { await self.perform(a, batch: batch) } }
+        if wait > 0 { await batch.done.wait(timeout: wait) }
         return batch.detach()
     }
 
-    /// Applies action outcomes durably; answers the UIDs forgotten.
-    @discardableResult
-    func complete(_ outcomes: [ActionOutcome]) async -> [String] {
-        guard !outcomes.isEmpty else { return [] }
+    /// Runs one backend action once a slot is free. After `actionWaitSeconds`
+    /// it gives its slot back while it keeps running, so one slow action (a
+    /// delete waiting out a long grace period) does not hold up other pods'.
+    nonisolated func perform(_ a: Action, batch: ActionBatch) async {
+        let slots = self.slots, wait = settings.actionWaitSeconds
+        let id = await slots.acquire()
+        let timer = Task {
+            try? await Task.sleep(for: .milliseconds(Int64(wait * 1000)))
+            slots.demote(id)
+        }
+        let o = await run(a)
+        timer.cancel()
+        slots.release(id)
+        if batch.finish(o) { await completeLate(o) }
+    }
+
+    nonisolated func run(_ a: Action) async -> ActionOutcome {
+        let provider = self.provider, metrics = metricsRegistry
+        switch a {
+        case .create(let uid, let attempt):
+            // Read again: a /delete may have been recorded since the plan.
+            guard let rec = await store.record(uid), rec.attempt == attempt, rec.desired, rec.failed == nil else {
+                return .skipped(key: "create:" + uid)
+            }
+            return await Self.create(rec, provider, metrics)
+        case .cancel(let ref, let reason):
+            return await Self.cancel(ref, reason, provider, metrics)
+        case .forget(let uid, let ref):
+            return await Self.cleanup(uid, ref, provider, metrics)
+        case .advance(let ref, let ids):
+            return await Self.advance(ref, ids, provider, metrics)
+        case .record(let uid, _), .abandon(let uid, _):
+            return .skipped(key: "record:" + uid)
+        }
+    }
+
+    /// Applies action outcomes durably, updates the statuses they touch, and
+    /// re-enqueues their keys (after the backoff when they failed).
+    func complete(_ outcomes: [ActionOutcome]) async {
+        guard !outcomes.isEmpty else { return }
         var followUp: [(uid: String, event: PodEvent)] = []
-        var forgotten: [String] = []
+        var requeue: [String] = []
+        var failedCreates: [String] = []
+        var delayed: [(String, Double)] = []
+        let now = Date()
         for o in outcomes {
             inFlight.remove(o.flightKey)
             switch o {
             case .created(let uid, let attempt, let jobID):
-                followUp.append((uid, .created(attempt: attempt, jobID: jobID)))
+                followUp.append((uid, .created(attempt: attempt, jobID: jobID))); requeue.append(uid)
             case .createFailed(let uid, let attempt, let e):
                 followUp.append((uid, .createFailed(attempt: attempt, reason: e.waitingReason,
                                                     message: e.description, retryable: e.isRetryable)))
-            case .cancelled(let key):
-                cancelBackoff[key] = nil
-            case .cancelFailed(let key):
-                let n = (cancelBackoff[key]?.failures ?? 0) + 1
-                cancelBackoff[key] = (n, Date().addingTimeInterval(settings.backoff(failures: n)))
+                failedCreates.append(uid)
+            case .cancelled(let ref):
+                cancelBackoff[Planner.jobKey(ref)] = nil
+                if let r = await store.record(ref.podUID), (r.cancelFailures ?? 0) > 0 {
+                    followUp.append((ref.podUID, .cancelSucceeded))
+                }
+            case .cancelFailed(let ref, let message):
+                if let r = await store.record(ref.podUID) {
+                    // The backoff of a known pod is durable, in its record.
+                    followUp.append((ref.podUID, .cancelFailed(message: message)))
+                    delayed.append((ref.podUID, settings.backoff(failures: (r.cancelFailures ?? 0) + 1)))
+                } else {
+                    let key = Planner.jobKey(ref)
+                    let n = (cancelBackoff[key]?.failures ?? 0) + 1
+                    cancelBackoff[key] = (n, now.addingTimeInterval(settings.backoff(failures: n)))
+                }
             case .cleanedUp(let uid):
-                followUp.append((uid, .forgotten)); forgotten.append(uid)
-            case .cleanupFailed:
-                break // the record stays; the next tick tries again
+                followUp.append((uid, .forgotten))
+                dropCaches(uid)
+            case .cleanupFailed(let uid, let message):
+                // Retried by the resync once the (durable) backoff has passed.
+                followUp.append((uid, .cleanupFailed(message: message)))
+            case .advanced(let uid, let ids):
+                advanceBackoff[uid] = nil
+                clearDue(uid, ids)
+            case .advanceFailed(let uid):
+                let n = (advanceBackoff[uid]?.failures ?? 0) + 1
+                let delay = settings.backoff(failures: n)
+                advanceBackoff[uid] = (n, now.addingTimeInterval(delay))
+                delayed.append((uid, delay))
+            case .skipped:
+                break
             }
         }
-        if !followUp.isEmpty { _ = try? await persist(followUp) }
-        return forgotten
+        if !followUp.isEmpty, let touched = try? await persist(followUp) {
+            updateStatuses(touched)
+            for uid in failedCreates {
+                if let r = touched[uid] ?? nil { delayed.append((uid, settings.backoff(failures: r.createFailures))) }
+            }
+        }
+        for uid in requeue { queue.add(uid) }
+        for (uid, d) in delayed { queue.add(uid, after: d) }
     }
 
-    /// An outcome that arrived after its tick stopped waiting.
+    /// An outcome that arrived after its tick (or key) stopped waiting.
     func completeLate(_ outcome: ActionOutcome) async {
-        let forgotten = await complete([outcome])
+        await complete([outcome])
+    }
+
+    /// New statuses for the records `touched` (nil: forgotten).
+    func updateStatuses(_ touched: [String: PodRecord?]) {
         var changes: [String: PodStatus?] = [:]
-        for uid in forgotten { changes[uid] = .some(nil) }
-        if case .created(let uid, _, _) = outcome, let r = await store.record(uid) {
-            changes[uid] = StatusMapper.status(r, observation: observed[uid])
-        }
-        if case .createFailed(let uid, _, _) = outcome, let r = await store.record(uid) {
-            changes[uid] = StatusMapper.status(r, observation: observed[uid])
+        for (uid, r) in touched {
+            recordsVisited += 1
+            changes[uid] = .some(r.map { StatusMapper.status($0, observation: observed[uid]) })
         }
         statusView.update(changes)
-        wake.signal()
-    }
-
-    /// Runs provider calls with at most `maxParallelActions` at a time, handing
-    /// each outcome to `batch` (or recording it directly once the tick moved on).
-    func perform(_ work: [Action], records: [String: PodRecord], batch: ActionBatch) async {
-        let provider = self.provider, metrics = metricsRegistry
-        await withTaskGroup(of: ActionOutcome?.self) { group in
-            var next = work.makeIterator()
-            func add(_ a: Action) {
-                switch a {
-                case .create(let uid, _):
-                    guard let rec = records[uid] else { return }
-                    group.addTask { await Self.create(rec, provider, metrics) }
-                case .cancel(let ref, let reason):
-                    group.addTask { await Self.cancel(ref, reason, provider, metrics) }
-                case .forget(let uid, let ref):
-                    group.addTask { await Self.cleanup(uid, ref, provider, metrics) }
-                case .record:
-                    return
-                }
-            }
-            for _ in 0..<settings.maxParallelActions { guard let a = next.next() else { break }; add(a) }
-            for await o in group {
-                if let o, batch.finish(o) { await self.completeLate(o) }
-                if let a = next.next() { add(a) }
-            }
-        }
-    }
-
-    static func create(_ rec: PodRecord, _ provider: any Provider, _ metrics: ReconcilerMetrics) async -> ActionOutcome {
-        metrics.backendCommand("create"); metrics.action("create")
-        var f = logFields(rec.pod, ["action": "create", "attempt": String(rec.attempt)])
-        do {
-            let jobID = try await provider.create(rec.desiredPod)
-            f["jobID"] = jobID
-            Log.info("created pod on the backend", f)
-            return .created(uid: rec.uid, attempt: rec.attempt, jobID: jobID)
-        } catch {
-            metrics.backendError("create", error)
-            let e = (error as? ProviderError) ?? .backend(command: "create", message: "\(error)", transient: true)
-            f["error"] = e.description
-            Log.warn("create failed", f)
-            return .createFailed(uid: rec.uid, attempt: rec.attempt, error: e)
-        }
-    }
-
-    static func cancel(_ ref: JobRef, _ reason: CancelReason, _ provider: any Provider,
-                       _ metrics: ReconcilerMetrics) async -> ActionOutcome {
-        metrics.backendCommand("delete"); metrics.action("cancel")
-        let f = ["action": "cancel", "reason": reason.rawValue, "namespace": ref.namespace, "name": ref.name,
-                 "uid": ref.podUID, "jobID": ref.jobID, "attempt": String(ref.attempt)]
-        do {
-            try await provider.delete(ref)
-            Log.info("cancelled backend job", f)
-            return .cancelled(key: Planner.jobKey(ref))
-        } catch {
-            metrics.backendError("delete", error)
-            var g = f; g["error"] = "\(error)"
-            Log.warn("cancel failed; will retry with backoff", g)
-            return .cancelFailed(key: Planner.jobKey(ref))
-        }
-    }
-
-    static func cleanup(_ uid: String, _ ref: JobRef, _ provider: any Provider,
-                        _ metrics: ReconcilerMetrics) async -> ActionOutcome {
-        metrics.backendCommand("cleanup"); metrics.action("forget")
-        let f = ["action": "forget", "namespace": ref.namespace, "name": ref.name, "uid": uid]
-        do {
-            try await provider.cleanup(ref)
-            Log.info("pod deleted and forgotten", f)
-            return .cleanedUp(uid: uid)
-        } catch {
-            metrics.backendError("cleanup", error)
-            var g = f; g["error"] = "\(error)"
-            Log.warn("cleanup failed; will retry", g)
-            return .cleanupFailed(uid: uid)
-        }
     }
 
     /// Rebuilds the status of every record from the store and the last observation.
-    func refreshStatuses(forgotten: [String]) async {
+    func refreshStatuses() async {
         let records = await store.all()
+        recordsVisited += records.count
         var changes: [String: PodStatus?] = [:]
-        changes.reserveCapacity(records.count + forgotten.count)
-        for uid in forgotten where records[uid] == nil { changes[uid] = .some(nil) }
+        changes.reserveCapacity(records.count)
         for (uid, r) in records { changes[uid] = StatusMapper.status(r, observation: observed[uid]) }
         statusView.update(changes)
+    }
+
+    func dropCaches(_ uid: String) {
+        observed[uid] = nil; otherJobs[uid] = nil; advanceBackoff[uid] = nil
+    }
+
+    /// The containers just started are no longer due (the next resync says what is).
+    func clearDue(_ uid: String, _ ids: [String]) {
+        let started = Set(ids)
+        if var o = observed[uid] { o.dueToStart.removeAll { started.contains($0) }; observed[uid] = o }
+        if var jobs = otherJobs[uid] {
+            for i in jobs.indices { jobs[i].dueToStart.removeAll { started.contains($0) } }
+            otherJobs[uid] = jobs
+        }
     }
 
     func note(_ kind: String, _ pod: Pod?, _ uid: String, _ extra: [String: String]) {

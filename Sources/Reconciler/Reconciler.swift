@@ -7,33 +7,59 @@ import Synchronization
 /// observes the backend once per tick, plans (pure `Planner`) and acts through
 /// the provider, so lost jobs, orphans and restarts heal themselves.
 ///
-/// Contract: `create`/`delete` return once the intent is on disk and wake the
-/// loop; `status` answers from the `StatusView` without waiting for a tick or a
-/// backend call; `run()` loops until cancelled or `stop()`; `tickOnce()` is one
-/// observe -> plan -> act pass (ticks never overlap).
+/// Two paths, as in controller-runtime: an event (`/create`, `/delete`, one
+/// backend outcome) enqueues its pod's key in a `WorkQueue`, and a worker
+/// reconciles that key alone, in O(1) (no copy or plan of every record). The
+/// periodic resync (`tickOnce`: observe once, plan all) keeps the loop
+/// level-triggered and is the only O(n) pass; it alone concludes that a job was
+/// lost or is an orphan, because only it has just observed the whole backend.
+///
+/// Contract: `create`/`delete` return once the intent is on disk and enqueue
+/// the key; `status` answers from the `StatusView` without waiting for a tick or
+/// a backend call; `run()` loops until cancelled or `stop()`; `tickOnce()` is one
+/// resync (ticks never overlap).
 public actor Reconciler: PodAPI {
     public nonisolated let provider: any Provider
     public nonisolated let settings: ReconcilerSettings
     public nonisolated let statusView = StatusView()
     public nonisolated let metricsRegistry = ReconcilerMetrics()
     let store: DesiredStore
+    /// Wakes the resync loop early (stop).
     let wake = WakeSignal()
+    /// Pod keys to reconcile on their own (the event path).
+    nonisolated let queue = WorkQueue()
+    nonisolated let slots: ActionSlots
     private let readyFlag = Mutex(false)
     private let stopping = Mutex(false)
+    /// Whether the store loaded everything on disk (orphans may be collected).
+    let storeClean: Bool
     /// Latest observation of each pod's current attempt (memory only).
     var observed: [String: JobObservation] = [:]
-    /// Per backend job: failed cancels and when to try again.
+    /// Jobs the last resync saw besides each known pod's current one (older
+    /// attempts, duplicates), by pod UID: with `observed`, what the event path plans against.
+    var otherJobs: [String: [JobObservation]] = [:]
+    /// Grace windows of jobs whose pod is unknown.
+    var orphans = OrphanTracker()
+    var orphanRefusal: String?
+    /// Failed cancels of orphan jobs (they have no record to hold the backoff), by job key.
     var cancelBackoff: [String: (failures: Int, notBefore: Date)] = [:]
+    /// Failed advances, by pod UID (retried with backoff; never fail the pod).
+    var advanceBackoff: [String: (failures: Int, notBefore: Date)] = [:]
     /// Backend actions still running (possibly from an earlier tick), by `Action.flightKey`.
     var inFlight: Set<String> = []
     private var tickTail: Task<Void, Never>?
+    /// Records planned or turned into a status so far: the structural check
+    /// that an event costs O(1) (tests read it).
+    var recordsVisited = 0
 
     /// Opens the store under `settings.dataRoot/state` and loads the desired pods.
     public init(provider: any Provider, settings: ReconcilerSettings) async throws(ReconcilerError) {
         self.provider = provider
         self.settings = settings
+        slots = ActionSlots(parallel: settings.maxParallelActions, cap: settings.maxRunningActions)
         store = try DesiredStore(directory: settings.stateDirectory, compactAfterRecords: settings.compactAfterRecords,
                                  compactAfterBytes: settings.compactAfterBytes)
+        storeClean = await store.loadReport.clean
         let records = await store.all()
         var statuses: [String: PodStatus] = [:]
         for (uid, r) in records { statuses[uid] = StatusMapper.status(r, observation: nil) }
@@ -51,9 +77,9 @@ public actor Reconciler: PodAPI {
             return CreateStruct(PodUID: uid, PodJID: r.jobID) // a retried /create: nothing new to record
         }
         let rec = try await persist([(uid, .desired(request))])[uid] ?? nil
-        if let rec { statusView.set(uid, StatusMapper.status(rec, observation: observed[uid])) }
+        if let rec { recordsVisited += 1; statusView.set(uid, StatusMapper.status(rec, observation: observed[uid])) }
         Log.info("pod desired", fields(request.pod, ["action": "desire"]))
-        wake.signal()
+        queue.add(uid)
         return CreateStruct(PodUID: uid, PodJID: rec?.jobID ?? "")
     }
 
@@ -62,7 +88,7 @@ public actor Reconciler: PodAPI {
         guard !uid.isEmpty, let r = await store.record(uid), r.desired else { return }
         _ = try await persist([(uid, .undesired)])
         Log.info("pod no longer desired", fields(r.pod, ["action": "undesire"]))
-        wake.signal()
+        queue.add(uid)
     }
 
     public nonisolated func status(_ pods: [Pod]) async -> [PodStatus] { statusView.get(pods) }
@@ -99,8 +125,8 @@ public actor Reconciler: PodAPI {
         }
     }
 
-    /// The VK's hint that a pod changed: look again soon.
-    public func updateCache(_ pod: Pod) async { wake.signal() }
+    /// The VK's hint that a pod changed: reconcile its key soon.
+    public func updateCache(_ pod: Pod) async { if !pod.uid.isEmpty { queue.add(pod.uid) } }
 
     public func metrics() async -> String {
         metricsRegistry.render(phases: statusView.phaseCounts(), provider: provider.name,
@@ -111,22 +137,43 @@ public actor Reconciler: PodAPI {
 
     // MARK: Loop
 
-    /// Ticks every `settings.interval` seconds, or sooner when woken, until the
-    /// task is cancelled or `stop()` is called.
+    /// Resyncs every `settings.interval` seconds and reconciles queued keys as
+    /// they come, until the task is cancelled or `stop()` is called.
     public func run() async {
         readyFlag.withLock { $0 = true }
         Log.info("reconcile loop started", ["interval": String(settings.interval), "provider": provider.name])
-        while !Task.isCancelled && !stopping.withLock({ $0 }) {
-            await tickOnce()
-            await wake.wait(timeout: settings.interval)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.runKeys() }
+            while !Task.isCancelled && !stopping.withLock({ $0 }) {
+                await tickOnce()
+                await wake.wait(timeout: settings.interval)
+            }
+            stopping.withLock { $0 = true }
+            queue.signal.signal()
+            await group.waitForAll()
         }
         Log.info("reconcile loop stopped", [:])
+    }
+
+    /// The event path's worker: reconciles due keys one at a time (each is O(1)
+    /// and does not wait for its backend actions), sleeping until the next key
+    /// or delayed retry.
+    func runKeys() async {
+        while !isStopping && !Task.isCancelled {
+            let (keys, nextIn) = queue.take(max: 256)
+            if keys.isEmpty {
+                await queue.signal.wait(timeout: min(nextIn ?? settings.interval, settings.interval))
+                continue
+            }
+            for k in keys where !isStopping { await reconcileKey(k) }
+        }
     }
 
     /// Lets the current tick finish, ends `run()`, and closes the journal.
     public func stop() async {
         stopping.withLock { $0 = true }
         wake.signal()
+        queue.signal.signal()
         await tickTail?.value
         await store.close()
     }

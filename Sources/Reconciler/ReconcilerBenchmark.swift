@@ -1,69 +1,92 @@
 import FoundationEssentials
 import Model
 import Providers
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// `interlink bench reconcile`: tick time, `/status` latency and provider calls
-/// per tick for growing pod counts on the mock provider (temp data root).
-/// Numbers are for comparison between builds, not assertions.
+/// `interlink bench reconcile`: the scale table of issue 14 on the mock provider
+/// (with its state file, under a temp dir, journal fsynced): `/create` rate with
+/// 16 concurrent callers, the full resync tick, `/status` of one pod, RSS per
+/// tracked pod, journal size and compaction time, at growing pod counts.
+/// Ratios are against the first row of the same run. Not an assertion: the
+/// figures compare builds on one machine.
 public enum ReconcilerBenchmark {
-    public struct Row: Sendable {
+    public struct Row: Sendable, Codable {
         public var pods: Int
-        public var createP50: Double
+        public var createsPerSecond: Double
         public var firstTick: Double
         public var steadyTickMedian: Double
         public var providerCallsPerTick: Int
         public var statusP50: Double
         public var statusP99: Double
+        /// RSS growth from before the pods to after they were tracked, per pod.
+        public var rssBytesPerPod: Double
+        /// The JSON size of one pod's create request: the pod's own data.
+        public var requestBytes: Int
+        public var journalBytes: Int
+        public var snapshotBytes: Int
+        public var compactionSeconds: Double
     }
 
-    /// The table; the last two columns are ratios against the first row of the
-    /// same run (the baseline): per-pod tick cost ~1x means linear growth, status
-    /// latency ~1x means flat.
-    public static func run(podCounts: [Int]) async -> String {
-        var out = "reconciler benchmark (mock provider, pods running, journal fsynced under a temp dir)\n"
-        out += pad("pods", 8) + pad("create p50", 12) + pad("1st tick", 11) + pad("tick p50", 11)
-            + pad("calls/tick", 12) + pad("status p50", 12) + pad("status p99", 12)
-            + pad("tick/pod vs base", 18) + pad("status vs base", 15) + "\n"
-        var base: Row?
-        for n in podCounts {
-            do {
-                let r = try await measure(pods: n)
-                let b = base ?? r
-                base = b
-                let perPod = (r.steadyTickMedian / Double(r.pods)) / max(1e-12, b.steadyTickMedian / Double(b.pods))
-                out += pad(String(r.pods), 8) + pad(ms(r.createP50), 12) + pad(ms(r.firstTick), 11)
-                    + pad(ms(r.steadyTickMedian), 11) + pad(String(r.providerCallsPerTick), 12)
-                    + pad(us(r.statusP50), 12) + pad(us(r.statusP99), 12)
-                    + pad(format1(perPod) + "x", 18) + pad(format1(r.statusP50 / max(1e-12, b.statusP50)) + "x", 15) + "\n"
-            } catch {
-                out += pad(String(n), 8) + "failed: \(error)\n"
-            }
+    /// Concurrent API clients for the create-rate figure, as in the issue.
+    static let clients = 16
+    static let createsMeasured = 800
+
+    public static func table(_ rows: [Row]) -> String {
+        var out = "reconciler scale (mock provider with its state file, journal fsynced, \(clients) concurrent /create callers)\n"
+        out += pad("pods", 7) + pad("create/s", 10) + pad("1st tick", 10) + pad("tick p50", 10) + pad("tick/pod", 10)
+            + pad("calls/tick", 11) + pad("status p50", 11) + pad("status p99", 11) + pad("RSS/pod", 10)
+            + pad("pod data", 9) + pad("journal", 10) + pad("snapshot", 10) + pad("compact", 9) + "\n"
+        for r in rows {
+            out += pad(String(r.pods), 7) + pad(format1(r.createsPerSecond), 10) + pad(ms(r.firstTick), 10)
+                + pad(ms(r.steadyTickMedian), 10) + pad(us(r.steadyTickMedian / Double(r.pods)), 10)
+                + pad(String(r.providerCallsPerTick), 11) + pad(us(r.statusP50), 11) + pad(us(r.statusP99), 11)
+                + pad(kib(r.rssBytesPerPod), 10) + pad(kib(Double(r.requestBytes)), 9)
+                + pad(kib(Double(r.journalBytes)), 10) + pad(kib(Double(r.snapshotBytes)), 10) + pad(ms(r.compactionSeconds), 9) + "\n"
         }
+        guard let base = rows.first, let top = rows.last, rows.count > 1 else { return out }
+        let createRatio = top.createsPerSecond / max(1e-12, base.createsPerSecond)
+        let tickRatio = (top.steadyTickMedian / Double(top.pods)) / max(1e-12, base.steadyTickMedian / Double(base.pods))
+        let statusRatio = top.statusP99 / max(1e-12, base.statusP99)
+        let bookkeeping = top.rssBytesPerPod - Double(top.requestBytes)
+        func verdict(_ ok: Bool) -> String { ok ? "ok" : "NOT MET" }
+        out += "\n\(top.pods) pods vs \(base.pods) pods (required by issue 14):\n"
+        out += "  /create rate            \(format2(createRatio))x   (required >= 0.8x)  \(verdict(createRatio >= 0.8))\n"
+        out += "  resync tick per pod     \(format2(tickRatio))x   (required <= 1.3x)  \(verdict(tickRatio <= 1.3))\n"
+        out += "  /status p99             \(format2(statusRatio))x   (required <= 1.2x)  \(verdict(statusRatio <= 1.2))\n"
+        out += "  RSS per pod at \(top.pods): \(kib(top.rssBytesPerPod)) = pod data \(kib(Double(top.requestBytes))) + bookkeeping \(kib(bookkeeping))"
+            + "   (required bookkeeping <= 2 KiB)  \(verdict(bookkeeping <= 2048))\n"
+        out += "  journal \(kib(Double(top.journalBytes))), snapshot \(kib(Double(top.snapshotBytes))), one compaction \(ms(top.compactionSeconds))\n"
         return out
     }
 
+    /// One row, measured in this process (run each size in a fresh process so
+    /// the RSS figure is not flattered by memory an earlier size freed).
     public static func measure(pods n: Int) async throws -> Row {
         let dir = "/tmp/interlink-bench-" + UUID().uuidString.lowercased()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let provider = MockProvider(runSeconds: 86_400, startDelaySeconds: 0)
-        let settings = ReconcilerSettings(interval: 3600, dataRoot: dir, maxParallelActions: 64)
-        let rec = try await Reconciler(provider: provider, settings: settings)
         let clock = ContinuousClock()
         let requests = (0..<n).map { request($0) }
-        // A sample of creates goes through the API (one fsync each); the rest is seeded in one batch.
-        let viaAPI = min(n, 100)
-        var createTimes: [Double] = []
-        for r in requests.prefix(viaAPI) {
-            let t = clock.now
-            _ = try? await rec.create(r)
-            createTimes.append(seconds(clock.now - t))
+        let requestBytes = (try? JSONEncoder().encode(requests[0]).count) ?? 0
+        let rss0 = residentBytes()
+
+        let provider = MockProvider(runSeconds: 86_400, statePath: dir + "/mock-backend.json", startDelaySeconds: 0)
+        let settings = ReconcilerSettings(interval: 3600, dataRoot: dir, maxParallelActions: 64)
+        let rec = try await Reconciler(provider: provider, settings: settings)
+        let loop = Task { await rec.run() }   // the key worker creates what is seeded
+        for chunk in stride(from: 0, to: n, by: 1000) {
+            try await rec.seed(Array(requests[chunk..<min(n, chunk + 1000)]))
         }
-        try await rec.seed(Array(requests.dropFirst(viaAPI)))
+        let rssSeeded = residentBytes()
+        while provider.createCount < n { try await Task.sleep(for: .milliseconds(2)) }
+        while await rec.inFlightCount > 0 { try await Task.sleep(for: .milliseconds(2)) }
+        let rssCreated = residentBytes()
 
         var t = clock.now
-        await rec.tickOnce()            // creates every pod
+        await rec.tickOnce()            // observes every pod once
         let first = seconds(clock.now - t)
-        await rec.tickOnce()            // sees them running
+        await rec.tickOnce()
         var ticks: [Double] = [], calls: [Int] = []
         for _ in 0..<5 {
             let c0 = provider.commandCount
@@ -72,6 +95,11 @@ public enum ReconcilerBenchmark {
             ticks.append(seconds(clock.now - t))
             calls.append(provider.commandCount - c0)
         }
+        let rss1 = residentBytes()
+        if ProcessInfo.processInfo.environment["INTERLINK_BENCH_MEMORY"] != nil {
+            printErr("RSS per pod (bytes): recorded \((rssSeeded - rss0) / n), created on the backend \((rssCreated - rss0) / n), after resyncs \((rss1 - rss0) / n)")
+        }
+
         var lat: [Double] = []
         let lookups = 20_000
         lat.reserveCapacity(lookups)
@@ -83,17 +111,50 @@ public enum ReconcilerBenchmark {
             lat.append(seconds(clock.now - t))
             precondition(s.count == 1)
         }
+
+        // /create with pods already tracked: 16 callers, each create one fsync.
+        let extra = (n..<(n + createsMeasured)).map { request($0) }
+        t = clock.now
+        await withTaskGroup(of: Void.self) { group in
+            for c in 0..<clients {
+                group.addTask {
+                    for i in stride(from: c, to: extra.count, by: clients) { _ = try? await rec.create(extra[i]) }
+                }
+            }
+        }
+        let rate = Double(extra.count) / max(1e-9, seconds(clock.now - t))
+
+        let journal = await rec.store.journalByteCount
+        try await rec.store.compact()
+        let compaction = await rec.store.lastCompaction
         await rec.stop()
-        return Row(pods: n, createP50: pct(createTimes, 0.5), firstTick: first, steadyTickMedian: pct(ticks, 0.5),
-                   providerCallsPerTick: calls.max() ?? 0, statusP50: pct(lat, 0.5), statusP99: pct(lat, 0.99))
+        await loop.value
+        return Row(pods: n, createsPerSecond: rate, firstTick: first, steadyTickMedian: pct(ticks, 0.5),
+                   providerCallsPerTick: calls.max() ?? 0, statusP50: pct(lat, 0.5), statusP99: pct(lat, 0.99),
+                   rssBytesPerPod: Double(max(0, rss1 - rss0)) / Double(n), requestBytes: requestBytes,
+                   journalBytes: journal, snapshotBytes: compaction?.snapshotBytes ?? 0,
+                   compactionSeconds: compaction?.seconds ?? 0)
     }
+
+    /// Resident set size of this process (/proc/self/statm), in bytes.
+    public static func residentBytes() -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+        let fields = text.split(separator: " ")
+        guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+
+    static func printErr(_ s: String) { FileDescriptor.writeAll(2, Data((s + "\n").utf8)) }
 
     static func request(_ i: Int) -> PodCreateRequests {
         let hex = String(i, radix: 16)
         let uid = "b0000000-0000-4000-8000-" + String(repeating: "0", count: max(0, 12 - hex.count)) + hex
+        var spec = PodSpec(containers: [Container(name: "main", image: "busybox", args: ["sleep", "infinity"])])
+        spec.restartPolicy = "Always"
         return PodCreateRequests(pod: Pod(
-            metadata: ObjectMeta(name: "bench-\(i)", namespace: "default", uid: uid),
-            spec: PodSpec(containers: [Container(name: "main", image: "busybox", args: ["sleep", "infinity"])])))
+            metadata: ObjectMeta(name: "bench-\(i)", namespace: "default", uid: uid,
+                                 labels: ["app": "bench", "batch": String(i / 1000)]),
+            spec: spec))
     }
 
     static func seconds(_ d: Duration) -> Double {
@@ -106,21 +167,27 @@ public enum ReconcilerBenchmark {
     }
     static func ms(_ s: Double) -> String { String(format1(s * 1000)) + " ms" }
     static func us(_ s: Double) -> String { String(format1(s * 1e6)) + " µs" }
+    static func kib(_ b: Double) -> String { format1(b / 1024) + " KiB" }
     static func format1(_ x: Double) -> String {
         let r = (x * 10).rounded() / 10
         return r == r.rounded() ? String(Int(r)) + ".0" : String(r)
     }
+    static func format2(_ x: Double) -> String { String((x * 100).rounded() / 100) }
     static func pad(_ s: String, _ w: Int) -> String { s.count >= w ? s + " " : s + String(repeating: " ", count: w - s.count) }
 }
 
 extension Reconciler {
-    /// Records many desired pods in one durable batch (benchmarks, bulk import).
+    /// Records many desired pods in one durable batch (benchmarks, bulk import)
+    /// and enqueues their keys.
     public func seed(_ requests: [PodCreateRequests]) async throws(PodAPIError) {
         guard !requests.isEmpty else { return }
         let touched = try await persist(requests.map { ($0.pod.uid, PodEvent.desired($0)) })
         var changes: [String: PodStatus?] = [:]
         for (uid, r) in touched { if let r { changes[uid] = StatusMapper.status(r, observation: nil) } }
         statusView.update(changes)
-        wake.signal()
+        for r in requests { queue.add(r.pod.uid) }
     }
+
+    /// Backend actions still running.
+    var inFlightCount: Int { inFlight.count }
 }

@@ -15,6 +15,9 @@ public final class ReconcilerMetrics: Sendable {
         var commands: [String: Int] = [:]
         var errors: [String: Int] = [:]   // "command|kind"
         var actions: [String: Int] = [:]
+        var orphansPending = 0
+        var orphanCollectionRefused = false
+        var workspaceLeaks = 0
     }
     private let state = Mutex(State())
 
@@ -35,6 +38,16 @@ public final class ReconcilerMetrics: Sendable {
     }
 
     public func action(_ kind: String) { state.withLock { $0.actions[kind, default: 0] += 1 } }
+
+    public func setOrphans(pending: Int, refused: Bool) {
+        state.withLock { $0.orphansPending = pending; $0.orphanCollectionRefused = refused }
+    }
+
+    public func workspaceLeaked() { state.withLock { $0.workspaceLeaks += 1 } }
+
+    public var orphansPending: Int { state.withLock { $0.orphansPending } }
+    public var orphanCollectionRefused: Bool { state.withLock { $0.orphanCollectionRefused } }
+    public var workspaceLeaks: Int { state.withLock { $0.workspaceLeaks } }
 
     public func actionCount(_ kind: String) -> Int { state.withLock { $0.actions[kind] ?? 0 } }
     public var tickCount: Int { state.withLock { $0.tickCount } }
@@ -85,6 +98,15 @@ public final class ReconcilerMetrics: Sendable {
         out += "# HELP interlink_actions_total Reconcile actions taken, by action.\n"
         out += "# TYPE interlink_actions_total counter\n"
         for k in s.actions.keys.sorted() { out += "interlink_actions_total{action=\"\(k)\"} \(s.actions[k]!)\n" }
+        out += "# HELP interlink_orphans_pending Backend jobs of this instance whose pod is unknown, reported but not cancelled (grace window, or collection refused).\n"
+        out += "# TYPE interlink_orphans_pending gauge\n"
+        out += "interlink_orphans_pending \(s.orphansPending)\n"
+        out += "# HELP interlink_orphan_collection_refused 1 while orphan collection is refused (state directory empty or truncated, or the store dropped a damaged record).\n"
+        out += "# TYPE interlink_orphan_collection_refused gauge\n"
+        out += "interlink_orphan_collection_refused \(s.orphanCollectionRefused ? 1 : 0)\n"
+        out += "# HELP interlink_workspace_leaks_total Deleted pods whose files could not be removed after every retry (forgotten, files left behind).\n"
+        out += "# TYPE interlink_workspace_leaks_total counter\n"
+        out += "interlink_workspace_leaks_total \(s.workspaceLeaks)\n"
         return out
     }
 }

@@ -27,11 +27,27 @@ public struct ReconcilerSettings: Sendable, Equatable {
     /// max(this, 2 x live pods) records, or more than `compactAfterBytes`.
     public var compactAfterRecords: Int
     public var compactAfterBytes: Int
+    /// A backend job of this instance whose pod is unknown is cancelled as an
+    /// orphan only after it stayed unknown this long (measured from first sight
+    /// in this process, on the monotonic clock). `OrphanGraceSeconds`.
+    public var orphanGraceSeconds: Double
+    /// Orphan collection is refused outright (a loud error, nothing cancelled)
+    /// while at least this many of this instance's backend jobs are unknown and
+    /// they outnumber the known ones: an empty or truncated state directory.
+    public var massOrphanThreshold: Int
+    /// Cleanup of a deleted pod's files is retried with backoff this many
+    /// times; then the leak is recorded (metric, log) and the pod forgotten.
+    public var maxCleanupAttempts: Int
+    /// Beyond `maxParallelActions`, actions that outlived `actionWaitSeconds`
+    /// stop counting; this caps everything running at once (processes, sockets).
+    public var maxRunningActions: Int
 
     public init(interval: Double = 5, maxCreateAttempts: Int = 5, maxRestarts: Int = 10,
                 dataRoot: String, backoffBase: Double = 1, backoffMax: Double = 60,
                 maxParallelActions: Int = 16, actionWaitSeconds: Double? = nil, unseenGraceSeconds: Double? = nil,
-                compactAfterRecords: Int = 4096, compactAfterBytes: Int = 64 << 20) {
+                compactAfterRecords: Int = 4096, compactAfterBytes: Int = 64 << 20,
+                orphanGraceSeconds: Double = 300, massOrphanThreshold: Int = 10, maxCleanupAttempts: Int = 8,
+                maxRunningActions: Int? = nil) {
         self.interval = interval; self.maxCreateAttempts = max(1, maxCreateAttempts)
         self.maxRestarts = max(0, maxRestarts); self.dataRoot = dataRoot
         self.backoffBase = max(0, backoffBase); self.backoffMax = max(backoffBase, backoffMax)
@@ -39,11 +55,15 @@ public struct ReconcilerSettings: Sendable, Equatable {
         self.actionWaitSeconds = max(0, actionWaitSeconds ?? min(interval, 10))
         self.unseenGraceSeconds = unseenGraceSeconds ?? max(30, 3 * interval)
         self.compactAfterRecords = max(1, compactAfterRecords); self.compactAfterBytes = compactAfterBytes
+        self.orphanGraceSeconds = max(0, orphanGraceSeconds); self.massOrphanThreshold = max(1, massOrphanThreshold)
+        self.maxCleanupAttempts = max(1, maxCleanupAttempts)
+        self.maxRunningActions = max(self.maxParallelActions, maxRunningActions ?? 8 * self.maxParallelActions)
     }
 
     public init(config: InterLinkConfig) {
         self.init(interval: config.reconcileIntervalSeconds, maxCreateAttempts: config.maxCreateAttempts,
-                  maxRestarts: config.maxRestarts, dataRoot: config.dataRootFolder)
+                  maxRestarts: config.maxRestarts, dataRoot: config.dataRootFolder,
+                  orphanGraceSeconds: config.orphanGraceSeconds)
     }
 
     /// Delay before retry number `failures` (1 = after the first failure).

@@ -4,37 +4,76 @@ import Synchronization
 
 /// The status the API answers, readable without awaiting the reconcile loop:
 /// a Mutex-protected map from pod UID to `PodStatus`. Writers replace entries
-/// after each tick and on each create/delete; readers take O(1) per pod.
+/// after each resync and on each event; readers take O(1) per pod. Observers
+/// (a Kubernetes status patcher) subscribe with `changes()` and receive only
+/// the entries that actually changed (nil: the pod is gone).
 public final class StatusView: Sendable {
-    private let map = Mutex<[String: PodStatus]>([:])
+    private struct State {
+        var map: [String: PodStatus] = [:]
+        var observers: [UInt64: AsyncStream<[String: PodStatus?]>.Continuation] = [:]
+        var nextID: UInt64 = 0
+    }
+    private let state = Mutex(State())
 
     public init() {}
 
-    public func get(_ uid: String) -> PodStatus? { map.withLock { $0[uid] } }
+    public func get(_ uid: String) -> PodStatus? { state.withLock { $0.map[uid] } }
 
     public func get(_ pods: [Pod]) -> [PodStatus] {
-        map.withLock { m in pods.map { m[$0.uid] ?? StatusMapper.unknown($0) } }
+        state.withLock { s in pods.map { s.map[$0.uid] ?? StatusMapper.unknown($0) } }
     }
 
-    public func set(_ uid: String, _ status: PodStatus?) { map.withLock { $0[uid] = status } }
+    public func set(_ uid: String, _ status: PodStatus?) { update([uid: status]) }
 
-    public func replaceAll(_ all: [String: PodStatus]) { map.withLock { $0 = all } }
+    public func replaceAll(_ all: [String: PodStatus]) {
+        var changes: [String: PodStatus?] = [:]
+        state.withLock { s in
+            if !s.observers.isEmpty {
+                for (k, v) in all where s.map[k] != v { changes[k] = .some(v) }
+                for k in s.map.keys where all[k] == nil { changes[k] = .some(nil) }
+            }
+            s.map = all
+        }
+        publish(changes)
+    }
 
     public func update(_ changes: [String: PodStatus?]) {
-        map.withLock { m in for (k, v) in changes { m[k] = v } }
+        var changed: [String: PodStatus?] = [:]
+        state.withLock { s in
+            let watched = !s.observers.isEmpty
+            for (k, v) in changes {
+                if watched && s.map[k] != v { changed[k] = .some(v) }
+                s.map[k] = v
+            }
+        }
+        publish(changed)
+    }
+
+    /// A stream of changed statuses, in the order they were made, from now on.
+    public func changes() -> AsyncStream<[String: PodStatus?]> {
+        let (stream, continuation) = AsyncStream.makeStream(of: [String: PodStatus?].self, bufferingPolicy: .bufferingNewest(1024))
+        let id = state.withLock { s -> UInt64 in s.nextID += 1; s.observers[s.nextID] = continuation; return s.nextID }
+        continuation.onTermination = { [weak self] _ in _ = self?.state.withLock { $0.observers.removeValue(forKey: id) } }
+        return stream
+    }
+
+    private func publish(_ changed: [String: PodStatus?]) {
+        guard !changed.isEmpty else { return }
+        let observers = state.withLock { Array($0.observers.values) }
+        for o in observers { o.yield(changed) }
     }
 
     /// Pods per phase, as the VK would derive it (for metrics).
     public func phaseCounts() -> [PodPhase: Int] {
-        map.withLock { m in
+        state.withLock { s in
             var out: [PodPhase: Int] = [:]
-            for s in m.values { out[PodPhase.derive(from: s.containers), default: 0] += 1 }
+            for st in s.map.values { out[PodPhase.derive(from: st.containers), default: 0] += 1 }
             return out
         }
     }
 
-    public var count: Int { map.withLock { $0.count } }
+    public var count: Int { state.withLock { $0.map.count } }
 
     /// Every status by pod UID (copy-on-write: cheap until the next write), for the status patcher.
-    public func snapshot() -> [String: PodStatus] { map.withLock { $0 } }
+    public func snapshot() -> [String: PodStatus] { state.withLock { $0.map } }
 }

@@ -1,12 +1,31 @@
+import FoundationEssentials
 import Model
+import Providers
 import Reconciler
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// `interlink bench reconcile`: in-process benchmarks (see `make bench`).
+/// `interlink bench reconcile`: in-process benchmarks (see `make bench`). Each
+/// pod count runs in a fresh child process (`--row N`), so its RSS figure is
+/// not flattered by memory an earlier size freed; the parent prints the table.
 enum Bench {
     static func run(_ args: [String]) async -> Int32 {
         guard args.first == "reconcile" else {
             printError("usage: interlink bench reconcile [--pods 100,1000,10000]")
             return 2
+        }
+        // Thousands of pod actions would otherwise log a line each.
+        Log.level = .warn
+        if let i = args.firstIndex(of: "--row"), i + 1 < args.count, let n = Int(args[i + 1]), n > 0 {
+            do {
+                let row = try await ReconcilerBenchmark.measure(pods: n)
+                writeStdout(try JSONEncoder().encode(row) + Data("\n".utf8))
+                return 0
+            } catch {
+                printError("interlink bench: \(error)")
+                return 1
+            }
         }
         var counts = [100, 1000, 10000]
         if let i = args.firstIndex(of: "--pods"), i + 1 < args.count {
@@ -17,9 +36,28 @@ enum Bench {
             }
             counts = parsed
         }
-        // Thousands of pod actions would otherwise log a line each.
-        Log.level = .warn
-        print(await ReconcilerBenchmark.run(podCounts: counts))
+        var rows: [ReconcilerBenchmark.Row] = []
+        for n in counts {
+            do {
+                let r = try await ProcessRunner.run(selfPath(), ["bench", "reconcile", "--row", String(n)], timeout: 1800)
+                guard r.succeeded, let line = r.stdoutText.split(separator: "\n").last else {
+                    printError("interlink bench: the \(n)-pod run failed: \(r.stderrText.suffix(500))")
+                    return 1
+                }
+                rows.append(try JSONDecoder().decode(ReconcilerBenchmark.Row.self, from: Data(line.utf8)))
+            } catch {
+                printError("interlink bench: the \(n)-pod run failed: \(error)")
+                return 1
+            }
+        }
+        print(ReconcilerBenchmark.table(rows))
         return 0
+    }
+
+    static func selfPath() -> String {
+        var buf = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
+        guard n > 0 else { return CommandLine.arguments[0] }
+        return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

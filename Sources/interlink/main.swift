@@ -13,6 +13,8 @@ commands:
   sidecar --provider docker|slurm|mock [--config PATH]
                             serve the interLink plugin API (SidecarURL/SidecarPort)
   ctl <subcommand> ...      talk to a running server (ctl --help)
+  state check|repair [--config PATH]
+                            report on / repair the desired-state journal
   bench reconcile [--pods 100,1000,10000]
                             reconcile tick and /status cost on the mock provider
   version                   print the version
@@ -32,6 +34,8 @@ case "sidecar":
     code = await Sidecar.run(Array(arguments.dropFirst()))
 case "ctl":
     code = await Ctl.run(Array(arguments.dropFirst()))
+case "state":
+    code = StateCommand.run(Array(arguments.dropFirst()))
 case "bench":
     code = await Bench.run(Array(arguments.dropFirst()))
 case "version", "--version":

@@ -77,7 +77,7 @@ struct CrashTests {
         }
         // The backend itself (the mock's state file) holds exactly one job per
         // surviving pod and none for deleted ones: nothing lost, nothing duplicated.
-        let backend = try JSONDecoder().decode([MockJob].self, from: Data(contentsOf: URL(fileURLWithPath: il.dataRoot + "/mock-backend.json")))
+        let backend = MockProvider.loadJobs(statePath: il.dataRoot + "/mock-backend.json")
         var jobsPerPod: [String: Int] = [:]
         for job in backend { jobsPerPod[job.podUID, default: 0] += 1 }
         for pod in accepted {

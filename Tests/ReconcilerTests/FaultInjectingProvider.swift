@@ -22,6 +22,13 @@ final class FaultInjectingProvider: Provider {
         var holdCreateOf: String?
         var heldCreates: [CheckedContinuation<Void, Never>] = []
         var createCallsByUID: [String: Int] = [:]
+        var holdDeleteOf: String?
+        var heldDeletes: [CheckedContinuation<Void, Never>] = []
+        var failCleanups: String?
+        var cleanupCalls = 0
+        var due: [String: [String]] = [:]
+        var advanced: [(String, [String])] = []
+        var failAdvances = 0
     }
     private let faults = Mutex(Faults())
 
@@ -101,15 +108,60 @@ final class FaultInjectingProvider: Provider {
             }
             if !hold { c.resume() }
         }
-        return try await mock.observe()
+        let due = faults.withLock { $0.due }
+        return try await mock.observe().map { o in
+            var o = o
+            if let ids = due[o.podUID], o.state != .finished { o.dueToStart = ids }
+            return o
+        }
     }
 
     func delete(_ job: JobRef) async throws {
-        faults.withLock { $0.deleted.append(job) }
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let hold = faults.withLock { f in
+                f.deleted.append(job)
+                if f.holdDeleteOf == job.podUID { f.heldDeletes.append(c); return true }
+                return false
+            }
+            if !hold { c.resume() }
+        }
         try await mock.delete(job)
     }
 
-    func cleanup(_ job: JobRef) async throws { try await mock.cleanup(job) }
+    func cleanup(_ job: JobRef) async throws {
+        let failure = faults.withLock { f -> String? in f.cleanupCalls += 1; return f.failCleanups }
+        if let failure { throw ProviderError.backend(command: "cleanup", message: failure, transient: true) }
+        try await mock.cleanup(job)
+    }
+
+    /// Deletes of this pod hang until `releaseDeletes()` (a long grace period).
+    func holdDeletes(of uid: String) { faults.withLock { $0.holdDeleteOf = uid } }
+    var isHoldingDelete: Bool { faults.withLock { !$0.heldDeletes.isEmpty } }
+    func releaseDeletes() {
+        let cs: [CheckedContinuation<Void, Never>] = faults.withLock { f in
+            f.holdDeleteOf = nil
+            defer { f.heldDeletes = [] }
+            return f.heldDeletes
+        }
+        for c in cs { c.resume() }
+    }
+    /// Every cleanup fails with this message (files a root container left), or succeeds again with nil.
+    func failCleanups(_ message: String?) { faults.withLock { $0.failCleanups = message } }
+    var cleanupCalls: Int { faults.withLock { $0.cleanupCalls } }
+    /// Observations of this pod report these containers as due to start.
+    func setDue(_ uid: String, _ ids: [String]) { faults.withLock { $0.due[uid] = ids } }
+    func failNextAdvances(_ n: Int) { faults.withLock { $0.failAdvances = n } }
+    var advanced: [(String, [String])] { faults.withLock { $0.advanced } }
+
+    func advance(_ job: JobRef, start ids: [String]) async throws {
+        let fail = faults.withLock { f -> Bool in
+            if f.failAdvances > 0 { f.failAdvances -= 1; return true }
+            f.advanced.append((job.podUID, ids))
+            f.due[job.podUID] = nil
+            return false
+        }
+        if fail { throw ProviderError.backend(command: "docker start", message: "injected advance failure", transient: true) }
+    }
 
     func logs(_ job: JobRef, container: String, options: LogOpts) async throws -> LogStream {
         try await mock.logs(job, container: container, options: options)

@@ -33,7 +33,7 @@ enum Fx {
 
     static func settings(_ dir: String, maxCreateAttempts: Int = 5, maxRestarts: Int = 10) -> ReconcilerSettings {
         ReconcilerSettings(interval: 3600, maxCreateAttempts: maxCreateAttempts, maxRestarts: maxRestarts,
-                           dataRoot: dir, backoffBase: 0, backoffMax: 0, unseenGraceSeconds: 3600)
+                           dataRoot: dir, backoffBase: 0, backoffMax: 0, unseenGraceSeconds: 3600, orphanGraceSeconds: 0)
     }
 
     static func mode(_ path: String) -> Int {

@@ -9,7 +9,10 @@ import Synchronization
 /// Annotations: `interlink.mock/exit-code` (default 0), `interlink.mock/run-seconds`
 /// (overrides `runSeconds`), `interlink.mock/fail-create` (create throws a backend
 /// error with that message). With `statePath` the jobs survive a restart of the
-/// process (the mock stands for a backend living outside InterLink).
+/// process (the mock stands for a backend living outside InterLink): the file
+/// is append-only (one JSON line per created or removed job, so a create costs
+/// O(1) whatever the number of jobs) and is rewritten as a snapshot once it
+/// holds more than twice as many lines as live jobs.
 /// The fault hooks (`forgetAll`, `removeJob`, `insert`) are for tests and demos.
 public final class MockProvider: Provider {
     public static let exitCodeAnnotation = "interlink.mock/exit-code"
@@ -27,21 +30,21 @@ public final class MockProvider: Provider {
         var observes = 0
     }
     private let state = Mutex(State())
-    private let persistLock = Mutex(0)
+    private let log: MockStateLog?
 
     /// `startDelaySeconds` is the pretend pull time (default: a fifth of the run, at most 1 s).
     public init(runSeconds: Double, statePath: String? = nil, startDelaySeconds: Double? = nil) {
         self.runSeconds = max(0, runSeconds)
         self.startDelay = max(0, startDelaySeconds ?? min(1, runSeconds / 5))
         self.statePath = statePath
-        if let statePath, let data = try? Data(contentsOf: URL(fileURLWithPath: statePath)) {
-            if let jobs = try? JSONDecoder().decode([MockJob].self, from: data) {
-                state.withLock { s in for j in jobs { s.jobs[Self.key(j.podUID, j.attempt)] = j } }
-            } else {
-                Log.warn("mock provider state file is unreadable; starting with no jobs", ["path": statePath])
-            }
-        }
+        guard let statePath else { log = nil; return }
+        let jobs = MockStateLog.load(statePath)
+        state.withLock { s in for j in jobs { s.jobs[Self.key(j.podUID, j.attempt)] = j } }
+        log = MockStateLog(path: statePath, live: jobs)
     }
+
+    /// The jobs a state file holds (for tests that look at the backend itself).
+    public static func loadJobs(statePath: String) -> [MockJob] { MockStateLog.load(statePath) }
 
     static func key(_ uid: String, _ attempt: Int) -> String { "\(uid)/\(attempt)" }
 
@@ -75,34 +78,42 @@ public final class MockProvider: Provider {
             MockJob.Container(name: c.name, image: c.image, argv: (c.command ?? []) + (c.args ?? []))
         }
         let k = Self.key(pod.uid, pod.attempt)
-        let job: MockJob = state.withLock { s in
-            if let existing = s.jobs[k] { return existing } // idempotent per (uid, attempt)
+        let (job, isNew): (MockJob, Bool) = state.withLock { s in
+            if let existing = s.jobs[k] { return (existing, false) } // idempotent per (uid, attempt)
             let j = MockJob(podUID: pod.uid, namespace: pod.namespace, name: pod.name, attempt: pod.attempt,
                             jobID: "mock-\(pod.uid)-\(pod.attempt)", createdAt: Date(),
                             startDelay: startDelay, runSeconds: run, exitCode: exit,
                             initContainers: pod.pod.initContainers.map(conv), containers: pod.pod.containers.map(conv))
             s.jobs[k] = j
-            return j
+            return (j, true)
         }
-        persist()
+        if isNew { record(put: [job], delete: []) }
         return job.jobID
     }
 
     public func observe() async throws -> [JobObservation] {
         let now = Date()
         let jobs = state.withLock { s in s.commands += 1; s.observes += 1; return s.jobs }
-        return jobs.keys.sorted().map { jobs[$0]!.observation(at: now) }
+        return jobs.values.map { $0.observation(at: now) }
     }
 
     public func delete(_ job: JobRef) async throws {
-        state.withLock { s in
+        let k = Self.key(job.podUID, job.attempt)
+        let existed = state.withLock { s in
             s.commands += 1
-            s.jobs[Self.key(job.podUID, job.attempt)] = nil
+            return s.jobs.removeValue(forKey: k) != nil
         }
-        persist()
+        if existed { record(put: [], delete: [k]) }
     }
 
-    public func cleanup(_ job: JobRef) async throws {}
+    /// What a finished job leaves behind (its record, as Docker leaves exited
+    /// containers) goes with the pod, every attempt of it.
+    public func cleanup(_ job: JobRef) async throws {
+        let keys = state.withLock { s -> [String] in
+            (0...max(0, job.attempt)).map { Self.key(job.podUID, $0) }.filter { s.jobs.removeValue(forKey: $0) != nil }
+        }
+        record(put: [], delete: keys)
+    }
 
     public func ping() async throws -> PingResponse? {
         PingResponse(status: "ok", resources: .init(cpu: "64", memory: "256Gi", pods: "1000"))
@@ -122,28 +133,31 @@ public final class MockProvider: Provider {
     // MARK: Fault injection (tests and demos)
 
     /// Forgets every job, as a backend (or sidecar) restart that lost its state would.
-    public func forgetAll() { state.withLock { $0.jobs = [:] }; persist() }
+    public func forgetAll() {
+        let keys = state.withLock { s in defer { s.jobs = [:] }; return Array(s.jobs.keys) }
+        record(put: [], delete: keys)
+    }
 
     /// Removes the jobs of one pod without telling anyone (a job that vanished).
     public func removeJob(podUID: String) {
-        state.withLock { s in s.jobs = s.jobs.filter { $0.value.podUID != podUID } }
-        persist()
+        let keys = state.withLock { s -> [String] in
+            let ks = s.jobs.filter { $0.value.podUID == podUID }.map(\.key)
+            for k in ks { s.jobs[k] = nil }
+            return ks
+        }
+        record(put: [], delete: keys)
     }
 
     /// Adds a job as if someone (an earlier InterLink) had created it.
     public func insert(_ job: MockJob) {
         state.withLock { $0.jobs[Self.key(job.podUID, job.attempt)] = job }
-        persist()
+        record(put: [job], delete: [])
     }
 
-    /// Snapshot and write under one lock: two concurrent creates must not let the
-    /// older snapshot land last and drop a job whose create already returned.
-    private func persist() {
-        guard let statePath else { return }
-        persistLock.withLock { _ in
-            let jobs = state.withLock { s in s.jobs.keys.sorted().map { s.jobs[$0]! } }
-            do { try JSONEncoder().encode(jobs).write(to: URL(fileURLWithPath: statePath), options: .atomic) }
-            catch { Log.warn("mock provider cannot save its state", ["path": statePath, "error": "\(error)"]) }
-        }
+    /// Appends the change to the state file; the log compacts itself from the
+    /// live jobs when it has grown to twice their number.
+    private func record(put: [MockJob], delete: [String]) {
+        guard let log, !(put.isEmpty && delete.isEmpty) else { return }
+        log.append(put: put, delete: delete) { self.state.withLock { Array($0.jobs.values) } }
     }
 }

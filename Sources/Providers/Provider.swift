@@ -68,13 +68,16 @@ public struct JobObservation: Sendable, Equatable, Codable {
     /// InterLink's back, node failure, preemption) rather than its containers
     /// exiting: the reconciler then treats it as lost work, per restartPolicy.
     public var interruption: String?
+    /// backend container ids that should be started now: the next init step or the main containers; filled by observe, acted on only by the planner's `.advance` action
+    public var dueToStart: [String] = []
 
     public init(podUID: String, namespace: String = "", name: String = "", jobID: String, attempt: Int = 0,
                 state: JobState, containers: [ContainerStatus] = [], initContainers: [ContainerStatus] = [],
-                message: String? = nil, interruption: String? = nil) {
+                message: String? = nil, interruption: String? = nil, dueToStart: [String] = []) {
         self.podUID = podUID; self.namespace = namespace; self.name = name; self.jobID = jobID
         self.attempt = attempt; self.state = state; self.containers = containers
         self.initContainers = initContainers; self.message = message; self.interruption = interruption
+        self.dueToStart = dueToStart
     }
 
     public var ref: JobRef {
@@ -148,10 +151,15 @@ public protocol Provider: Sendable {
     func delete(_ job: JobRef) async throws
     func cleanup(_ job: JobRef) async throws
     func logs(_ job: JobRef, container: String, options: LogOpts) async throws -> LogStream
+    func advance(_ job: JobRef, start ids: [String]) async throws
     /// Capacity for `/pinglink`, or nil when the provider has none to report.
     func ping() async throws -> PingResponse?
     /// Number of backend commands run so far (for metrics and the per-tick bound).
     var commandCount: Int { get }
+}
+
+extension Provider {
+    public func advance(_ job: JobRef, start ids: [String]) async throws {}
 }
 
 extension LogStream {

@@ -27,6 +27,8 @@ public struct DockerContainerRecord: Sendable, Equatable {
     /// RFC 3339, seconds precision; nil when Docker has none (zero time).
     public var startedAt: String?
     public var finishedAt: String?
+    /// When Docker created the container (for telling a create under way from one cut short).
+    public var createdAt: Date?
 
     /// Docker leaves a container whose process could not be started (`exec:
     /// "nosuchbin": executable file not found`) in `created` with `Error` set and
@@ -55,6 +57,7 @@ public enum DockerInspect {
             var Labels: [String: String]?
         }
         var Id: String
+        var Created: String?
         var Name: String?
         var Image: String?
         var State: State?
@@ -86,7 +89,8 @@ public enum DockerInspect {
             image: r.Config?.Image ?? "", imageID: r.Image ?? "",
             status: r.State?.Status ?? "created", exitCode: r.State?.ExitCode ?? 0,
             oomKilled: r.State?.OOMKilled ?? false, error: r.State?.Error ?? "",
-            startedAt: timestamp(r.State?.StartedAt), finishedAt: timestamp(r.State?.FinishedAt))
+            startedAt: timestamp(r.State?.StartedAt), finishedAt: timestamp(r.State?.FinishedAt),
+            createdAt: timestamp(r.Created).flatMap(RFC3339.date))
     }
 
     /// Docker writes `2024-05-01T10:00:00.123456789Z`, and year 1 for "never";

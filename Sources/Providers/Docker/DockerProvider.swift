@@ -10,10 +10,12 @@ import Model
 ///   container, attempt, init/index/count), so the daemon is the only record: a
 ///   restarted provider re-adopts what it finds and removes nothing on start.
 /// - `create` creates all containers of an incarnation, starts the first step
-///   (the first init container, or all main containers) and returns; `observe`
-///   starts each next step as the previous one completes (see `DockerPodProgress`).
-/// - `observe` runs `docker ps` plus one batched `docker inspect`, plus at most
-///   one `docker start` when some pod advances.
+///   (the first init container, or all main containers) and returns. A create
+///   that fails part way removes what it made, so the next try starts clean and
+///   a half-made pod is never adopted.
+/// - `observe` only observes: `docker ps` plus one batched `docker inspect`. It
+///   names in `dueToStart` the containers whose turn has come (see
+///   `DockerPodProgress`); `advance` starts them, after checking they still wait.
 /// - The previous incarnation's containers are kept (stopped) until the next one
 ///   is created, for `Previous` logs.
 public final class DockerProvider: Provider {
@@ -21,7 +23,7 @@ public final class DockerProvider: Provider {
     let cli: DockerCLI
     let settings: DockerSettings
     let dataRoot: String
-    /// Held from `inspect` to `docker start`, so two callers (create and observe)
+    /// Held from `inspect` to `docker start`, so two callers (create and advance)
     /// never both act on the same stale "created" state: starting an init container
     /// that already exited would run it twice.
     let startLock = AsyncSerialLock()
@@ -52,32 +54,49 @@ public final class DockerProvider: Provider {
         var ids: [String] = []
         var materialised: MaterialisedPod? = nil
         var localImages: [String: Bool] = [:]
-        for spec in specs {
-            if let found = mine.first(where: { $0.container == spec.c.name && $0.isInit == spec.isInit }) {
-                ids.append(found.id); continue
+        do {
+            for spec in specs {
+                if let found = mine.first(where: { $0.container == spec.c.name && $0.isInit == spec.isInit }) {
+                    ids.append(found.id); continue
+                }
+                // Volumes are written once, before the first container that needs them.
+                if materialised == nil { materialised = try workspace.materialise(pod, allowHostPath: settings.allowHostPath) }
+                if localImages[spec.c.image] == nil { localImages[spec.c.image] = try await imageIsLocal(spec.c.image) }
+                let plan = DockerContainerPlan(
+                    container: spec.c, isInit: spec.isInit, index: spec.index, count: specs.count,
+                    environment: try EnvResolver.environment(for: spec.c, in: pod.request),
+                    mounts: materialised?.mounts[spec.c.name] ?? [], imageIsLocal: localImages[spec.c.image] ?? false)
+                let args = try DockerCreateArgs.build(pod: pod, plan: plan, settings: settings)
+                ids.append(try await createContainer(args, image: spec.c.image, pod: pod))
             }
-            // Volumes are written once, before the first container that needs them.
-            if materialised == nil { materialised = try workspace.materialise(pod, allowHostPath: settings.allowHostPath) }
-            if localImages[spec.c.image] == nil { localImages[spec.c.image] = try await imageIsLocal(spec.c.image) }
-            let plan = DockerContainerPlan(
-                container: spec.c, isInit: spec.isInit, index: spec.index, count: specs.count,
-                environment: try EnvResolver.environment(for: spec.c, in: pod.request),
-                mounts: materialised?.mounts[spec.c.name] ?? [], imageIsLocal: localImages[spec.c.image] ?? false)
-            let args = try DockerCreateArgs.build(pod: pod, plan: plan, settings: settings)
-            ids.append(try await createContainer(args, image: spec.c.image, pod: pod))
+        } catch {
+            await rollBack(pod)
+            throw error
         }
         if materialised != nil {
             Log.info("docker containers created", ["pod": "\(pod.namespace)/\(pod.name)", "uid": pod.uid,
                                                    "attempt": String(pod.attempt)])
         }
-        // Start the first step now rather than on the next tick; observe does the rest
-        // (and this too, had we died right here).
-        let ownedIDs = ids
-        try await startLock.withLock {
-            let plan = DockerPodProgress.plan(try await self.inspect(ownedIDs))
-            try await self.start(plan.toStart)
-        }
+        // Start the first step now rather than on the next tick; `advance` does the
+        // rest (and this too, had we died right here).
+        try await startDue(ids)
         return ids.joined(separator: ",")
+    }
+
+    /// Removes the containers of a create that failed part way. None of them has
+    /// started (the first step starts only once all exist), so nothing is lost;
+    /// what cannot be removed now is reported by observe once it is old.
+    func rollBack(_ pod: DesiredPod) async {
+        guard let made = try? await listPod(pod.uid).filter({ $0.attempt == pod.attempt && $0.state == "created" }),
+              !made.isEmpty else { return }
+        do {
+            try await remove(made.map(\.id))
+            Log.info("docker create failed part way; removed what it made",
+                     ["pod": "\(pod.namespace)/\(pod.name)", "uid": pod.uid, "containers": String(made.count)])
+        } catch {
+            Log.warn("docker create failed part way and its containers could not be removed",
+                     ["pod": "\(pod.namespace)/\(pod.name)", "uid": pod.uid, "error": "\(error)"])
+        }
     }
 
     /// Creates one container; a name conflict means an earlier call (or a racing one)
@@ -124,11 +143,37 @@ public final class DockerProvider: Provider {
     public func observe() async throws -> [JobObservation] {
         let ps = try await cli.check(["ps", "-a", "-q", "--no-trunc"] + managedFilter)
         let ids = ps.stdoutText.split(whereSeparator: \.isNewline).map(String.init)
-        return try await startLock.withLock {
-            let records = try await self.inspect(ids).filter { $0.managedBy == self.settings.instanceName }
-            let plan = DockerPodProgress.plan(records)
-            try await self.start(plan.toStart)
-            return plan.observations
+        let records = try await inspect(ids).filter { $0.managedBy == settings.instanceName }
+        return DockerPodProgress.plan(records).observations
+    }
+
+    /// Starts the containers an observation named due, in one `docker start`.
+    /// The observation may be stale (create or an earlier advance started them
+    /// since), so the pod's incarnation is inspected again under `startLock` and
+    /// only the ids still due are started: an init container that already ran
+    /// never runs twice. `job.jobID` (the incarnation's ids) saves a `docker ps`.
+    public func advance(_ job: JobRef, start ids: [String]) async throws {
+        guard !ids.isEmpty else { return }
+        var group = job.jobID.split(separator: ",").map(String.init)
+        if group.isEmpty {
+            group = try await listPod(job.podUID).filter { $0.attempt == job.attempt }.map(\.id)
+        }
+        try await startDue(Array(Set(group + ids)), only: Set(ids))
+    }
+
+    /// Inspects one incarnation's containers and starts those whose turn has come
+    /// (restricted to `only` when given), under `startLock`.
+    func startDue(_ group: [String], only: Set<String>? = nil) async throws(ProviderError) {
+        guard !group.isEmpty else { return }
+        do {
+            try await startLock.withLock {
+                let due = DockerPodProgress.plan(try await self.inspect(group)).toStart
+                try await self.start(due.filter { only?.contains($0) ?? true })
+            }
+        } catch let e as ProviderError {
+            throw e
+        } catch {
+            throw .backend(command: "docker start", message: "\(error)", transient: true)
         }
     }
 
@@ -162,7 +207,7 @@ public final class DockerProvider: Provider {
         guard !doomed.isEmpty else { return }
         let running = doomed.filter(\.isRunning).map(\.id)
         if !running.isEmpty {
-            let grace = max(0, job.gracePeriodSeconds)
+            let grace = Self.clampedGrace(job.gracePeriodSeconds)
             let r = try await cli.run(["stop", "--time=\(grace)", "--"] + running, timeout: Double(grace) + 120)
             if !r.succeeded && !DockerCLI.isNoSuchContainer(r.stderrText) && DockerCLI.isDaemonTrouble(r.stderrText) {
                 throw DockerCLI.failure(["stop"], r)
@@ -172,6 +217,14 @@ public final class DockerProvider: Provider {
         Log.info("docker containers removed", ["pod": "\(job.namespace)/\(job.name)", "uid": job.podUID,
                                                "containers": String(doomed.count)])
     }
+
+    /// The longest grace period the provider waits for, in seconds (about 23 days):
+    /// a pod may ask for any number, but the wait becomes a process timeout in
+    /// milliseconds that must fit an `Int32`, and `docker stop --time` an int.
+    public static let maxGraceSeconds = 2_000_000
+
+    /// `seconds` within 0...`maxGraceSeconds`, whatever the pod said.
+    static func clampedGrace(_ seconds: Int) -> Int { min(max(0, seconds), maxGraceSeconds) }
 
     public func cleanup(_ job: JobRef) async throws {
         let left = try await listPod(job.podUID)

@@ -66,10 +66,36 @@ import Synchronization
         #expect(flags.allSatisfy { $0.hasPrefix("--") && ($0.contains("=") || $0 == "--read-only") })
         #expect(args.filter { $0 == "--privileged" }.count == 2)  // both inside the container's argv
         #expect(tail(args) == ["img"] + hostile + hostile)
-        for (i, v) in hostile.enumerated() { #expect(args.contains("--env=V\(i)=\(v)")) }
+        for i in hostile.indices { #expect(args.contains("--env=V\(i)")) }
         let name = args.first { $0.hasPrefix("--name=") }!
         #expect(name.dropFirst(7).allSatisfy { $0.isLetter || $0.isNumber || "_.-".contains($0) })
         #expect(!args.contains { $0.hasPrefix("--hostname") })  // not a DNS label, so not used
+    }
+
+    @Test func envValuesTravelInTheCLIsEnvironmentNeverInArgv() throws {
+        let c = Container(name: "c", image: "img")
+        let env = [(name: "PASSWORD", value: "s3cr3t-value"), (name: "MULTI", value: "a\nb")]
+        let cmd = try DockerCreateArgs.command(pod: pod([c]), plan: plan(c, env: env), settings: DockerSettings())
+        #expect(!cmd.args.contains { $0.contains("s3cr3t-value") || $0.contains("a\nb") })
+        #expect(cmd.args.contains("--env=PASSWORD") && cmd.args.contains("--env=MULTI"))
+        #expect(cmd.environment.inherited.map(\.name) == ["PASSWORD", "MULTI"])
+        #expect(cmd.environment.inherited.map(\.value) == ["s3cr3t-value", "a\nb"])
+        #expect(cmd.environment.file == nil && !cmd.args.contains { $0.hasPrefix("--env-file") })
+    }
+
+    @Test func namesTheCLIReadsItselfGoThroughAnEnvFileAndCannotHoldALineBreak() throws {
+        let c = Container(name: "c", image: "img")
+        var p = plan(c, env: [(name: "DOCKER_HOST", value: "tcp://evil:2375"), (name: "LD_PRELOAD", value: "/x.so"),
+                              (name: "path", value: "/opt/bin"), (name: "APP", value: "v")])
+        p.envFilePath = "/pods/p/.env-main-0"
+        let cmd = try DockerCreateArgs.command(pod: pod([c]), plan: p, settings: DockerSettings())
+        #expect(cmd.environment.inherited.map(\.name) == ["APP"], "nothing that changes how the CLI runs")
+        #expect(cmd.environment.file == Data("DOCKER_HOST=tcp://evil:2375\nLD_PRELOAD=/x.so\npath=/opt/bin\n".utf8))
+        #expect(cmd.args.contains("--env-file=/pods/p/.env-main-0"))
+        #expect(!cmd.args.contains { $0.contains("evil") || $0.contains("/x.so") })
+        p = plan(c, env: [(name: "PATH", value: "/bin\n/evil")])
+        p.envFilePath = "/pods/p/.env-main-0"
+        #expect(throws: ProviderError.self) { try DockerCreateArgs.command(pod: pod([c]), plan: p, settings: DockerSettings()) }
     }
 
     @Test func resourcesBecomeMemoryCpusAndGPUsWhenEnabled() throws {

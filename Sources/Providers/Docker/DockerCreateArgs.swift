@@ -28,21 +28,38 @@ public struct DockerContainerPlan: Sendable {
     public var mounts: [Mount]
     /// `--pull=never` when the image is already local (no registry round trip).
     public var imageIsLocal: Bool
+    /// Where the env file goes when some variable needs one (see `DockerEnvironment`).
+    public var envFilePath: String?
 
     public init(container: Container, isInit: Bool, index: Int, count: Int,
-                environment: [(name: String, value: String)], mounts: [Mount], imageIsLocal: Bool) {
+                environment: [(name: String, value: String)], mounts: [Mount], imageIsLocal: Bool,
+                envFilePath: String? = nil) {
         self.container = container; self.isInit = isInit; self.index = index; self.count = count
         self.environment = environment; self.mounts = mounts; self.imageIsLocal = imageIsLocal
+        self.envFilePath = envFilePath
     }
+}
+
+/// A `docker create` to run: its argv (after the `docker` executable), what goes
+/// into the CLI's environment, and the env file to write first (if any).
+public struct DockerCreateCommand: Sendable {
+    public var args: [String]
+    public var environment: DockerEnvironment
 }
 
 /// Builds the argv of `docker create` (everything after the `docker` executable).
 /// Pure. Every user-controlled value travels as the value of one `--flag=value`
 /// item, or after `--` as the image and its argv, so nothing can become a flag
-/// of its own and nothing is ever parsed by a shell.
+/// of its own and nothing is ever parsed by a shell. Environment values are not
+/// in argv at all (see `DockerEnvironment`).
 public enum DockerCreateArgs {
     public static func build(pod: DesiredPod, plan: DockerContainerPlan,
                              settings: DockerSettings) throws(ProviderError) -> [String] {
+        try command(pod: pod, plan: plan, settings: settings).args
+    }
+
+    public static func command(pod: DesiredPod, plan: DockerContainerPlan,
+                               settings: DockerSettings) throws(ProviderError) -> DockerCreateCommand {
         let c = plan.container
         let name = DockerNaming.containerName(namespace: pod.namespace, podName: pod.name, uid: pod.uid,
                                               container: c.name, attempt: pod.attempt)
@@ -68,12 +85,8 @@ public enum DockerCreateArgs {
         let cmdArgs = EnvResolver.expand(c.args ?? [], with: plan.environment)
         if let first = command.first { args.append("--entrypoint=\(first)") }
 
-        for (key, value) in plan.environment {
-            guard !key.isEmpty, !key.contains("=") else {
-                throw .invalidPod("container \(c.name): environment variable name \(quoted(key)) is not valid")
-            }
-            args.append("--env=\(key)=\(value)")
-        }
+        let env = try DockerEnvironment.route(plan.environment, container: c.name, envFilePath: plan.envFilePath)
+        args += env.flags
         for m in plan.mounts { args.append(try mountArg(m, container: c.name)) }
 
         guard !c.image.isEmpty else { throw .invalidPod("container \(c.name) has no image") }
@@ -84,7 +97,7 @@ public enum DockerCreateArgs {
         if let bad = args.first(where: { $0.utf8.contains(0) }) {
             throw .invalidPod("container \(c.name): a value contains a NUL byte, which a process argument cannot hold (\(quoted(String(bad.prefix(40)))))")
         }
-        return args
+        return DockerCreateCommand(args: args, environment: env)
     }
 
     static func resourceArgs(_ c: Container, settings: DockerSettings) throws(ProviderError) -> [String] {

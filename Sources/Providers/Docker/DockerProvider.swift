@@ -1,6 +1,9 @@
 import Config
 import FoundationEssentials
 import Model
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Runs each pod as Docker containers, one per pod container, through the
 /// `docker` CLI (never the Engine API).
@@ -65,9 +68,10 @@ public final class DockerProvider: Provider {
                 let plan = DockerContainerPlan(
                     container: spec.c, isInit: spec.isInit, index: spec.index, count: specs.count,
                     environment: try EnvResolver.environment(for: spec.c, in: pod.request),
-                    mounts: materialised?.mounts[spec.c.name] ?? [], imageIsLocal: localImages[spec.c.image] ?? false)
-                let args = try DockerCreateArgs.build(pod: pod, plan: plan, settings: settings)
-                ids.append(try await createContainer(args, image: spec.c.image, pod: pod))
+                    mounts: materialised?.mounts[spec.c.name] ?? [], imageIsLocal: localImages[spec.c.image] ?? false,
+                    envFilePath: workspace.root + "/.env-\(spec.isInit ? "init" : "main")-\(spec.index)-\(UInt64.random(in: 0...UInt64.max))")
+                let command = try DockerCreateArgs.command(pod: pod, plan: plan, settings: settings)
+                ids.append(try await createContainer(command, image: spec.c.image, pod: pod))
             }
         } catch {
             await rollBack(pod)
@@ -101,8 +105,17 @@ public final class DockerProvider: Provider {
 
     /// Creates one container; a name conflict means an earlier call (or a racing one)
     /// already made it, which is adopted when its labels say it is this pod's.
-    func createContainer(_ args: [String], image: String, pod: DesiredPod) async throws(ProviderError) -> String {
-        let result = try await cli.run(args, timeout: 600)
+    func createContainer(_ command: DockerCreateCommand, image: String, pod: DesiredPod) async throws(ProviderError) -> String {
+        let args = command.args
+        var envFile: String? = nil
+        if let content = command.environment.file, let flag = args.first(where: { $0.hasPrefix("--env-file=") }) {
+            let path = String(flag.dropFirst("--env-file=".count))
+            try WorkspaceFiles.writeAtomically(content, to: path, mode: 0o600)
+            envFile = path
+        }
+        // The values were needed only while docker create read them.
+        defer { if let envFile { unlink(envFile) } }
+        let result = try await cli.run(args, timeout: 600, extraEnvironment: command.environment.inherited)
         if result.succeeded { return result.stdoutText.trimmed.split(separator: "\n").last.map(String.init) ?? "" }
         let message = result.stderrText.trimmed
         if DockerCLI.isImageMissing(message) {

@@ -46,3 +46,7 @@ int cshims_spawnattr_defaults(posix_spawnattr_t *attr, int new_process_group) {
 }
 
 int cshims_errno(void) { return errno; }
+
+int cshims_openat_path_nofollow(int dirfd, const char *name) {
+    return openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+}

@@ -17,4 +17,7 @@ int cshims_spawn_addclosefrom(posix_spawn_file_actions_t *actions, int from);
 // Resets every signal disposition and unblocks all signals in the child.
 int cshims_spawnattr_defaults(posix_spawnattr_t *attr, int new_process_group);
 int cshims_errno(void);
+// openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC): one path component, a
+// symbolic link opened as itself (O_PATH needs _GNU_SOURCE, which Swift lacks).
+int cshims_openat_path_nofollow(int dirfd, const char *name);
 #endif

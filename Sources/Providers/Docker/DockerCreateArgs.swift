@@ -72,6 +72,14 @@ public enum DockerCreateArgs {
             (DockerLabel.count, String(plan.count)),
         ]
         args += labels.map { "--label=\($0.0)=\($0.1)" }
+        let subPaths = plan.mounts.compactMap(\.subPath)
+        if !subPaths.isEmpty {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            if let json = try? encoder.encode(subPaths) {
+                args.append("--label=\(DockerLabel.subPaths)=\(String(decoding: json, as: UTF8.self))")
+            }
+        }
         args.append("--network=\(settings.network)")
         if DockerNaming.isDNSLabel(pod.name) { args.append("--hostname=\(pod.name)") }
         args.append(plan.imageIsLocal || c.imagePullPolicy == "Never" ? "--pull=never" : "--pull=missing")

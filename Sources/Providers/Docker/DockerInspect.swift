@@ -29,6 +29,8 @@ public struct DockerContainerRecord: Sendable, Equatable {
     public var finishedAt: String?
     /// When Docker created the container (for telling a create under way from one cut short).
     public var createdAt: Date?
+    /// Its subPath mounts, to be checked again right before it starts.
+    public var subPaths: [SubPathMount] = []
 
     /// Docker leaves a container whose process could not be started (`exec:
     /// "nosuchbin": executable file not found`) in `created` with `Error` set and
@@ -90,7 +92,8 @@ public enum DockerInspect {
             status: r.State?.Status ?? "created", exitCode: r.State?.ExitCode ?? 0,
             oomKilled: r.State?.OOMKilled ?? false, error: r.State?.Error ?? "",
             startedAt: timestamp(r.State?.StartedAt), finishedAt: timestamp(r.State?.FinishedAt),
-            createdAt: timestamp(r.Created).flatMap(RFC3339.date))
+            createdAt: timestamp(r.Created).flatMap(RFC3339.date),
+            subPaths: labels[DockerLabel.subPaths].flatMap { try? JSONDecoder().decode([SubPathMount].self, from: Data($0.utf8)) } ?? [])
     }
 
     /// Docker writes `2024-05-01T10:00:00.123456789Z`, and year 1 for "never";

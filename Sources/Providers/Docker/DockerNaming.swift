@@ -19,6 +19,8 @@ public enum DockerLabel {
     /// How many containers (init + main) the incarnation has, so `observe` can tell a
     /// complete pod from one whose create is still under way.
     public static let count = "interlink.count"
+    /// JSON list of the container's `SubPathMount`s, checked again right before it starts.
+    public static let subPaths = "interlink.subpaths"
 }
 
 /// Docker container names for pod containers: readable, valid for Docker

@@ -156,7 +156,7 @@ public final class DockerProvider: Provider {
     public func observe() async throws -> [JobObservation] {
         let ps = try await cli.check(["ps", "-a", "-q", "--no-trunc"] + managedFilter)
         let ids = ps.stdoutText.split(whereSeparator: \.isNewline).map(String.init)
-        let records = try await inspect(ids).filter { $0.managedBy == settings.instanceName }
+        let records = withRefusals(try await inspect(ids).filter { $0.managedBy == settings.instanceName })
         return DockerPodProgress.plan(records).observations
     }
 
@@ -180,13 +180,61 @@ public final class DockerProvider: Provider {
         guard !group.isEmpty else { return }
         do {
             try await startLock.withLock {
-                let due = DockerPodProgress.plan(try await self.inspect(group)).toStart
-                try await self.start(due.filter { only?.contains($0) ?? true })
+                let records = self.withRefusals(try await self.inspect(group))
+                let due = DockerPodProgress.plan(records).toStart.filter { only?.contains($0) ?? true }
+                var startable: [String] = []
+                for id in due {
+                    guard let r = records.first(where: { $0.id == id }) else { continue }
+                    if let reason = self.unsafeMount(r) { self.refuse(r, reason) } else { startable.append(id) }
+                }
+                try await self.start(startable)
             }
         } catch let e as ProviderError {
             throw e
         } catch {
             throw .backend(command: "docker start", message: "\(error)", transient: true)
+        }
+    }
+
+    // MARK: - mounts checked at start
+
+    /// Why `r` must not start: one of its subPaths no longer resolves inside its
+    /// volume without following a symbolic link. Docker binds by path when the
+    /// container starts, so this is the last moment InterLink can look.
+    func unsafeMount(_ r: DockerContainerRecord) -> String? {
+        for sub in r.subPaths {
+            do { _ = try sub.resolve(container: r.container) } catch { return error.description }
+        }
+        return nil
+    }
+
+    func refusalFile(_ r: DockerContainerRecord) -> String {
+        PodWorkspace(dataRoot: dataRoot, namespace: r.namespace, uid: r.podUID).root + "/refused/" + r.id
+    }
+
+    /// Records that `r` was refused (in the pod's directory, so it survives a
+    /// restart); observe then reports it terminated with the reason.
+    func refuse(_ r: DockerContainerRecord, _ reason: String) {
+        let dir = PodWorkspace(dataRoot: dataRoot, namespace: r.namespace, uid: r.podUID).root + "/refused"
+        do {
+            try WorkspaceFiles.makeDirectory(dir, mode: 0o700)
+            try WorkspaceFiles.writeAtomically(Data(reason.utf8), to: refusalFile(r), mode: 0o600)
+        } catch {
+            Log.warn("could not record a refused container", ["container": r.id, "error": "\(error)"])
+        }
+        Log.warn("container not started: unsafe mount", ["pod": "\(r.namespace)/\(r.podName)", "uid": r.podUID,
+                                                          "container": r.container, "reason": reason])
+    }
+
+    /// Marks refused containers as having failed to start, with the reason as
+    /// Docker's error, so they read as terminated `ContainerCannotRun`.
+    func withRefusals(_ records: [DockerContainerRecord]) -> [DockerContainerRecord] {
+        records.map { r in
+            guard r.status == "created", r.error.isEmpty, !r.subPaths.isEmpty,
+                  let data = FileManager.default.contents(atPath: refusalFile(r)) else { return r }
+            var refused = r
+            refused.error = String(decoding: data, as: UTF8.self)
+            return refused
         }
     }
 

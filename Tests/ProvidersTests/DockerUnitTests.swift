@@ -191,15 +191,15 @@ import Synchronization
         #expect(DockerCreateArgs.decimalCores(1001) == "1.001")
     }
 
-    @Test func logArgumentsAndByteLimit() {
-        #expect(DockerLogs.arguments(containerID: "abc", options: LogOpts()) == ["logs", "--", "abc"])
-        #expect(DockerLogs.arguments(containerID: "abc", options: LogOpts(Tail: 5, Timestamps: true, Follow: true, SinceSeconds: 30))
-                == ["logs", "--tail=5", "--since=30s", "--timestamps", "--follow", "--", "abc"])
-        #expect(DockerLogs.arguments(containerID: "abc", options: LogOpts(SinceTime: "2024-01-01T00:00:00Z"))
-                == ["logs", "--since=2024-01-01T00:00:00Z", "--", "abc"])
-        #expect(DockerLogs.limit(Data("hello world".utf8), bytes: 5) == Data("world".utf8))
-        #expect(DockerLogs.limit(Data("hi".utf8), bytes: 5) == Data("hi".utf8))
-        #expect(DockerLogs.limit(Data("hi".utf8), bytes: 0) == Data("hi".utf8))
+    @Test func logArgumentsAlwaysAskForTimestampsAndStartWhereTheSelectionDoes() {
+        #expect(DockerLogs.arguments(containerID: "abc", selection: LogSelection(LogOpts())) == ["logs", "--timestamps", "--", "abc"])
+        let now = Date(timeIntervalSince1970: 1_700_000_030.5)
+        #expect(DockerLogs.arguments(containerID: "abc", selection: LogSelection(LogOpts(Tail: 5, Timestamps: true, Follow: true, SinceSeconds: 30), now: now))
+                == ["logs", "--timestamps", "--tail=5", "--since=1700000000.500000000", "--follow", "--", "abc"])
+        #expect(DockerLogs.arguments(containerID: "abc", selection: LogSelection(LogOpts(SinceTime: "2024-01-01T00:00:00Z")))
+                == ["logs", "--timestamps", "--since=1704067200.000000000", "--", "abc"])
+        // A pod-sized number never traps: it is clamped to "everything".
+        #expect(DockerLogs.arguments(containerID: "abc", selection: LogSelection(LogOpts(Tail: Int.max, SinceSeconds: Int.max))).count == 6)
     }
 
     @Test func serialLockAdmitsOneHolderAtATimeAcrossAwaits() async throws {

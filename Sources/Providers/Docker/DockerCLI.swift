@@ -63,9 +63,16 @@ final class DockerCLI: Sendable {
         return result
     }
 
-    func stream(_ args: [String]) -> LogStream {
+    /// `docker args...` as a pull-based log source (stdout and stderr merged).
+    func logSource(_ args: [String]) throws(ProviderError) -> ProcessLogSource {
         counter.withLock { $0 += 1 }
-        return ProcessRunner.stream(path, args, environment: environment, mergeStderr: true)
+        do {
+            return try ProcessLogSource(path, args, environment: environment)
+        } catch ProcessError.notFound {
+            throw .unavailable("the docker CLI was not found at \(path) (set dockerPath in the config)")
+        } catch {
+            throw .backend(command: "docker logs", message: "\(error)", transient: true)
+        }
     }
 
     /// The error a failed command stands for. Daemon trouble is transient; a daemon

@@ -179,7 +179,7 @@ struct DockerProviderTests {
         _ = try await T.waitFinished(p, pod)
         let out = try await T.logs(p, pod, "c")
         #expect(out.split(separator: "\u{1e}", omittingEmptySubsequences: false).dropLast().map(String.init) == hostile)
-        #expect(try await T.inspect(jobID, "{{.HostConfig.Privileged}} {{.HostConfig.NetworkMode}} {{len .Mounts}}") == "false none 0")
+        #expect(try await T.inspect(jobID, "{{.HostConfig.Privileged}} {{.HostConfig.NetworkMode}} {{len .Mounts}}") == "false none 1", "only the termination log")
         #expect(try await T.inspect(jobID, "{{index .Config.Labels \"interlink.pod-name\"}}") == "evil;$(touch /pwned)`id`\n--privileged")
         #expect(!FileManager.default.fileExists(atPath: "/pwned"))
         #expect(!FileManager.default.fileExists(atPath: "\(config.dataRootFolder)/pwned"))
@@ -244,6 +244,34 @@ struct DockerProviderTests {
         _ = try await T.waitFinished(allowed, pod)
         #expect(try await T.logs(allowed, pod, "c") == "from-host")
         await T.remove(allowed, [pod])
+    }
+
+    @Test func aPodNamedWith253CharactersRunsAndKeepsItsFullNameInLabels() async throws {
+        let (p, _) = T.provider()
+        let stem = String(repeating: "multi-container-partial-fail.", count: 8)
+        let name = stem + String(repeating: "x", count: 253 - stem.count)
+        let pod = T.pod([T.sh("main", "echo ok")], name: name)
+        let jobID = try await p.create(pod)
+        let o = try await T.waitFinished(p, pod)
+        #expect(o.containers.first?.state.terminated?.exitCode == 0)
+        #expect(o.name == name)
+        #expect(try await T.inspect(jobID, "{{index .Config.Labels \"interlink.pod-name\"}}") == name)
+        await T.remove(p, [pod])
+    }
+
+    @Test func whatAContainerWritesToDevTerminationLogBecomesItsTerminatedMessage() async throws {
+        let (p, _) = T.provider()
+        var main = T.sh("main", "printf 'disk full on /data' > /dev/termination-log; exit 3")
+        main.securityContext = SecurityContext(runAsUser: 1000)
+        let quiet = T.sh("quiet", "true")
+        let pod = T.pod([main, quiet])
+        _ = try await p.create(pod)
+        let o = try await T.waitFinished(p, pod)
+        let t = try #require(o.containers.first { $0.name == "main" }?.state.terminated)
+        #expect(t.exitCode == 3)
+        #expect(t.message == "disk full on /data")
+        #expect(o.containers.first { $0.name == "quiet" }?.state.terminated?.message == nil)
+        await T.remove(p, [pod])
     }
 
     @Test func pingReportsTheDaemonsCapacity() async throws {

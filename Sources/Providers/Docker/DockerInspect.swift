@@ -31,6 +31,8 @@ public struct DockerContainerRecord: Sendable, Equatable {
     public var createdAt: Date?
     /// Its subPath mounts, to be checked again right before it starts.
     public var subPaths: [SubPathMount] = []
+    /// What the container wrote to its termination-message file (filled by the provider).
+    public var terminationMessage: String? = nil
 
     /// Docker leaves a container whose process could not be started (`exec:
     /// "nosuchbin": executable file not found`) in `created` with `Error` set and
@@ -120,6 +122,7 @@ public enum DockerInspect {
             if r.oomKilled { reason = "OOMKilled" }
             else if !r.error.isEmpty { reason = "ContainerCannotRun"; message = r.error }
             else { reason = r.exitCode == 0 ? "Completed" : "Error" }
+            if message == nil, let m = r.terminationMessage, !m.isEmpty { message = m }
             state = .terminated(ContainerStateTerminated(
                 exitCode: r.failedToStart && r.exitCode == 0 ? 128 : r.exitCode, reason: reason, message: message, startedAt: r.startedAt,
                 finishedAt: r.finishedAt, containerID: "docker://\(r.id)"))

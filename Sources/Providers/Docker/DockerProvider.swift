@@ -30,6 +30,8 @@ public final class DockerProvider: Provider {
     /// never both act on the same stale "created" state: starting an init container
     /// that already exited would run it twice.
     let startLock = AsyncSerialLock()
+    /// Termination messages of finished containers, read once each.
+    let terminationMessages = TerminationMessages()
 
     public init(config: InterLinkConfig) {
         cli = DockerCLI(path: config.dockerPath, host: config.dockerHost)
@@ -47,6 +49,10 @@ public final class DockerProvider: Provider {
     public func create(_ pod: DesiredPod) async throws -> String {
         let inits = pod.pod.initContainers, mains = pod.pod.containers
         guard !mains.isEmpty else { throw ProviderError.invalidPod("pod \(pod.namespace)/\(pod.name) has no containers") }
+        // Namespace and UID name the pod's directory: they must stay one path element.
+        for part in [pod.namespace, pod.uid] where part.isEmpty || part.contains("/") || part == "." || part == ".." || part.utf8.contains(0) {
+            throw ProviderError.invalidPod("pod \(pod.namespace)/\(pod.name): \(DockerCreateArgs.quoted(part)) cannot name a directory")
+        }
         let existing = try await listPod(pod.uid)
         try await retireOlderAttempts(existing, current: pod.attempt)
 
@@ -65,10 +71,14 @@ public final class DockerProvider: Provider {
                 // Volumes are written once, before the first container that needs them.
                 if materialised == nil { materialised = try workspace.materialise(pod, allowHostPath: settings.allowHostPath) }
                 if localImages[spec.c.image] == nil { localImages[spec.c.image] = try await imageIsLocal(spec.c.image) }
+                let termination = try TerminationMessage.prepare(TerminationMessage.file(
+                    dataRoot: dataRoot, namespace: pod.namespace, uid: pod.uid, isInit: spec.isInit,
+                    index: spec.index, attempt: pod.attempt))
                 let plan = DockerContainerPlan(
                     container: spec.c, isInit: spec.isInit, index: spec.index, count: specs.count,
                     environment: try EnvResolver.environment(for: spec.c, in: pod.request),
-                    mounts: materialised?.mounts[spec.c.name] ?? [], imageIsLocal: localImages[spec.c.image] ?? false,
+                    mounts: (materialised?.mounts[spec.c.name] ?? []) + [termination],
+                    imageIsLocal: localImages[spec.c.image] ?? false,
                     envFilePath: workspace.root + "/.env-\(spec.isInit ? "init" : "main")-\(spec.index)-\(UInt64.random(in: 0...UInt64.max))")
                 let command = try DockerCreateArgs.command(pod: pod, plan: plan, settings: settings)
                 ids.append(try await createContainer(command, image: spec.c.image, pod: pod))
@@ -156,7 +166,8 @@ public final class DockerProvider: Provider {
     public func observe() async throws -> [JobObservation] {
         let ps = try await cli.check(["ps", "-a", "-q", "--no-trunc"] + managedFilter)
         let ids = ps.stdoutText.split(whereSeparator: \.isNewline).map(String.init)
-        let records = withRefusals(try await inspect(ids).filter { $0.managedBy == settings.instanceName })
+        let records = terminationMessages.fill(
+            withRefusals(try await inspect(ids).filter { $0.managedBy == settings.instanceName }), dataRoot: dataRoot)
         return DockerPodProgress.plan(records).observations
     }
 

@@ -68,7 +68,9 @@ public struct JobObservation: Sendable, Equatable, Codable {
     /// InterLink's back, node failure, preemption) rather than its containers
     /// exiting: the reconciler then treats it as lost work, per restartPolicy.
     public var interruption: String?
-    /// backend container ids that should be started now: the next init step or the main containers; filled by observe, acted on only by the planner's `.advance` action
+    /// Backend container ids that should be started now: the next init step or
+    /// the main containers. Filled by `observe` (which only observes), acted on
+    /// only by the planner's `.advance` action, so the loop has one place that acts.
     public var dueToStart: [String] = []
 
     public init(podUID: String, namespace: String = "", name: String = "", jobID: String, attempt: Int = 0,
@@ -151,14 +153,17 @@ public protocol Provider: Sendable {
     func delete(_ job: JobRef) async throws
     func cleanup(_ job: JobRef) async throws
     func logs(_ job: JobRef, container: String, options: LogOpts) async throws -> LogStream
-    func advance(_ job: JobRef, start ids: [String]) async throws
     /// Capacity for `/pinglink`, or nil when the provider has none to report.
     func ping() async throws -> PingResponse?
     /// Number of backend commands run so far (for metrics and the per-tick bound).
     var commandCount: Int { get }
+    /// Starts the backend containers `ids` of `job` (from `JobObservation.dueToStart`).
+    /// Idempotent: starting a container that already runs or ran is not an error.
+    func advance(_ job: JobRef, start ids: [String]) async throws
 }
 
 extension Provider {
+    /// Providers whose jobs start by themselves (Slurm, the mock) have nothing to advance.
     public func advance(_ job: JobRef, start ids: [String]) async throws {}
 }
 

@@ -274,6 +274,34 @@ struct DockerProviderTests {
         await T.remove(p, [pod])
     }
 
+    @Test func theImagesOwnEntrypointAndCmdRunWhenThePodGivesNone() async throws {
+        // An image with an entrypoint and a cmd of its own, made locally (no registry).
+        let tag = "interlink-test/entrypoint:\(UInt32.random(in: 0...UInt32.max))"
+        let base = try await T.docker(["create", "--network=none", T.image, "true"])
+        let baseID = base.stdoutText.trimmed
+        let commit = try await T.docker(["commit", "--change", #"ENTRYPOINT ["/bin/echo", "from-entrypoint"]"#,
+                                         "--change", #"CMD ["from-cmd"]"#, baseID, tag])
+        _ = try await T.docker(["rm", "-f", baseID])
+        #expect(commit.succeeded, "\(commit.stderrText)")
+        defer { Task { _ = try? await T.docker(["rmi", "-f", tag]) } }
+
+        let (p, _) = T.provider()
+        let pods = [
+            T.pod([Container(name: "c", image: tag)]),
+            T.pod([Container(name: "c", image: tag, args: ["from-args"])]),
+            T.pod([Container(name: "c", image: tag, command: ["/bin/echo", "from-command"])]),
+        ]
+        for pod in pods { _ = try await p.create(pod) }
+        var out: [String] = []
+        for pod in pods {
+            _ = try await T.waitFinished(p, pod)
+            out.append(try await T.logs(p, pod, "c"))
+        }
+        // Kubernetes: no command keeps the entrypoint, no args keeps the cmd, a command drops both.
+        #expect(out == ["from-entrypoint from-cmd\n", "from-entrypoint from-args\n", "from-command\n"])
+        await T.remove(p, pods)
+    }
+
     @Test func pingReportsTheDaemonsCapacity() async throws {
         let (p, _) = T.provider()
         let r = try #require(try await p.ping())

@@ -133,6 +133,12 @@ import Model
         #expect(p.observations.isEmpty)
     }
 
+    @Test func anIncompleteIncarnationBeingRolledBackIsNotReportedEither() throws {
+        // `docker rm -f` of a never-started container shows it "removing" for a moment.
+        let r = try Self.records([Self.container(id: "m0", name: "a", index: 0, count: 2, status: "removing")])
+        #expect(DockerPodProgress.plan(r, now: Self.created.addingTimeInterval(30)).observations.isEmpty)
+    }
+
     @Test func anIncompleteIncarnationLeftForAnHourIsReportedAsLostWork() throws {
         let r = try Self.records([Self.container(id: "m0", name: "a", index: 0, count: 2, status: "created")])
         let p = DockerPodProgress.plan(r, now: Self.created.addingTimeInterval(DockerPodProgress.incompleteGraceSeconds + 1))
@@ -144,7 +150,8 @@ import Model
 
     @Test func anIncarnationThatLostAStartedContainerIsLostWorkAndNothingIsDue() throws {
         let r = try Self.records([
-            Self.container(id: "i0", name: "init", isInit: true, index: 0, count: 3, status: "exited"),
+            Self.container(id: "i0", name: "init", isInit: true, index: 0, count: 3, status: "exited",
+                           startedAt: "2026-11-29T17:24:16.1Z", finishedAt: "2026-11-29T17:24:17.1Z"),
             Self.container(id: "m1", name: "b", index: 1, count: 3, status: "created"),
         ])
         let p = DockerPodProgress.plan(r, now: Self.created.addingTimeInterval(5))

@@ -24,8 +24,15 @@ struct DockerSecretsTests {
         for a in "$@"; do printf '%s\\n' "$a" >> \(dir)/argv; case "$a" in --env-file=*) stat -c %a "${a#--env-file=}" >> \(dir)/modes;; esac; done
         exec "\(real)" "$@"
         """
-        try wrapper.write(toFile: dir + "/docker", atomically: true, encoding: .utf8)
-        chmod(dir + "/docker", 0o755)
+        // Written through a close-on-exec descriptor: a child forked meanwhile by a
+        // parallel test must not keep it open for writing (exec would fail, ETXTBSY).
+        let fd = open(dir + "/docker", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o755)
+        _ = Data(wrapper.utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        for _ in 0..<50 {  // until no child still holds it from before its exec
+            if let r = try? await ProcessRunner.run(dir + "/docker", ["--version"]), r.succeeded { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
         let (p, config) = T.provider { $0.dockerPath = dir + "/docker" }
         var c = T.sh("main", "printf '%s|%s|%s\\n' \"$PASSWORD\" \"$DOCKER_CONFIG\" \"$MULTI\"")
         c.env = [EnvVar(name: "PASSWORD", valueFrom: EnvVarSource(secretKeyRef: KeySelector(name: "creds", key: "password"))),

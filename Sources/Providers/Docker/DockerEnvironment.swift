@@ -58,7 +58,7 @@ public struct DockerEnvironment: Sendable {
     static func readByCLI(_ name: String) -> Bool {
         let upper = name.uppercased()
         let prefixes = ["DOCKER_", "BUILDKIT_", "BUILDX_", "COMPOSE_", "NOTARY_", "GO", "LD_", "GLIBC_", "MALLOC_",
-                        "GCONV_", "LOC", "NLS", "LC_", "XDG_", "SSL_", "HTTP", "OTEL_", "TMP", "TEMP"]
+                        "GCONV_", "LOC", "NLS", "LC_", "XDG_", "SSL_", "SSH_", "HTTP", "OTEL_", "TMP", "TEMP"]
         let names: Set<String> = ["PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM", "TZ", "ZONEINFO", "LANG",
                                   "LANGUAGE", "NO_PROXY", "ALL_PROXY", "HTTPS_PROXY", "HTTP_PROXY", "FTP_PROXY",
                                   "HOSTALIASES", "RES_OPTIONS", "LOCALDOMAIN", "RESOLV_HOST_CONF", "DEBUG", "PWD"]

@@ -62,7 +62,9 @@ public enum DockerPodProgress {
         if !complete {
             let expected = group.map(\.count).max() ?? 0
             let what = "\(group.count) of \(expected) containers of this incarnation exist in Docker"
-            if !group.contains(where: \.hasStarted) {
+            // Never started: Docker has no start time for it. (Not `hasStarted`: a
+            // container being removed, as a failed create rolls back, is not "created".)
+            if !group.contains(where: { $0.startedAt != nil || $0.failedToStart }) {
                 let newest = group.compactMap(\.createdAt).max() ?? now
                 if now.timeIntervalSince(newest) < incompleteGraceSeconds { return nil }
                 interruption = "its create did not complete (\(what))"

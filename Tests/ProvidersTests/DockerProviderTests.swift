@@ -226,6 +226,17 @@ struct DockerProviderTests {
         await T.remove(p, [pod])
     }
 
+    @Test func runAsGroupWithoutRunAsUserSetsThePrimaryGroupOfTheImagesUser() async throws {
+        let (p, _) = T.provider()
+        var c = T.sh("c", "id -u; id -g")
+        c.securityContext = SecurityContext(runAsGroup: 4321)
+        let pod = T.pod([c])
+        _ = try await p.create(pod)
+        _ = try await T.waitFinished(p, pod)
+        #expect(try await T.logs(p, pod, "c") == "0\n4321\n")
+        await T.remove(p, [pod])
+    }
+
     @Test func hostPathIsRefusedUnlessTheConfigAllowsIt() async throws {
         let host = "/tmp/interlink-test/docker-provider/hostpath-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: host, withIntermediateDirectories: true)

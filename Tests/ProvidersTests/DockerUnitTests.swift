@@ -144,6 +144,18 @@ import Synchronization
         }
     }
 
+    @Test func runAsGroupAloneKeepsTheImagesOwnUser() throws {
+        var c = Container(name: "c", image: "img")
+        c.securityContext = SecurityContext(runAsGroup: 2000)
+        var p = plan(c)
+        p.imageUser = "app:staff"
+        #expect(try DockerCreateArgs.build(pod: pod([c]), plan: p, settings: DockerSettings()).contains("--user=app:2000"))
+        p.imageUser = ""
+        #expect(try DockerCreateArgs.build(pod: pod([c]), plan: p, settings: DockerSettings()).contains("--user=0:2000"))
+        p.imageUser = nil
+        #expect(throws: ProviderError.self) { try DockerCreateArgs.build(pod: pod([c]), plan: p, settings: DockerSettings()) }
+    }
+
     @Test func mountsAreBindMountsWithCSVQuotingAndReadOnly() throws {
         let c = Container(name: "c", image: "img")
         let args = try DockerCreateArgs.build(pod: pod([c]), plan: plan(c, mounts: [

@@ -30,13 +30,16 @@ public struct DockerContainerPlan: Sendable {
     public var imageIsLocal: Bool
     /// Where the env file goes when some variable needs one (see `DockerEnvironment`).
     public var envFilePath: String?
+    /// The image's own `USER` (empty: root), when the image is local; needed to honour
+    /// `runAsGroup` without `runAsUser` (Docker's `--user` takes no group alone).
+    public var imageUser: String?
 
     public init(container: Container, isInit: Bool, index: Int, count: Int,
                 environment: [(name: String, value: String)], mounts: [Mount], imageIsLocal: Bool,
-                envFilePath: String? = nil) {
+                envFilePath: String? = nil, imageUser: String? = nil) {
         self.container = container; self.isInit = isInit; self.index = index; self.count = count
         self.environment = environment; self.mounts = mounts; self.imageIsLocal = imageIsLocal
-        self.envFilePath = envFilePath
+        self.envFilePath = envFilePath; self.imageUser = imageUser
     }
 }
 
@@ -84,7 +87,7 @@ public enum DockerCreateArgs {
         if DockerNaming.isDNSLabel(pod.name) { args.append("--hostname=\(pod.name)") }
         args.append(plan.imageIsLocal || c.imagePullPolicy == "Never" ? "--pull=never" : "--pull=missing")
         args += try resourceArgs(c, settings: settings)
-        args += try securityArgs(c, pod: pod.pod)
+        args += try securityArgs(c, pod: pod.pod, imageUser: plan.imageUser)
         if let dir = c.workingDir, !dir.isEmpty { args.append("--workdir=\(dir)") }
 
         // Kubernetes: command replaces the entrypoint, args replace the cmd; `$(VAR)`
@@ -132,7 +135,7 @@ public enum DockerCreateArgs {
         return args
     }
 
-    static func securityArgs(_ c: Container, pod: Pod) throws(ProviderError) -> [String] {
+    static func securityArgs(_ c: Container, pod: Pod, imageUser: String? = nil) throws(ProviderError) -> [String] {
         var args: [String] = []
         let sc = c.securityContext, psc = pod.spec?.securityContext
         if sc?.privileged == true {
@@ -140,8 +143,15 @@ public enum DockerCreateArgs {
         }
         let user = sc?.runAsUser ?? psc?.runAsUser
         let group = sc?.runAsGroup ?? psc?.runAsGroup
-        // Docker needs a user to set a primary group; a group alone keeps the image's user.
+        // Docker needs a user to set a primary group: a group alone keeps the image's own user.
         if let user { args.append(group.map { "--user=\(user):\($0)" } ?? "--user=\(user)") }
+        else if let group {
+            guard let imageUser else {
+                throw .invalidPod("container \(c.name) sets runAsGroup without runAsUser, and the user of image \(c.image) is not known")
+            }
+            let own = imageUser.split(separator: ":", maxSplits: 1).first.map(String.init) ?? ""
+            args.append("--user=\(own.isEmpty ? "0" : own):\(group)")
+        }
         if let fsGroup = psc?.fsGroup { args.append("--group-add=\(fsGroup)") }
         if sc?.readOnlyRootFilesystem == true { args.append("--read-only") }
         return args

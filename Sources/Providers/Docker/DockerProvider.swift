@@ -63,6 +63,7 @@ public final class DockerProvider: Provider {
         var ids: [String] = []
         var materialised: MaterialisedPod? = nil
         var localImages: [String: Bool] = [:]
+        var imageUsers: [String: String] = [:]
         do {
             for spec in specs {
                 if let found = mine.first(where: { $0.container == spec.c.name && $0.isInit == spec.isInit }) {
@@ -70,7 +71,16 @@ public final class DockerProvider: Provider {
                 }
                 // Volumes are written once, before the first container that needs them.
                 if materialised == nil { materialised = try workspace.materialise(pod, allowHostPath: settings.allowHostPath) }
-                if localImages[spec.c.image] == nil { localImages[spec.c.image] = try await imageIsLocal(spec.c.image) }
+                if localImages[spec.c.image] == nil {
+                    var info = try await imageInfo(spec.c.image)
+                    // runAsGroup alone needs the image's own user, so such an image is pulled first.
+                    if info == nil, Self.needsImageUser(spec.c, pod.pod) {
+                        try await pull(spec.c.image)
+                        info = try await imageInfo(spec.c.image)
+                    }
+                    localImages[spec.c.image] = info != nil
+                    imageUsers[spec.c.image] = info?.user
+                }
                 let termination = try TerminationMessage.prepare(TerminationMessage.file(
                     dataRoot: dataRoot, namespace: pod.namespace, uid: pod.uid, isInit: spec.isInit,
                     index: spec.index, attempt: pod.attempt))
@@ -79,7 +89,8 @@ public final class DockerProvider: Provider {
                     environment: try EnvResolver.environment(for: spec.c, in: pod.request),
                     mounts: (materialised?.mounts[spec.c.name] ?? []) + [termination],
                     imageIsLocal: localImages[spec.c.image] ?? false,
-                    envFilePath: workspace.root + "/.env-\(spec.isInit ? "init" : "main")-\(spec.index)-\(UInt64.random(in: 0...UInt64.max))")
+                    envFilePath: workspace.root + "/.env-\(spec.isInit ? "init" : "main")-\(spec.index)-\(UInt64.random(in: 0...UInt64.max))",
+                    imageUser: imageUsers[spec.c.image])
                 let command = try DockerCreateArgs.command(pod: pod, plan: plan, settings: settings)
                 ids.append(try await createContainer(command, image: spec.c.image, pod: pod))
             }
@@ -141,10 +152,28 @@ public final class DockerProvider: Provider {
         throw DockerCLI.failure(args, result)
     }
 
-    func imageIsLocal(_ image: String) async throws(ProviderError) -> Bool {
-        let result = try await cli.run(["image", "inspect", "--format={{.Id}}", "--", image])
+    /// The image's id and own `USER` when it is local, nil when it is not.
+    func imageInfo(_ image: String) async throws(ProviderError) -> (id: String, user: String)? {
+        let result = try await cli.run(["image", "inspect", "--format={{.Id}} {{json .Config.User}}", "--", image])
         if !result.succeeded && DockerCLI.isDaemonTrouble(result.stderrText) { throw DockerCLI.failure(["image"], result) }
-        return result.succeeded
+        guard result.succeeded else { return nil }
+        let text = result.stdoutText.trimmed
+        let space = text.firstIndex(of: " ") ?? text.endIndex
+        let json = text[space...].trimmed
+        let user = (try? JSONDecoder().decode(String.self, from: Data(json.utf8))) ?? ""
+        return (String(text[..<space]), user)
+    }
+
+    static func needsImageUser(_ c: Container, _ pod: Pod) -> Bool {
+        (c.securityContext?.runAsUser ?? pod.spec?.securityContext?.runAsUser) == nil
+            && (c.securityContext?.runAsGroup ?? pod.spec?.securityContext?.runAsGroup) != nil
+    }
+
+    func pull(_ image: String) async throws(ProviderError) {
+        let r = try await cli.run(["pull", "--quiet", "--", image], timeout: 600)
+        guard !r.succeeded else { return }
+        if DockerCLI.isImageMissing(r.stderrText) { throw .imageNotFound(image: image, message: String(r.stderrText.trimmed.prefix(1000))) }
+        throw DockerCLI.failure(["pull"], r)
     }
 
     /// Incarnations older than the previous one are removed; the previous one is

@@ -294,7 +294,6 @@ struct DockerProviderTests {
                                          "--change", #"CMD ["from-cmd"]"#, baseID, tag])
         _ = try await T.docker(["rm", "-f", baseID])
         #expect(commit.succeeded, "\(commit.stderrText)")
-        defer { Task { _ = try? await T.docker(["rmi", "-f", tag]) } }
 
         let (p, _) = T.provider()
         let pods = [
@@ -311,6 +310,7 @@ struct DockerProviderTests {
         // Kubernetes: no command keeps the entrypoint, no args keeps the cmd, a command drops both.
         #expect(out == ["from-entrypoint from-cmd\n", "from-entrypoint from-args\n", "from-command\n"])
         await T.remove(p, pods)
+        _ = try? await T.docker(["rmi", "-f", tag])
     }
 
     @Test func pingReportsTheDaemonsCapacity() async throws {

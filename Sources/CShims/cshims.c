@@ -67,3 +67,7 @@ long cshims_raise_nofile(long *hard_out) {
     }
     return (long)rl.rlim_cur;
 }
+
+int cshims_openat_path_nofollow(int dirfd, const char *name) {
+    return openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+}

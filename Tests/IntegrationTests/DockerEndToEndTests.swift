@@ -183,6 +183,36 @@ struct DockerEndToEndTests {
         }
     }
 
+    @Test func aMissingImageInTheSecondContainerRetriesWithErrImagePullThenFailsWithDockersMessage() async throws {
+        try await withIL { il in
+            let pod = Pods.make("partial", containers: [Pods.shell("first", "echo hi"),
+                                                        Container(name: "second", image: "interlink-test/does-not-exist:1")])
+            #expect(try await il.create(PodCreateRequests(pod: pod)).status == 200)
+            let (waiting, _) = try await il.waitForStatus(pod, timeout: 60) { $0.container("second")?.state.waiting?.reason == "ErrImagePull" }
+            #expect(waiting.container("second")?.state.waiting?.message?.isEmpty == false)
+            let (s, _) = try await il.waitForStatus(pod, timeout: 120) { $0.phase == .failed }
+            let t = try #require(s.container("second")?.state.terminated)
+            #expect(t.reason == "ErrImagePull")
+            #expect(t.message?.contains("does-not-exist") == true, "\(t)")
+            #expect(t.message?.contains("3 tries") == true, "\(t)")
+            #expect(try await DockerCLI.containers(ofPod: pod.uid).isEmpty, "no half-made pod is left running or adopted")
+        }
+    }
+
+    @Test func aHugeGracePeriodNeitherCrashesTheServerOnDeleteNorKeepsThePod() async throws {
+        try await withIL { il in
+            // The container ends on TERM, so the stop itself is quick whatever the grace period.
+            var pod = Pods.make("grace", containers: [Pods.shell("main", "trap 'exit 0' TERM; while :; do sleep 1; done")])
+            pod.spec?.terminationGracePeriodSeconds = 3_000_000
+            #expect(try await il.create(PodCreateRequests(pod: pod)).status == 200)
+            try await il.waitForStatus(pod, timeout: 60) { $0.phase == .running }
+            #expect(try await il.delete(pod).status == 200)
+            try await waitUntil(60) { try await DockerCLI.containers(ofPod: pod.uid).isEmpty }
+            #expect(try await il.request("GET", "/readyz", body: nil).status == 200, "the server is still alive")
+            try await il.waitForStatus(pod, timeout: 30) { $0.containers.isEmpty }
+        }
+    }
+
     func waitUntil(_ seconds: Double, _ cond: () async throws -> Bool) async throws {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {

@@ -125,6 +125,48 @@ import Model
         #expect(p.observations.count == 1)
     }
 
+    static let created = RFC3339.date("2026-11-29T17:24:15Z")!
+
+    @Test func anIncompleteIncarnationUnderWayIsNotReportedSoTheNextCreateAdoptsIt() throws {
+        let r = try Self.records([Self.container(id: "m0", name: "a", index: 0, count: 2, status: "created")])
+        let p = DockerPodProgress.plan(r, now: Self.created.addingTimeInterval(30))
+        #expect(p.observations.isEmpty)
+    }
+
+    @Test func anIncompleteIncarnationBeingRolledBackIsNotReportedEither() throws {
+        // `docker rm -f` of a never-started container shows it "removing" for a moment.
+        let r = try Self.records([Self.container(id: "m0", name: "a", index: 0, count: 2, status: "removing")])
+        #expect(DockerPodProgress.plan(r, now: Self.created.addingTimeInterval(30)).observations.isEmpty)
+    }
+
+    @Test func anIncompleteIncarnationLeftForAnHourIsReportedAsLostWork() throws {
+        let r = try Self.records([Self.container(id: "m0", name: "a", index: 0, count: 2, status: "created")])
+        let p = DockerPodProgress.plan(r, now: Self.created.addingTimeInterval(DockerPodProgress.incompleteGraceSeconds + 1))
+        let o = try #require(p.observations.first)
+        #expect(o.state == .finished)
+        #expect(o.interruption?.contains("1 of 2 containers") == true)
+        #expect(o.dueToStart.isEmpty)
+    }
+
+    @Test func anIncarnationThatLostAStartedContainerIsLostWorkAndNothingIsDue() throws {
+        let r = try Self.records([
+            Self.container(id: "i0", name: "init", isInit: true, index: 0, count: 3, status: "exited",
+                           startedAt: "2026-11-29T17:24:16.1Z", finishedAt: "2026-11-29T17:24:17.1Z"),
+            Self.container(id: "m1", name: "b", index: 1, count: 3, status: "created"),
+        ])
+        let p = DockerPodProgress.plan(r, now: Self.created.addingTimeInterval(5))
+        let o = try #require(p.observations.first)
+        #expect(o.state == .finished && o.interruption != nil)
+        #expect(o.dueToStart.isEmpty)
+    }
+
+    @Test func dueContainersAreNamedInTheirPodsObservation() throws {
+        let r = try podRecords(initStates: [("exited", 0)], mainStates: ["created"])
+            + Self.records([Self.container(id: "x", uid: "u2", status: "created")])
+        let p = DockerPodProgress.plan(r, now: Self.created)
+        #expect(p.observations.map(\.dueToStart) == [["m0"], ["x"]])
+    }
+
     @Test func theNewestAttemptIsReportedWithThePreviousAsLastState() throws {
         let r = try Self.records([
             Self.container(id: "old", attempt: 0, status: "exited", exitCode: 1),

@@ -14,7 +14,9 @@ struct DockerLogsTests {
         _ = try await p.create(pod)
         _ = try await T.waitFinished(p, pod)
         #expect(try await T.logs(p, pod, "c", LogOpts(Tail: 2)) == "line4\nline5\n")
-        #expect(try await T.logs(p, pod, "c", LogOpts(Bytes: 8)) == "4\nline5\n")
+        // The kubelet's limitBytes: the first N bytes of the selection.
+        #expect(try await T.logs(p, pod, "c", LogOpts(Bytes: 8)) == "line1\nli")
+        #expect(try await T.logs(p, pod, "c", LogOpts(Tail: 2, Bytes: 8)) == "line4\nli")
         let stamped = try await T.logs(p, pod, "c", LogOpts(Tail: 1, Timestamps: true))
         #expect(stamped.hasSuffix(" line5\n"))
         #expect(RFC3339.date(String(stamped.prefix { $0 != " " })) != nil)
@@ -64,6 +66,30 @@ struct DockerLogsTests {
             if got.contains("tick") { break }
         }
         #expect(got.hasPrefix("tick"))
+        await T.remove(p, [pod])
+    }
+
+    @Test func aFollowEndsWhenThePodIsDeletedWhileItRuns() async throws {
+        let (p, _) = T.provider()
+        let pod = T.pod([T.sh("c", "trap 'exit 0' TERM; while true; do echo tick; sleep 0.2; done")])
+        _ = try await p.create(pod)
+        let stream = try await p.logs(T.ref(pod), container: "c", options: LogOpts(Follow: true))
+        let ended = try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                for try await _ in stream {}
+                return true
+            }
+            group.addTask {
+                try await Task.sleep(for: .seconds(1))
+                try await p.delete(T.ref(pod))
+                try await Task.sleep(for: .seconds(30))
+                return false
+            }
+            let first = try await group.next()!
+            group.cancelAll()
+            return first
+        }
+        #expect(ended, "the follow did not end within 30 s of the delete")
         await T.remove(p, [pod])
     }
 

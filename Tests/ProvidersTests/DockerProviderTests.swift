@@ -179,7 +179,7 @@ struct DockerProviderTests {
         _ = try await T.waitFinished(p, pod)
         let out = try await T.logs(p, pod, "c")
         #expect(out.split(separator: "\u{1e}", omittingEmptySubsequences: false).dropLast().map(String.init) == hostile)
-        #expect(try await T.inspect(jobID, "{{.HostConfig.Privileged}} {{.HostConfig.NetworkMode}} {{len .Mounts}}") == "false none 0")
+        #expect(try await T.inspect(jobID, "{{.HostConfig.Privileged}} {{.HostConfig.NetworkMode}} {{len .Mounts}}") == "false none 1", "only the termination log")
         #expect(try await T.inspect(jobID, "{{index .Config.Labels \"interlink.pod-name\"}}") == "evil;$(touch /pwned)`id`\n--privileged")
         #expect(!FileManager.default.fileExists(atPath: "/pwned"))
         #expect(!FileManager.default.fileExists(atPath: "\(config.dataRootFolder)/pwned"))
@@ -226,6 +226,17 @@ struct DockerProviderTests {
         await T.remove(p, [pod])
     }
 
+    @Test func runAsGroupWithoutRunAsUserSetsThePrimaryGroupOfTheImagesUser() async throws {
+        let (p, _) = T.provider()
+        var c = T.sh("c", "id -u; id -g")
+        c.securityContext = SecurityContext(runAsGroup: 4321)
+        let pod = T.pod([c])
+        _ = try await p.create(pod)
+        _ = try await T.waitFinished(p, pod)
+        #expect(try await T.logs(p, pod, "c") == "0\n4321\n")
+        await T.remove(p, [pod])
+    }
+
     @Test func hostPathIsRefusedUnlessTheConfigAllowsIt() async throws {
         let host = "/tmp/interlink-test/docker-provider/hostpath-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: host, withIntermediateDirectories: true)
@@ -244,6 +255,62 @@ struct DockerProviderTests {
         _ = try await T.waitFinished(allowed, pod)
         #expect(try await T.logs(allowed, pod, "c") == "from-host")
         await T.remove(allowed, [pod])
+    }
+
+    @Test func aPodNamedWith253CharactersRunsAndKeepsItsFullNameInLabels() async throws {
+        let (p, _) = T.provider()
+        let stem = String(repeating: "multi-container-partial-fail.", count: 8)
+        let name = stem + String(repeating: "x", count: 253 - stem.count)
+        let pod = T.pod([T.sh("main", "echo ok")], name: name)
+        let jobID = try await p.create(pod)
+        let o = try await T.waitFinished(p, pod)
+        #expect(o.containers.first?.state.terminated?.exitCode == 0)
+        #expect(o.name == name)
+        #expect(try await T.inspect(jobID, "{{index .Config.Labels \"interlink.pod-name\"}}") == name)
+        await T.remove(p, [pod])
+    }
+
+    @Test func whatAContainerWritesToDevTerminationLogBecomesItsTerminatedMessage() async throws {
+        let (p, _) = T.provider()
+        var main = T.sh("main", "printf 'disk full on /data' > /dev/termination-log; exit 3")
+        main.securityContext = SecurityContext(runAsUser: 1000)
+        let quiet = T.sh("quiet", "true")
+        let pod = T.pod([main, quiet])
+        _ = try await p.create(pod)
+        let o = try await T.waitFinished(p, pod)
+        let t = try #require(o.containers.first { $0.name == "main" }?.state.terminated)
+        #expect(t.exitCode == 3)
+        #expect(t.message == "disk full on /data")
+        #expect(o.containers.first { $0.name == "quiet" }?.state.terminated?.message == nil)
+        await T.remove(p, [pod])
+    }
+
+    @Test func theImagesOwnEntrypointAndCmdRunWhenThePodGivesNone() async throws {
+        // An image with an entrypoint and a cmd of its own, made locally (no registry).
+        let tag = "interlink-test/entrypoint:\(UInt32.random(in: 0...UInt32.max))"
+        let base = try await T.docker(["create", "--network=none", T.image, "true"])
+        let baseID = base.stdoutText.trimmed
+        let commit = try await T.docker(["commit", "--change", #"ENTRYPOINT ["/bin/echo", "from-entrypoint"]"#,
+                                         "--change", #"CMD ["from-cmd"]"#, baseID, tag])
+        _ = try await T.docker(["rm", "-f", baseID])
+        #expect(commit.succeeded, "\(commit.stderrText)")
+
+        let (p, _) = T.provider()
+        let pods = [
+            T.pod([Container(name: "c", image: tag)]),
+            T.pod([Container(name: "c", image: tag, args: ["from-args"])]),
+            T.pod([Container(name: "c", image: tag, command: ["/bin/echo", "from-command"])]),
+        ]
+        for pod in pods { _ = try await p.create(pod) }
+        var out: [String] = []
+        for pod in pods {
+            _ = try await T.waitFinished(p, pod)
+            out.append(try await T.logs(p, pod, "c"))
+        }
+        // Kubernetes: no command keeps the entrypoint, no args keeps the cmd, a command drops both.
+        #expect(out == ["from-entrypoint from-cmd\n", "from-entrypoint from-args\n", "from-command\n"])
+        await T.remove(p, pods)
+        _ = try? await T.docker(["rmi", "-f", tag])
     }
 
     @Test func pingReportsTheDaemonsCapacity() async throws {

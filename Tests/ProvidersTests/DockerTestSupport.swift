@@ -44,11 +44,13 @@ enum DockerTest {
     }
 
     /// Observes until the pod's newest incarnation is finished (bounded, so a
-    /// broken provider fails the test instead of hanging it).
+    /// broken provider fails the test instead of hanging it). Like the planner's
+    /// `.advance` action, it hands each observation's `dueToStart` to `advance`.
     static func waitFinished(_ p: DockerProvider, _ pod: DesiredPod) async throws -> JobObservation {
         for _ in 0..<600 {
-            if let o = try await p.observe().first(where: { $0.podUID == pod.uid && $0.attempt == pod.attempt }), o.state == .finished {
-                return o
+            if let o = try await p.observe().first(where: { $0.podUID == pod.uid && $0.attempt == pod.attempt }) {
+                if o.state == .finished { return o }
+                if !o.dueToStart.isEmpty { try await p.advance(o.ref, start: o.dueToStart) }
             }
             try await Task.sleep(for: .milliseconds(100))
         }

@@ -27,7 +27,8 @@ import Synchronization
         let c = Container(name: "main", image: "busybox:1")
         let args = try DockerCreateArgs.build(pod: pod([c]), plan: plan(c), settings: DockerSettings(instanceName: "il1", network: "none"))
         #expect(args.first == "create")
-        #expect(args.contains("--name=il-ns1-web-0a1b2c3d-main-a0"))
+        let name = try #require(args.first { $0.hasPrefix("--name=") })
+        #expect(name.hasPrefix("--name=il-ns1-web-") && name.hasSuffix("-main-a0"))
         for label in ["interlink.managed=il1", "interlink.pod-uid=0a1b2c3d-4e5f-6789-abcd-ef0123456789",
                       "interlink.namespace=ns1", "interlink.pod-name=web", "interlink.container=main",
                       "interlink.attempt=0", "interlink.init=false", "interlink.index=0", "interlink.count=1"] {
@@ -66,10 +67,36 @@ import Synchronization
         #expect(flags.allSatisfy { $0.hasPrefix("--") && ($0.contains("=") || $0 == "--read-only") })
         #expect(args.filter { $0 == "--privileged" }.count == 2)  // both inside the container's argv
         #expect(tail(args) == ["img"] + hostile + hostile)
-        for (i, v) in hostile.enumerated() { #expect(args.contains("--env=V\(i)=\(v)")) }
+        for i in hostile.indices { #expect(args.contains("--env=V\(i)")) }
         let name = args.first { $0.hasPrefix("--name=") }!
         #expect(name.dropFirst(7).allSatisfy { $0.isLetter || $0.isNumber || "_.-".contains($0) })
         #expect(!args.contains { $0.hasPrefix("--hostname") })  // not a DNS label, so not used
+    }
+
+    @Test func envValuesTravelInTheCLIsEnvironmentNeverInArgv() throws {
+        let c = Container(name: "c", image: "img")
+        let env = [(name: "PASSWORD", value: "s3cr3t-value"), (name: "MULTI", value: "a\nb")]
+        let cmd = try DockerCreateArgs.command(pod: pod([c]), plan: plan(c, env: env), settings: DockerSettings())
+        #expect(!cmd.args.contains { $0.contains("s3cr3t-value") || $0.contains("a\nb") })
+        #expect(cmd.args.contains("--env=PASSWORD") && cmd.args.contains("--env=MULTI"))
+        #expect(cmd.environment.inherited.map(\.name) == ["PASSWORD", "MULTI"])
+        #expect(cmd.environment.inherited.map(\.value) == ["s3cr3t-value", "a\nb"])
+        #expect(cmd.environment.file == nil && !cmd.args.contains { $0.hasPrefix("--env-file") })
+    }
+
+    @Test func namesTheCLIReadsItselfGoThroughAnEnvFileAndCannotHoldALineBreak() throws {
+        let c = Container(name: "c", image: "img")
+        var p = plan(c, env: [(name: "DOCKER_HOST", value: "tcp://evil:2375"), (name: "LD_PRELOAD", value: "/x.so"),
+                              (name: "path", value: "/opt/bin"), (name: "APP", value: "v")])
+        p.envFilePath = "/pods/p/.env-main-0"
+        let cmd = try DockerCreateArgs.command(pod: pod([c]), plan: p, settings: DockerSettings())
+        #expect(cmd.environment.inherited.map(\.name) == ["APP"], "nothing that changes how the CLI runs")
+        #expect(cmd.environment.file == Data("DOCKER_HOST=tcp://evil:2375\nLD_PRELOAD=/x.so\npath=/opt/bin\n".utf8))
+        #expect(cmd.args.contains("--env-file=/pods/p/.env-main-0"))
+        #expect(!cmd.args.contains { $0.contains("evil") || $0.contains("/x.so") })
+        p = plan(c, env: [(name: "PATH", value: "/bin\n/evil")])
+        p.envFilePath = "/pods/p/.env-main-0"
+        #expect(throws: ProviderError.self) { try DockerCreateArgs.command(pod: pod([c]), plan: p, settings: DockerSettings()) }
     }
 
     @Test func resourcesBecomeMemoryCpusAndGPUsWhenEnabled() throws {
@@ -117,6 +144,18 @@ import Synchronization
         }
     }
 
+    @Test func runAsGroupAloneKeepsTheImagesOwnUser() throws {
+        var c = Container(name: "c", image: "img")
+        c.securityContext = SecurityContext(runAsGroup: 2000)
+        var p = plan(c)
+        p.imageUser = "app:staff"
+        #expect(try DockerCreateArgs.build(pod: pod([c]), plan: p, settings: DockerSettings()).contains("--user=app:2000"))
+        p.imageUser = ""
+        #expect(try DockerCreateArgs.build(pod: pod([c]), plan: p, settings: DockerSettings()).contains("--user=0:2000"))
+        p.imageUser = nil
+        #expect(throws: ProviderError.self) { try DockerCreateArgs.build(pod: pod([c]), plan: p, settings: DockerSettings()) }
+    }
+
     @Test func mountsAreBindMountsWithCSVQuotingAndReadOnly() throws {
         let c = Container(name: "c", image: "img")
         let args = try DockerCreateArgs.build(pod: pod([c]), plan: plan(c, mounts: [
@@ -156,7 +195,20 @@ import Synchronization
         let b = DockerNaming.containerName(namespace: "ns", podName: "p", uid: "22222222-aaaa", container: "c", attempt: 0)
         let c = DockerNaming.containerName(namespace: "ns", podName: "p", uid: "11111111-aaaa", container: "c", attempt: 1)
         #expect(Set([a, b, c]).count == 3)
-        #expect(DockerNaming.containerName(namespace: "n s", podName: "a;b/c", uid: "u", container: "x", attempt: 2) == "il-n-s-a-b-c-u-x-a2")
+        let odd = DockerNaming.containerName(namespace: "n s", podName: "a;b/c", uid: "u", container: "x", attempt: 2)
+        #expect(odd.hasPrefix("il-n-s-a-b-c-") && odd.hasSuffix("-x-a2"))
+        #expect(odd == DockerNaming.containerName(namespace: "n s", podName: "a;b/c", uid: "u", container: "x", attempt: 2), "deterministic")
+    }
+
+    @Test func podNamesOf253CharactersGiveShortDistinctValidNames() {
+        let stem = String(repeating: "multi-container-partial-fail.", count: 8)  // 232 characters with dots
+        let names = ["a", "b", "c"].map { stem + String(repeating: $0, count: 253 - stem.count) }
+        #expect(names.allSatisfy { $0.count == 253 })
+        // Same uid prefix, names equal for their first 232 characters: still distinct.
+        let docker = names.map { DockerNaming.containerName(namespace: "default", podName: $0, uid: "11111111-2222", container: "main", attempt: 0) }
+        #expect(Set(docker).count == 3)
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+        #expect(docker.allSatisfy { $0.count <= 160 && $0.allSatisfy(allowed.contains) })
     }
 
     @Test func decimalCores() {
@@ -165,15 +217,15 @@ import Synchronization
         #expect(DockerCreateArgs.decimalCores(1001) == "1.001")
     }
 
-    @Test func logArgumentsAndByteLimit() {
-        #expect(DockerLogs.arguments(containerID: "abc", options: LogOpts()) == ["logs", "--", "abc"])
-        #expect(DockerLogs.arguments(containerID: "abc", options: LogOpts(Tail: 5, Timestamps: true, Follow: true, SinceSeconds: 30))
-                == ["logs", "--tail=5", "--since=30s", "--timestamps", "--follow", "--", "abc"])
-        #expect(DockerLogs.arguments(containerID: "abc", options: LogOpts(SinceTime: "2024-01-01T00:00:00Z"))
-                == ["logs", "--since=2024-01-01T00:00:00Z", "--", "abc"])
-        #expect(DockerLogs.limit(Data("hello world".utf8), bytes: 5) == Data("world".utf8))
-        #expect(DockerLogs.limit(Data("hi".utf8), bytes: 5) == Data("hi".utf8))
-        #expect(DockerLogs.limit(Data("hi".utf8), bytes: 0) == Data("hi".utf8))
+    @Test func logArgumentsAlwaysAskForTimestampsAndStartWhereTheSelectionDoes() {
+        #expect(DockerLogs.arguments(containerID: "abc", selection: LogSelection(LogOpts())) == ["logs", "--timestamps", "--", "abc"])
+        let now = Date(timeIntervalSince1970: 1_700_000_030.5)
+        #expect(DockerLogs.arguments(containerID: "abc", selection: LogSelection(LogOpts(Tail: 5, Timestamps: true, Follow: true, SinceSeconds: 30), now: now))
+                == ["logs", "--timestamps", "--tail=5", "--since=1700000000.500000000", "--follow", "--", "abc"])
+        #expect(DockerLogs.arguments(containerID: "abc", selection: LogSelection(LogOpts(SinceTime: "2024-01-01T00:00:00Z")))
+                == ["logs", "--timestamps", "--since=1704067200.000000000", "--", "abc"])
+        // A pod-sized number never traps: it is clamped to "everything".
+        #expect(DockerLogs.arguments(containerID: "abc", selection: LogSelection(LogOpts(Tail: Int.max, SinceSeconds: Int.max))).count == 6)
     }
 
     @Test func serialLockAdmitsOneHolderAtATimeAcrossAwaits() async throws {

@@ -104,7 +104,8 @@ private func read(_ path: String) -> String? {
         let dir = ws.volumeDirectory("scratch")
         #expect(mode(dir) == 0o777)
         #expect(m.mounts["app"] == [Mount(hostPath: dir, containerPath: "/data", readOnly: false),
-                                    Mount(hostPath: dir + "/logs/app", containerPath: "/logs", readOnly: true)])
+                                    Mount(hostPath: dir + "/logs/app", containerPath: "/logs", readOnly: true,
+                                          subPath: SubPathMount(base: dir, relative: "logs/app", volume: "scratch"))])
         #expect(WorkspaceFiles.isDirectory(dir + "/logs/app"))
         try WorkspaceFiles.writeAtomically(Data("kept".utf8), to: dir + "/state", mode: 0o644)
         _ = try ws.materialise(p, allowHostPath: false)
@@ -160,9 +161,27 @@ private func read(_ path: String) -> String? {
                         mounts: #"[{"name": "e", "mountPath": "/e", "subPath": "link/x"}]"#)
         try WorkspaceFiles.makeDirectory(ws.volumeDirectory("e"), mode: 0o777)
         try FileManager.default.createSymbolicLink(atPath: ws.volumeDirectory("e") + "/link", withDestinationPath: "/")
-        #expect(throws: ProviderError.invalidPod("container app: subPath \"link/x\" of volume \"e\" goes through a symbolic link")) {
+        #expect(throws: ProviderError.invalidPod("container app: subPath \"link/x\" of volume \"e\" goes through a symbolic link (link), which could lead outside the volume; refused")) {
             try ws.materialise(p, allowHostPath: false)
         }
+    }
+
+    @Test func aSubPathIsResolvedWithoutFollowingAnyLinkAndAgainLater() throws {
+        let base = ws.volumeDirectory("r")
+        try WorkspaceFiles.makeDirectory(base + "/a/b", mode: 0o777)
+        let sub = SubPathMount(base: base, relative: "a/b", volume: "r")
+        #expect(try sub.resolve(container: "c") == base + "/a/b")
+        // Swapped after the first check: the second one sees it, wherever the link points.
+        try FileManager.default.removeItem(atPath: base + "/a/b")
+        try FileManager.default.createSymbolicLink(atPath: base + "/a/b", withDestinationPath: base)
+        #expect(throws: ProviderError.self) { try sub.resolve(container: "c") }
+        try FileManager.default.removeItem(atPath: base + "/a")
+        try FileManager.default.createSymbolicLink(atPath: base + "/a", withDestinationPath: "/tmp")
+        #expect(throws: ProviderError.self) { try sub.resolve(container: "c") }
+        #expect(try WorkspaceFiles.resolveBeneath(base: base, relative: "a/b", createMissing: true) == .symlink("a"))
+        #expect(try WorkspaceFiles.resolveBeneath(base: base, relative: "new/dir", createMissing: false) == .missing("new"))
+        #expect(try WorkspaceFiles.resolveBeneath(base: base, relative: "new/dir", createMissing: true) == .resolved(base + "/new/dir"))
+        #expect(mode(base + "/new/dir") == 0o777)
     }
 
     @Test func undeclaredAndUnsupportedVolumesAreNamed() throws {

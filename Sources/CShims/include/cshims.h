@@ -20,4 +20,7 @@ int cshims_errno(void);
 // Raises the soft RLIMIT_NOFILE to the hard limit (fs.nr_open if unlimited);
 // returns the soft limit now in force (-1 on error), the hard one in *hard_out.
 long cshims_raise_nofile(long *hard_out);
+// openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC): one path component, a
+// symbolic link opened as itself (O_PATH needs _GNU_SOURCE, which Swift lacks).
+int cshims_openat_path_nofollow(int dirfd, const char *name);
 #endif

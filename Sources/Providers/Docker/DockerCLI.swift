@@ -23,11 +23,26 @@ final class DockerCLI: Sendable {
 
     var commandCount: Int { counter.withLock { $0 } }
 
+    /// The longest a docker command may run, in seconds: the process runner turns
+    /// timeouts into `Int32` milliseconds, so a longer one (a pod's huge grace
+    /// period) must never reach it.
+    static let maxTimeoutSeconds: Double = 2_100_000
+
     /// Runs `docker args...` and returns its result whatever the exit status.
-    func run(_ args: [String], timeout: Double = 120, mergeStderr: Bool = false) async throws(ProviderError) -> ProcessResult {
+    /// `extraEnvironment` is added to the CLI's environment (values the CLI passes
+    /// on with `--env=NAME`, so they never appear in its argv).
+    func run(_ args: [String], timeout: Double = 120, mergeStderr: Bool = false,
+             extraEnvironment: [(name: String, value: String)] = []) async throws(ProviderError) -> ProcessResult {
         counter.withLock { $0 += 1 }
+        let timeout = timeout.isNaN ? 120 : min(max(timeout, 1), Self.maxTimeoutSeconds)
+        var env = environment
+        if !extraEnvironment.isEmpty {
+            var e = environment ?? ProcessEnvironment.current
+            for v in extraEnvironment { e[v.name] = v.value }
+            env = e
+        }
         do {
-            return try await ProcessRunner.run(path, args, environment: environment, timeout: timeout,
+            return try await ProcessRunner.run(path, args, environment: env, timeout: timeout,
                                                mergeStderr: mergeStderr)
         } catch let e as ProcessError {
             switch e {
@@ -48,9 +63,16 @@ final class DockerCLI: Sendable {
         return result
     }
 
-    func stream(_ args: [String]) -> LogStream {
+    /// `docker args...` as a pull-based log source (stdout and stderr merged).
+    func logSource(_ args: [String]) throws(ProviderError) -> ProcessLogSource {
         counter.withLock { $0 += 1 }
-        return ProcessRunner.stream(path, args, environment: environment, mergeStderr: true)
+        do {
+            return try ProcessLogSource(path, args, environment: environment)
+        } catch ProcessError.notFound {
+            throw .unavailable("the docker CLI was not found at \(path) (set dockerPath in the config)")
+        } catch {
+            throw .backend(command: "docker logs", message: "\(error)", transient: true)
+        }
     }
 
     /// The error a failed command stands for. Daemon trouble is transient; a daemon

@@ -28,21 +28,41 @@ public struct DockerContainerPlan: Sendable {
     public var mounts: [Mount]
     /// `--pull=never` when the image is already local (no registry round trip).
     public var imageIsLocal: Bool
+    /// Where the env file goes when some variable needs one (see `DockerEnvironment`).
+    public var envFilePath: String?
+    /// The image's own `USER` (empty: root), when the image is local; needed to honour
+    /// `runAsGroup` without `runAsUser` (Docker's `--user` takes no group alone).
+    public var imageUser: String?
 
     public init(container: Container, isInit: Bool, index: Int, count: Int,
-                environment: [(name: String, value: String)], mounts: [Mount], imageIsLocal: Bool) {
+                environment: [(name: String, value: String)], mounts: [Mount], imageIsLocal: Bool,
+                envFilePath: String? = nil, imageUser: String? = nil) {
         self.container = container; self.isInit = isInit; self.index = index; self.count = count
         self.environment = environment; self.mounts = mounts; self.imageIsLocal = imageIsLocal
+        self.envFilePath = envFilePath; self.imageUser = imageUser
     }
+}
+
+/// A `docker create` to run: its argv (after the `docker` executable), what goes
+/// into the CLI's environment, and the env file to write first (if any).
+public struct DockerCreateCommand: Sendable {
+    public var args: [String]
+    public var environment: DockerEnvironment
 }
 
 /// Builds the argv of `docker create` (everything after the `docker` executable).
 /// Pure. Every user-controlled value travels as the value of one `--flag=value`
 /// item, or after `--` as the image and its argv, so nothing can become a flag
-/// of its own and nothing is ever parsed by a shell.
+/// of its own and nothing is ever parsed by a shell. Environment values are not
+/// in argv at all (see `DockerEnvironment`).
 public enum DockerCreateArgs {
     public static func build(pod: DesiredPod, plan: DockerContainerPlan,
                              settings: DockerSettings) throws(ProviderError) -> [String] {
+        try command(pod: pod, plan: plan, settings: settings).args
+    }
+
+    public static func command(pod: DesiredPod, plan: DockerContainerPlan,
+                               settings: DockerSettings) throws(ProviderError) -> DockerCreateCommand {
         let c = plan.container
         let name = DockerNaming.containerName(namespace: pod.namespace, podName: pod.name, uid: pod.uid,
                                               container: c.name, attempt: pod.attempt)
@@ -55,11 +75,19 @@ public enum DockerCreateArgs {
             (DockerLabel.count, String(plan.count)),
         ]
         args += labels.map { "--label=\($0.0)=\($0.1)" }
+        let subPaths = plan.mounts.compactMap(\.subPath)
+        if !subPaths.isEmpty {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            if let json = try? encoder.encode(subPaths) {
+                args.append("--label=\(DockerLabel.subPaths)=\(String(decoding: json, as: UTF8.self))")
+            }
+        }
         args.append("--network=\(settings.network)")
         if DockerNaming.isDNSLabel(pod.name) { args.append("--hostname=\(pod.name)") }
         args.append(plan.imageIsLocal || c.imagePullPolicy == "Never" ? "--pull=never" : "--pull=missing")
         args += try resourceArgs(c, settings: settings)
-        args += try securityArgs(c, pod: pod.pod)
+        args += try securityArgs(c, pod: pod.pod, imageUser: plan.imageUser)
         if let dir = c.workingDir, !dir.isEmpty { args.append("--workdir=\(dir)") }
 
         // Kubernetes: command replaces the entrypoint, args replace the cmd; `$(VAR)`
@@ -68,12 +96,8 @@ public enum DockerCreateArgs {
         let cmdArgs = EnvResolver.expand(c.args ?? [], with: plan.environment)
         if let first = command.first { args.append("--entrypoint=\(first)") }
 
-        for (key, value) in plan.environment {
-            guard !key.isEmpty, !key.contains("=") else {
-                throw .invalidPod("container \(c.name): environment variable name \(quoted(key)) is not valid")
-            }
-            args.append("--env=\(key)=\(value)")
-        }
+        let env = try DockerEnvironment.route(plan.environment, container: c.name, envFilePath: plan.envFilePath)
+        args += env.flags
         for m in plan.mounts { args.append(try mountArg(m, container: c.name)) }
 
         guard !c.image.isEmpty else { throw .invalidPod("container \(c.name) has no image") }
@@ -84,7 +108,7 @@ public enum DockerCreateArgs {
         if let bad = args.first(where: { $0.utf8.contains(0) }) {
             throw .invalidPod("container \(c.name): a value contains a NUL byte, which a process argument cannot hold (\(quoted(String(bad.prefix(40)))))")
         }
-        return args
+        return DockerCreateCommand(args: args, environment: env)
     }
 
     static func resourceArgs(_ c: Container, settings: DockerSettings) throws(ProviderError) -> [String] {
@@ -111,7 +135,7 @@ public enum DockerCreateArgs {
         return args
     }
 
-    static func securityArgs(_ c: Container, pod: Pod) throws(ProviderError) -> [String] {
+    static func securityArgs(_ c: Container, pod: Pod, imageUser: String? = nil) throws(ProviderError) -> [String] {
         var args: [String] = []
         let sc = c.securityContext, psc = pod.spec?.securityContext
         if sc?.privileged == true {
@@ -119,8 +143,15 @@ public enum DockerCreateArgs {
         }
         let user = sc?.runAsUser ?? psc?.runAsUser
         let group = sc?.runAsGroup ?? psc?.runAsGroup
-        // Docker needs a user to set a primary group; a group alone keeps the image's user.
+        // Docker needs a user to set a primary group: a group alone keeps the image's own user.
         if let user { args.append(group.map { "--user=\(user):\($0)" } ?? "--user=\(user)") }
+        else if let group {
+            guard let imageUser else {
+                throw .invalidPod("container \(c.name) sets runAsGroup without runAsUser, and the user of image \(c.image) is not known")
+            }
+            let own = imageUser.split(separator: ":", maxSplits: 1).first.map(String.init) ?? ""
+            args.append("--user=\(own.isEmpty ? "0" : own):\(group)")
+        }
         if let fsGroup = psc?.fsGroup { args.append("--group-add=\(fsGroup)") }
         if sc?.readOnlyRootFilesystem == true { args.append("--read-only") }
         return args

@@ -27,6 +27,12 @@ public struct DockerContainerRecord: Sendable, Equatable {
     /// RFC 3339, seconds precision; nil when Docker has none (zero time).
     public var startedAt: String?
     public var finishedAt: String?
+    /// When Docker created the container (for telling a create under way from one cut short).
+    public var createdAt: Date?
+    /// Its subPath mounts, to be checked again right before it starts.
+    public var subPaths: [SubPathMount] = []
+    /// What the container wrote to its termination-message file (filled by the provider).
+    public var terminationMessage: String? = nil
 
     /// Docker leaves a container whose process could not be started (`exec:
     /// "nosuchbin": executable file not found`) in `created` with `Error` set and
@@ -55,6 +61,7 @@ public enum DockerInspect {
             var Labels: [String: String]?
         }
         var Id: String
+        var Created: String?
         var Name: String?
         var Image: String?
         var State: State?
@@ -86,7 +93,9 @@ public enum DockerInspect {
             image: r.Config?.Image ?? "", imageID: r.Image ?? "",
             status: r.State?.Status ?? "created", exitCode: r.State?.ExitCode ?? 0,
             oomKilled: r.State?.OOMKilled ?? false, error: r.State?.Error ?? "",
-            startedAt: timestamp(r.State?.StartedAt), finishedAt: timestamp(r.State?.FinishedAt))
+            startedAt: timestamp(r.State?.StartedAt), finishedAt: timestamp(r.State?.FinishedAt),
+            createdAt: timestamp(r.Created).flatMap(RFC3339.date),
+            subPaths: labels[DockerLabel.subPaths].flatMap { try? JSONDecoder().decode([SubPathMount].self, from: Data($0.utf8)) } ?? [])
     }
 
     /// Docker writes `2024-05-01T10:00:00.123456789Z`, and year 1 for "never";
@@ -113,6 +122,7 @@ public enum DockerInspect {
             if r.oomKilled { reason = "OOMKilled" }
             else if !r.error.isEmpty { reason = "ContainerCannotRun"; message = r.error }
             else { reason = r.exitCode == 0 ? "Completed" : "Error" }
+            if message == nil, let m = r.terminationMessage, !m.isEmpty { message = m }
             state = .terminated(ContainerStateTerminated(
                 exitCode: r.failedToStart && r.exitCode == 0 ? 128 : r.exitCode, reason: reason, message: message, startedAt: r.startedAt,
                 finishedAt: r.finishedAt, containerID: "docker://\(r.id)"))

@@ -1,44 +1,27 @@
 import FoundationEssentials
 import Model
 
-/// `docker logs` arguments and output shaping for `LogOpts`. Pure.
+/// `docker logs` arguments for a `LogSelection`. Pure. Docker always adds its
+/// timestamps, so the shared `LogLineSelector` can apply `since` and
+/// `limitBytes` exactly as for the other providers and strip the stamps unless
+/// asked for; `--tail` and `--since` let Docker start where the selection does
+/// (it reads its log files backwards for a tail) rather than send everything.
 public enum DockerLogs {
-    /// The argv after `docker` for one container's logs.
-    public static func arguments(containerID: String, options o: LogOpts) -> [String] {
-        var args = ["logs"]
-        if o.Tail > 0 { args.append("--tail=\(o.Tail)") }
-        if o.SinceSeconds > 0 { args.append("--since=\(o.SinceSeconds)s") }
-        else if let since = o.SinceTime, !since.isEmpty { args.append("--since=\(since)") }
-        if o.Timestamps { args.append("--timestamps") }
-        if o.Follow { args.append("--follow") }
+    public static func arguments(containerID: String, selection s: LogSelection) -> [String] {
+        var args = ["logs", "--timestamps"]
+        if let tail = s.tail { args.append("--tail=\(tail)") }
+        if let since = s.since { args.append("--since=\(unixTime(since))") }
+        if s.follow { args.append("--follow") }
         return args + ["--", containerID]
     }
 
-    /// `Bytes` keeps the last N bytes of a finished log.
-    public static func limit(_ data: Data, bytes: Int) -> Data {
-        guard bytes > 0, data.count > bytes else { return data }
-        return Data(data.suffix(bytes))
-    }
-
-    /// A followed log stops after `bytes` bytes (the start of the log is all there is).
-    static func limited(_ stream: LogStream, bytes: Int) -> LogStream {
-        guard bytes > 0 else { return stream }
-        return AsyncThrowingStream { continuation in
-            let task = Task {
-                var left = bytes
-                do {
-                    for try await chunk in stream {
-                        if chunk.count >= left { continuation.yield(Data(chunk.prefix(left))); break }
-                        left -= chunk.count
-                        continuation.yield(chunk)
-                    }
-                    continuation.finish()
-                } catch {
-                    continuation.finish(throwing: error)
-                }
-            }
-            continuation.onTermination = { _ in task.cancel() }
-        }
+    /// `seconds.nanoseconds`, the form `docker logs --since` takes besides RFC 3339.
+    static func unixTime(_ date: Date) -> String {
+        let t = max(0, date.timeIntervalSince1970)
+        let whole = Int64(t.rounded(.down))
+        var nanos = String(Int64(((t - Double(whole)) * 1e9).rounded(.down)))
+        while nanos.count < 9 { nanos = "0" + nanos }
+        return "\(whole).\(nanos.prefix(9))"
     }
 }
 
@@ -62,19 +45,12 @@ extension DockerProvider {
             attempt = newest
         }
         let id = found.first { $0.attempt == attempt }!.id
-        let args = DockerLogs.arguments(containerID: id, options: options)
-        if options.Follow {
-            return DockerLogs.limited(cli.stream(args), bytes: options.Bytes)
-        }
-        let result = try await cli.run(args, timeout: 300, mergeStderr: true)
-        guard result.succeeded else {
-            if DockerCLI.isNoSuchContainer(result.stdoutText) {
-                throw ProviderError.notFound("container \(container) of pod \(job.namespace)/\(job.name) does not exist")
-            }
-            throw ProviderError.backend(command: "docker logs", message: String(result.stdoutText.trimmed.prefix(2000)),
-                                        transient: DockerCLI.isDaemonTrouble(result.stdoutText))
-        }
-        return .once(DockerLogs.limit(result.stdout, bytes: options.Bytes))
+        let selection = LogSelection(options)
+        // Streamed through the shared selection, read only as fast as the client takes it;
+        // a follow ends when Docker ends it (the container stopped or was removed) or the
+        // client goes away (the stream is dropped, which kills `docker logs`).
+        let source = try cli.logSource(DockerLogs.arguments(containerID: id, selection: selection))
+        return LogPipeline.stream(source, selection)
     }
 
     /// The daemon's CPUs and memory as node capacity.

@@ -19,17 +19,31 @@ public enum DockerLabel {
     /// How many containers (init + main) the incarnation has, so `observe` can tell a
     /// complete pod from one whose create is still under way.
     public static let count = "interlink.count"
+    /// JSON list of the container's `SubPathMount`s, checked again right before it starts.
+    public static let subPaths = "interlink.subpaths"
 }
 
 /// Docker container names for pod containers: readable, valid for Docker
-/// (`[a-zA-Z0-9][a-zA-Z0-9_.-]*`) and distinct across pods and attempts.
+/// (`[a-zA-Z0-9][a-zA-Z0-9_.-]*`), deterministic, and distinct across pods and
+/// attempts whatever the names' lengths. Pod names may have 253 characters, so
+/// the readable parts are truncated and a hash of the full identity keeps the
+/// name unique; the full names are in the labels (`DockerLabel`).
 public enum DockerNaming {
-    /// `il-<ns>-<podname-truncated>-<uid-first-8>-<container>-a<attempt>`.
+    /// `il-<ns>-<podname-truncated>-<hash of ns/name/uid>-<container>-a<attempt>`, at most 160 characters.
     public static func containerName(namespace: String, podName: String, uid: String,
                                      container: String, attempt: Int) -> String {
-        let uidPart = sanitize(String(uid.filter { $0 != "-" }.prefix(8)), max: 8)
-        return "il-\(sanitize(namespace, max: 30))-\(sanitize(podName, max: 40))-\(uidPart)-"
+        let hash = fnv1a64("\(namespace)/\(podName)/\(uid)/\(container)")
+        var hex = String(hash, radix: 16)
+        while hex.count < 16 { hex = "0" + hex }
+        return "il-\(sanitize(namespace, max: 30))-\(sanitize(podName, max: 40))-\(hex)-"
             + "\(sanitize(container, max: 63))-a\(attempt)"
+    }
+
+    /// FNV-1a, 64 bits: stable across runs and platforms (Swift's `Hasher` is seeded per process).
+    static func fnv1a64(_ text: String) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in text.utf8 { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }
+        return h
     }
 
     /// Keeps Docker's allowed characters and replaces every other one by `-`, so a

@@ -1,6 +1,9 @@
 import Config
 import FoundationEssentials
 import Model
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Runs each pod as Docker containers, one per pod container, through the
 /// `docker` CLI (never the Engine API).
@@ -10,10 +13,12 @@ import Model
 ///   container, attempt, init/index/count), so the daemon is the only record: a
 ///   restarted provider re-adopts what it finds and removes nothing on start.
 /// - `create` creates all containers of an incarnation, starts the first step
-///   (the first init container, or all main containers) and returns; `observe`
-///   starts each next step as the previous one completes (see `DockerPodProgress`).
-/// - `observe` runs `docker ps` plus one batched `docker inspect`, plus at most
-///   one `docker start` when some pod advances.
+///   (the first init container, or all main containers) and returns. A create
+///   that fails part way removes what it made, so the next try starts clean and
+///   a half-made pod is never adopted.
+/// - `observe` only observes: `docker ps` plus one batched `docker inspect`. It
+///   names in `dueToStart` the containers whose turn has come (see
+///   `DockerPodProgress`); `advance` starts them, after checking they still wait.
 /// - The previous incarnation's containers are kept (stopped) until the next one
 ///   is created, for `Previous` logs.
 public final class DockerProvider: Provider {
@@ -21,10 +26,12 @@ public final class DockerProvider: Provider {
     let cli: DockerCLI
     let settings: DockerSettings
     let dataRoot: String
-    /// Held from `inspect` to `docker start`, so two callers (create and observe)
+    /// Held from `inspect` to `docker start`, so two callers (create and advance)
     /// never both act on the same stale "created" state: starting an init container
     /// that already exited would run it twice.
     let startLock = AsyncSerialLock()
+    /// Termination messages of finished containers, read once each.
+    let terminationMessages = TerminationMessages()
 
     public init(config: InterLinkConfig) {
         cli = DockerCLI(path: config.dockerPath, host: config.dockerHost)
@@ -42,6 +49,10 @@ public final class DockerProvider: Provider {
     public func create(_ pod: DesiredPod) async throws -> String {
         let inits = pod.pod.initContainers, mains = pod.pod.containers
         guard !mains.isEmpty else { throw ProviderError.invalidPod("pod \(pod.namespace)/\(pod.name) has no containers") }
+        // Namespace and UID name the pod's directory: they must stay one path element.
+        for part in [pod.namespace, pod.uid] where part.isEmpty || part.contains("/") || part == "." || part == ".." || part.utf8.contains(0) {
+            throw ProviderError.invalidPod("pod \(pod.namespace)/\(pod.name): \(DockerCreateArgs.quoted(part)) cannot name a directory")
+        }
         let existing = try await listPod(pod.uid)
         try await retireOlderAttempts(existing, current: pod.attempt)
 
@@ -52,38 +63,80 @@ public final class DockerProvider: Provider {
         var ids: [String] = []
         var materialised: MaterialisedPod? = nil
         var localImages: [String: Bool] = [:]
-        for spec in specs {
-            if let found = mine.first(where: { $0.container == spec.c.name && $0.isInit == spec.isInit }) {
-                ids.append(found.id); continue
+        var imageUsers: [String: String] = [:]
+        do {
+            for spec in specs {
+                if let found = mine.first(where: { $0.container == spec.c.name && $0.isInit == spec.isInit }) {
+                    ids.append(found.id); continue
+                }
+                // Volumes are written once, before the first container that needs them.
+                if materialised == nil { materialised = try workspace.materialise(pod, allowHostPath: settings.allowHostPath) }
+                if localImages[spec.c.image] == nil {
+                    var info = try await imageInfo(spec.c.image)
+                    // runAsGroup alone needs the image's own user, so such an image is pulled first.
+                    if info == nil, Self.needsImageUser(spec.c, pod.pod) {
+                        try await pull(spec.c.image)
+                        info = try await imageInfo(spec.c.image)
+                    }
+                    localImages[spec.c.image] = info != nil
+                    imageUsers[spec.c.image] = info?.user
+                }
+                let termination = try TerminationMessage.prepare(TerminationMessage.file(
+                    dataRoot: dataRoot, namespace: pod.namespace, uid: pod.uid, isInit: spec.isInit,
+                    index: spec.index, attempt: pod.attempt))
+                let plan = DockerContainerPlan(
+                    container: spec.c, isInit: spec.isInit, index: spec.index, count: specs.count,
+                    environment: try EnvResolver.environment(for: spec.c, in: pod.request),
+                    mounts: (materialised?.mounts[spec.c.name] ?? []) + [termination],
+                    imageIsLocal: localImages[spec.c.image] ?? false,
+                    envFilePath: workspace.root + "/.env-\(spec.isInit ? "init" : "main")-\(spec.index)-\(UInt64.random(in: 0...UInt64.max))",
+                    imageUser: imageUsers[spec.c.image])
+                let command = try DockerCreateArgs.command(pod: pod, plan: plan, settings: settings)
+                ids.append(try await createContainer(command, image: spec.c.image, pod: pod))
             }
-            // Volumes are written once, before the first container that needs them.
-            if materialised == nil { materialised = try workspace.materialise(pod, allowHostPath: settings.allowHostPath) }
-            if localImages[spec.c.image] == nil { localImages[spec.c.image] = try await imageIsLocal(spec.c.image) }
-            let plan = DockerContainerPlan(
-                container: spec.c, isInit: spec.isInit, index: spec.index, count: specs.count,
-                environment: try EnvResolver.environment(for: spec.c, in: pod.request),
-                mounts: materialised?.mounts[spec.c.name] ?? [], imageIsLocal: localImages[spec.c.image] ?? false)
-            let args = try DockerCreateArgs.build(pod: pod, plan: plan, settings: settings)
-            ids.append(try await createContainer(args, image: spec.c.image, pod: pod))
+        } catch {
+            await rollBack(pod)
+            throw error
         }
         if materialised != nil {
             Log.info("docker containers created", ["pod": "\(pod.namespace)/\(pod.name)", "uid": pod.uid,
                                                    "attempt": String(pod.attempt)])
         }
-        // Start the first step now rather than on the next tick; observe does the rest
-        // (and this too, had we died right here).
-        let ownedIDs = ids
-        try await startLock.withLock {
-            let plan = DockerPodProgress.plan(try await self.inspect(ownedIDs))
-            try await self.start(plan.toStart)
-        }
+        // Start the first step now rather than on the next tick; `advance` does the
+        // rest (and this too, had we died right here).
+        try await startDue(ids)
         return ids.joined(separator: ",")
+    }
+
+    /// Removes the containers of a create that failed part way. None of them has
+    /// started (the first step starts only once all exist), so nothing is lost;
+    /// what cannot be removed now is reported by observe once it is old.
+    func rollBack(_ pod: DesiredPod) async {
+        guard let made = try? await listPod(pod.uid).filter({ $0.attempt == pod.attempt && $0.state == "created" }),
+              !made.isEmpty else { return }
+        do {
+            try await remove(made.map(\.id))
+            Log.info("docker create failed part way; removed what it made",
+                     ["pod": "\(pod.namespace)/\(pod.name)", "uid": pod.uid, "containers": String(made.count)])
+        } catch {
+            Log.warn("docker create failed part way and its containers could not be removed",
+                     ["pod": "\(pod.namespace)/\(pod.name)", "uid": pod.uid, "error": "\(error)"])
+        }
     }
 
     /// Creates one container; a name conflict means an earlier call (or a racing one)
     /// already made it, which is adopted when its labels say it is this pod's.
-    func createContainer(_ args: [String], image: String, pod: DesiredPod) async throws(ProviderError) -> String {
-        let result = try await cli.run(args, timeout: 600)
+    func createContainer(_ command: DockerCreateCommand, image: String, pod: DesiredPod) async throws(ProviderError) -> String {
+        let args = command.args
+        var envFile: String? = nil
+        if let content = command.environment.file, let flag = args.first(where: { $0.hasPrefix("--env-file=") }) {
+            let path = String(flag.dropFirst("--env-file=".count))
+            try WorkspaceFiles.writeAtomically(content, to: path, mode: 0o600)
+            envFile = path
+        }
+        // The values were needed only while docker create read them.
+        defer { if let envFile { unlink(envFile) } }
+        let result = try await cli.run(args, timeout: 600, extraEnvironment: command.environment.inherited)
         if result.succeeded { return result.stdoutText.trimmed.split(separator: "\n").last.map(String.init) ?? "" }
         let message = result.stderrText.trimmed
         if DockerCLI.isImageMissing(message) {
@@ -99,10 +152,28 @@ public final class DockerProvider: Provider {
         throw DockerCLI.failure(args, result)
     }
 
-    func imageIsLocal(_ image: String) async throws(ProviderError) -> Bool {
-        let result = try await cli.run(["image", "inspect", "--format={{.Id}}", "--", image])
+    /// The image's id and own `USER` when it is local, nil when it is not.
+    func imageInfo(_ image: String) async throws(ProviderError) -> (id: String, user: String)? {
+        let result = try await cli.run(["image", "inspect", "--format={{.Id}} {{json .Config.User}}", "--", image])
         if !result.succeeded && DockerCLI.isDaemonTrouble(result.stderrText) { throw DockerCLI.failure(["image"], result) }
-        return result.succeeded
+        guard result.succeeded else { return nil }
+        let text = result.stdoutText.trimmed
+        let space = text.firstIndex(of: " ") ?? text.endIndex
+        let json = text[space...].trimmed
+        let user = (try? JSONDecoder().decode(String.self, from: Data(json.utf8))) ?? ""
+        return (String(text[..<space]), user)
+    }
+
+    static func needsImageUser(_ c: Container, _ pod: Pod) -> Bool {
+        (c.securityContext?.runAsUser ?? pod.spec?.securityContext?.runAsUser) == nil
+            && (c.securityContext?.runAsGroup ?? pod.spec?.securityContext?.runAsGroup) != nil
+    }
+
+    func pull(_ image: String) async throws(ProviderError) {
+        let r = try await cli.run(["pull", "--quiet", "--", image], timeout: 600)
+        guard !r.succeeded else { return }
+        if DockerCLI.isImageMissing(r.stderrText) { throw .imageNotFound(image: image, message: String(r.stderrText.trimmed.prefix(1000))) }
+        throw DockerCLI.failure(["pull"], r)
     }
 
     /// Incarnations older than the previous one are removed; the previous one is
@@ -124,11 +195,86 @@ public final class DockerProvider: Provider {
     public func observe() async throws -> [JobObservation] {
         let ps = try await cli.check(["ps", "-a", "-q", "--no-trunc"] + managedFilter)
         let ids = ps.stdoutText.split(whereSeparator: \.isNewline).map(String.init)
-        return try await startLock.withLock {
-            let records = try await self.inspect(ids).filter { $0.managedBy == self.settings.instanceName }
-            let plan = DockerPodProgress.plan(records)
-            try await self.start(plan.toStart)
-            return plan.observations
+        let records = terminationMessages.fill(
+            withRefusals(try await inspect(ids).filter { $0.managedBy == settings.instanceName }), dataRoot: dataRoot)
+        return DockerPodProgress.plan(records).observations
+    }
+
+    /// Starts the containers an observation named due, in one `docker start`.
+    /// The observation may be stale (create or an earlier advance started them
+    /// since), so the pod's incarnation is inspected again under `startLock` and
+    /// only the ids still due are started: an init container that already ran
+    /// never runs twice. `job.jobID` (the incarnation's ids) saves a `docker ps`.
+    public func advance(_ job: JobRef, start ids: [String]) async throws {
+        guard !ids.isEmpty else { return }
+        var group = job.jobID.split(separator: ",").map(String.init)
+        if group.isEmpty {
+            group = try await listPod(job.podUID).filter { $0.attempt == job.attempt }.map(\.id)
+        }
+        try await startDue(Array(Set(group + ids)), only: Set(ids))
+    }
+
+    /// Inspects one incarnation's containers and starts those whose turn has come
+    /// (restricted to `only` when given), under `startLock`.
+    func startDue(_ group: [String], only: Set<String>? = nil) async throws(ProviderError) {
+        guard !group.isEmpty else { return }
+        do {
+            try await startLock.withLock {
+                let records = self.withRefusals(try await self.inspect(group))
+                let due = DockerPodProgress.plan(records).toStart.filter { only?.contains($0) ?? true }
+                var startable: [String] = []
+                for id in due {
+                    guard let r = records.first(where: { $0.id == id }) else { continue }
+                    if let reason = self.unsafeMount(r) { self.refuse(r, reason) } else { startable.append(id) }
+                }
+                try await self.start(startable)
+            }
+        } catch let e as ProviderError {
+            throw e
+        } catch {
+            throw .backend(command: "docker start", message: "\(error)", transient: true)
+        }
+    }
+
+    // MARK: - mounts checked at start
+
+    /// Why `r` must not start: one of its subPaths no longer resolves inside its
+    /// volume without following a symbolic link. Docker binds by path when the
+    /// container starts, so this is the last moment InterLink can look.
+    func unsafeMount(_ r: DockerContainerRecord) -> String? {
+        for sub in r.subPaths {
+            do { _ = try sub.resolve(container: r.container) } catch { return error.description }
+        }
+        return nil
+    }
+
+    func refusalFile(_ r: DockerContainerRecord) -> String {
+        PodWorkspace(dataRoot: dataRoot, namespace: r.namespace, uid: r.podUID).root + "/refused/" + r.id
+    }
+
+    /// Records that `r` was refused (in the pod's directory, so it survives a
+    /// restart); observe then reports it terminated with the reason.
+    func refuse(_ r: DockerContainerRecord, _ reason: String) {
+        let dir = PodWorkspace(dataRoot: dataRoot, namespace: r.namespace, uid: r.podUID).root + "/refused"
+        do {
+            try WorkspaceFiles.makeDirectory(dir, mode: 0o700)
+            try WorkspaceFiles.writeAtomically(Data(reason.utf8), to: refusalFile(r), mode: 0o600)
+        } catch {
+            Log.warn("could not record a refused container", ["container": r.id, "error": "\(error)"])
+        }
+        Log.warn("container not started: unsafe mount", ["pod": "\(r.namespace)/\(r.podName)", "uid": r.podUID,
+                                                          "container": r.container, "reason": reason])
+    }
+
+    /// Marks refused containers as having failed to start, with the reason as
+    /// Docker's error, so they read as terminated `ContainerCannotRun`.
+    func withRefusals(_ records: [DockerContainerRecord]) -> [DockerContainerRecord] {
+        records.map { r in
+            guard r.status == "created", r.error.isEmpty, !r.subPaths.isEmpty,
+                  let data = FileManager.default.contents(atPath: refusalFile(r)) else { return r }
+            var refused = r
+            refused.error = String(decoding: data, as: UTF8.self)
+            return refused
         }
     }
 
@@ -162,7 +308,7 @@ public final class DockerProvider: Provider {
         guard !doomed.isEmpty else { return }
         let running = doomed.filter(\.isRunning).map(\.id)
         if !running.isEmpty {
-            let grace = max(0, job.gracePeriodSeconds)
+            let grace = Self.clampedGrace(job.gracePeriodSeconds)
             let r = try await cli.run(["stop", "--time=\(grace)", "--"] + running, timeout: Double(grace) + 120)
             if !r.succeeded && !DockerCLI.isNoSuchContainer(r.stderrText) && DockerCLI.isDaemonTrouble(r.stderrText) {
                 throw DockerCLI.failure(["stop"], r)
@@ -172,6 +318,14 @@ public final class DockerProvider: Provider {
         Log.info("docker containers removed", ["pod": "\(job.namespace)/\(job.name)", "uid": job.podUID,
                                                "containers": String(doomed.count)])
     }
+
+    /// The longest grace period the provider waits for, in seconds (about 23 days):
+    /// a pod may ask for any number, but the wait becomes a process timeout in
+    /// milliseconds that must fit an `Int32`, and `docker stop --time` an int.
+    public static let maxGraceSeconds = 2_000_000
+
+    /// `seconds` within 0...`maxGraceSeconds`, whatever the pod said.
+    static func clampedGrace(_ seconds: Int) -> Int { min(max(0, seconds), maxGraceSeconds) }
 
     public func cleanup(_ job: JobRef) async throws {
         let left = try await listPod(job.podUID)

@@ -1,55 +1,45 @@
 import FoundationEssentials
 import Model
+import Synchronization
 
-/// Renders a mock container's log lines under the Kubernetes log options:
-/// SinceSeconds/SinceTime filter, Tail keeps the last lines, Timestamps
-/// prefixes each line, Bytes caps the output, Follow streams until the end.
+/// A mock container's log, stored as the other providers store theirs (lines of
+/// `<RFC 3339 time> <text>`), served through the shared `LogPipeline`, so Tail,
+/// Since, Timestamps and Bytes mean exactly what they mean for Docker and Slurm.
+/// Follow polls the job's schedule until the container's end.
 enum MockLogs {
-    static func render(_ lines: [(at: Date, text: String)], options: LogOpts, now: Date) -> [String] {
-        var selected = lines
-        if options.SinceSeconds > 0 {
-            let from = now.addingTimeInterval(-Double(options.SinceSeconds))
-            selected = selected.filter { $0.at >= from }
-        } else if let t = options.SinceTime, let from = RFC3339.date(t) {
-            selected = selected.filter { $0.at >= from }
-        }
-        if options.Tail > 0 { selected = Array(selected.suffix(options.Tail)) }
-        return selected.map { (options.Timestamps ? RFC3339.string($0.at) + " " : "") + $0.text + "\n" }
+    static func stored(_ lines: ArraySlice<(at: Date, text: String)>) -> Data {
+        Data(lines.map { RFC3339.string($0.at) + " " + $0.text + "\n" }.joined().utf8)
+    }
+
+    /// The selected output of the lines at `now` (pure apart from the clock).
+    static func render(_ lines: [(at: Date, text: String)], options: LogOpts, now: Date) -> Data {
+        let selection = LogSelection(options, now: now)
+        let start = selection.tail.map { max(0, lines.count - $0) } ?? 0
+        return LogPipeline.select(stored(lines[start...]), selection)
     }
 
     static func stream(_ job: MockJob, container: String, options: LogOpts) -> LogStream {
         let now = Date()
-        let first = render(job.logLines(of: container, at: now), options: options, now: now)
-        let limit = options.Bytes > 0 ? options.Bytes : Int.max
+        let selection = LogSelection(options, now: now)
+        let lines = job.logLines(of: container, at: now)
+        let start = selection.tail.map { max(0, lines.count - $0) } ?? 0
+        let first = stored(lines[start...])
         guard options.Follow, let end = job.window(of: container)?.end, end > now else {
-            return .once(Data(first.joined().utf8).prefix(limit))
+            return LogPipeline.stream(DataLogSource(first), selection)
         }
-        return AsyncThrowingStream { continuation in
-            let task = Task {
-                var budget = limit
-                func take(_ s: String) -> Data? {
-                    guard budget > 0 else { return nil }
-                    let d = Data(s.utf8).prefix(budget)
-                    budget -= d.count
-                    return d
-                }
-                if let d = take(first.joined()), !d.isEmpty { continuation.yield(d) }
-                var shown = job.logLines(of: container, at: now).count
-                while !Task.isCancelled {
-                    let t = Date()
-                    let lines = job.logLines(of: container, at: t)
-                    for l in lines.dropFirst(shown) {
-                        let text = (options.Timestamps ? RFC3339.string(l.at) + " " : "") + l.text + "\n"
-                        if let d = take(text) { continuation.yield(d) }
-                    }
-                    shown = lines.count
-                    if t >= end { break }
-                    let wait = min(0.5, max(0.01, end.timeIntervalSince(t)))
-                    try? await Task.sleep(for: .milliseconds(Int64(wait * 1000) + 1))
-                }
-                continuation.finish()
+        let shown = Mutex(lines.count)
+        let more: @Sendable () async -> Data? = {
+            while !Task.isCancelled {
+                let t = Date()
+                let all = job.logLines(of: container, at: t)
+                let from = shown.withLock { n -> Int in defer { n = all.count }; return n }
+                if all.count > from { return stored(all[from...]) }
+                if t >= end { return nil }
+                let wait = min(0.5, max(0.01, end.timeIntervalSince(t)))
+                do { try await Task.sleep(for: .milliseconds(Int64(wait * 1000) + 1)) } catch { return nil }
             }
-            continuation.onTermination = { _ in task.cancel() }
+            return nil
         }
+        return LogPipeline.stream(DataLogSource(first, more: more), selection)
     }
 }

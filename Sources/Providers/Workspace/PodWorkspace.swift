@@ -6,8 +6,40 @@ public struct Mount: Sendable, Equatable, Codable {
     public var hostPath: String
     public var containerPath: String
     public var readOnly: Bool
-    public init(hostPath: String, containerPath: String, readOnly: Bool) {
-        self.hostPath = hostPath; self.containerPath = containerPath; self.readOnly = readOnly
+    /// Set for a `subPath` mount: it must be resolved again right before the
+    /// container starts, since an earlier container may have changed the volume.
+    public var subPath: SubPathMount?
+    public init(hostPath: String, containerPath: String, readOnly: Bool, subPath: SubPathMount? = nil) {
+        self.hostPath = hostPath; self.containerPath = containerPath; self.readOnly = readOnly; self.subPath = subPath
+    }
+}
+
+/// A `subPath` of a volume: `relative` under the volume's directory `base`.
+/// Resolved without following any symbolic link (see
+/// `WorkspaceFiles.resolveBeneath`), at create and again right before the
+/// container starts: between the two an init container (or an earlier
+/// incarnation) may have swapped a directory of an emptyDir for a link to `/`.
+/// Docker binds the path itself, by name, in its own mount namespace, so the
+/// kubelet's `/proc/self/fd` bind cannot be used here; what a check finds
+/// unsafe is refused instead.
+public struct SubPathMount: Sendable, Equatable, Codable {
+    public var base: String
+    public var relative: String
+    public var volume: String
+
+    public init(base: String, relative: String, volume: String) {
+        self.base = base; self.relative = relative; self.volume = volume
+    }
+
+    /// The host path to bind, or `.invalidPod` with the reason.
+    public func resolve(container: String, createMissing: Bool = false) throws(ProviderError) -> String {
+        let what = "container \(container): subPath \"\(relative)\" of volume \"\(volume)\""
+        switch try WorkspaceFiles.resolveBeneath(base: base, relative: relative, createMissing: createMissing) {
+        case .resolved(let path): return path
+        case .symlink(let at): throw .invalidPod("\(what) goes through a symbolic link (\(at)), which could lead outside the volume; refused")
+        case .missing(let at): throw .invalidPod("\(what) does not exist (\(at))")
+        case .notDirectory(let at): throw .invalidPod("\(what): \(at) is not a directory")
+        }
     }
 }
 
@@ -75,16 +107,15 @@ public struct PodWorkspace: Sendable {
             for m in c.volumeMounts ?? [] {
                 let w = written[m.name]!
                 var host = w.path
+                var subPath: SubPathMount? = nil
                 if let sub = m.subPath, !sub.isEmpty {
-                    if WorkspaceFiles.crossesSymlink(base: w.path, relative: sub) {
-                        throw .invalidPod("container \(c.name): subPath \"\(sub)\" of volume \"\(m.name)\" goes through a symbolic link")
-                    }
-                    host = w.path + "/" + sub
                     // The kubelet creates a missing subPath of a writable volume as a directory.
-                    if w.isEmptyDir, !WorkspaceFiles.exists(host) { try WorkspaceFiles.makeDirectory(host, mode: 0o777) }
+                    let check = SubPathMount(base: w.path, relative: sub, volume: m.name)
+                    host = try check.resolve(container: c.name, createMissing: w.isEmptyDir)
+                    subPath = check
                 }
                 mounts.append(Mount(hostPath: host, containerPath: m.mountPath,
-                                    readOnly: w.alwaysReadOnly || (m.readOnly ?? false)))
+                                    readOnly: w.alwaysReadOnly || (m.readOnly ?? false), subPath: subPath))
             }
             result.mounts[c.name] = mounts
         }

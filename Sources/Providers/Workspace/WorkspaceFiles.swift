@@ -1,3 +1,4 @@
+import CShims
 import FoundationEssentials
 #if canImport(Glibc)
 import Glibc
@@ -46,18 +47,57 @@ enum WorkspaceFiles {
         return !path.split(separator: "/", omittingEmptySubsequences: false).contains("..")
     }
 
-    /// Whether any existing element of `relative` under `base` is a symbolic link
-    /// (a container could plant one in an emptyDir to make a later subPath mount
-    /// escape the volume, the kubelet's CVE-2017-1002101).
-    static func crossesSymlink(base: String, relative: String) -> Bool {
-        var current = base
-        for part in relative.split(separator: "/") where part != "." {
-            current += "/" + part
+    /// How resolving a subPath ended.
+    enum Resolution: Equatable {
+        /// `base/relative`, every component a real directory (the last may be any
+        /// non-link file) at the time of the walk.
+        case resolved(String)
+        /// The first component that is a symbolic link (relative path up to it).
+        case symlink(String)
+        /// A component does not exist (relative path up to it).
+        case missing(String)
+        /// A component before the last is not a directory.
+        case notDirectory(String)
+    }
+
+    /// Walks `relative` under `base` one component at a time with
+    /// `openat(O_PATH | O_NOFOLLOW)`, each relative to the descriptor of the one
+    /// before, so no symbolic link anywhere in it is ever followed and no
+    /// rename behind our back can redirect the walk (the kubelet's fix for
+    /// CVE-2017-1002101). `base` itself is InterLink's own volume directory, or a
+    /// hostPath the site allowed. With `createMissing`, missing components are
+    /// made as directories, mode 0777 (a writable volume's subPath, as the kubelet
+    /// does). The caller mounts the path only when it is `.resolved`.
+    static func resolveBeneath(base: String, relative: String, createMissing: Bool) throws(ProviderError) -> Resolution {
+        var dir = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard dir >= 0 else { throw posixError("open \(base)") }
+        defer { close(dir) }
+        let parts = relative.split(separator: "/").filter { $0 != "." }.map(String.init)
+        var walked = ""
+        for (i, part) in parts.enumerated() {
+            walked = walked.isEmpty ? part : walked + "/" + part
+            var fd = cshims_openat_path_nofollow(dir, part)
+            if fd < 0 && errno == ENOENT && createMissing {
+                if mkdirat(dir, part, 0o777) != 0 && errno != EEXIST { throw posixError("mkdir \(base)/\(walked)") }
+                // umask applies to mkdirat; fchmod needs a real descriptor, opened without following.
+                let real = openat(dir, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                if real >= 0 { _ = fchmod(real, 0o777); close(real) }
+                fd = cshims_openat_path_nofollow(dir, part)
+            }
+            if fd < 0 {
+                if errno == ENOENT { return .missing(walked) }
+                if errno == ELOOP { return .symlink(walked) }
+                throw posixError("open \(base)/\(walked)")
+            }
             var st = stat()
-            if lstat(current, &st) != 0 { return false }  // the rest does not exist yet
-            if (st.st_mode & S_IFMT) == S_IFLNK { return true }
+            guard fstat(fd, &st) == 0 else { let e = posixError("stat \(base)/\(walked)"); close(fd); throw e }
+            let type = st.st_mode & S_IFMT
+            if type == S_IFLNK { close(fd); return .symlink(walked) }
+            if i < parts.count - 1 && type != S_IFDIR { close(fd); return .notDirectory(walked) }
+            close(dir)
+            dir = fd
         }
-        return false
+        return .resolved(parts.isEmpty ? base : base + "/" + parts.joined(separator: "/"))
     }
 
     /// Removes files and directories under `dir` that are not in `keep` (relative paths).

@@ -1,0 +1,50 @@
+import FoundationEssentials
+import Testing
+import Model
+@testable import Providers
+
+/// subPath mounts are resolved without following symbolic links at the moment a
+/// container starts, not only at create (CVE-2017-1002101): an init container
+/// that swaps a directory of an emptyDir for a link to `/` must not hand the
+/// host's files to the next container (real dockerd).
+@Suite(.enabled(if: DockerTest.enabled, "INTERLINK_TEST_DOCKER_HOST is not set: start scripts/dockerd.sh"))
+struct DockerSubPathTests {
+    typealias T = DockerTest
+
+    @Test func anInitContainerSwappingASubPathForALinkToRootCannotExposeAHostFile() async throws {
+        let secretDir = "/tmp/interlink-test/host-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: secretDir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: secretDir) }
+        try "host-only-content-5521\n".write(toFile: secretDir + "/secret", atomically: true, encoding: .utf8)
+
+        let (p, _) = T.provider()
+        var swap = T.sh("swap", "rm -rf /work/d && ln -s / /work/d && ls -la /work")
+        swap.volumeMounts = [VolumeMount(name: "work", mountPath: "/work")]
+        var main = T.sh("main", "cat /escape\(secretDir)/secret; ls /escape")
+        main.volumeMounts = [VolumeMount(name: "work", mountPath: "/escape", subPath: "d")]
+        let pod = T.pod([main], inits: [swap], volumes: [Volume(name: "work", emptyDir: EmptyDirVolumeSource())])
+        _ = try await p.create(pod)
+        let o = try await T.waitFinished(p, pod)
+        #expect(o.initContainers.first?.state.terminated?.exitCode == 0)
+        let logs = (try? await T.logs(p, pod, "main")) ?? ""
+        #expect(!logs.contains("host-only-content-5521"), "the main container read a host file: \(logs)")
+        let t = try #require(o.containers.first?.state.terminated)
+        #expect(t.exitCode != 0)
+        #expect(t.message?.contains("symbolic link") == true, "\(t)")
+        await T.remove(p, [pod])
+    }
+
+    @Test func aSubPathThatStaysARealDirectoryIsMountedAsUsual() async throws {
+        let (p, _) = T.provider()
+        var fill = T.sh("fill", "mkdir -p /work/a/b && echo inside > /work/a/b/f")
+        fill.volumeMounts = [VolumeMount(name: "work", mountPath: "/work")]
+        var main = T.sh("main", "cat /sub/f")
+        main.volumeMounts = [VolumeMount(name: "work", mountPath: "/sub", subPath: "a/b")]
+        let pod = T.pod([main], inits: [fill], volumes: [Volume(name: "work", emptyDir: EmptyDirVolumeSource())])
+        _ = try await p.create(pod)
+        let o = try await T.waitFinished(p, pod)
+        #expect(o.containers.first?.state.terminated?.exitCode == 0)
+        #expect(try await T.logs(p, pod, "main") == "inside\n")
+        await T.remove(p, [pod])
+    }
+}

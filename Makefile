@@ -5,7 +5,8 @@ SHELL := /bin/bash
 SWIFT ?= swift
 CONFIG ?= config/InterLinkConfig.yaml
 
-.PHONY: all build deps run test bench clean docker-up docker-down slurm-up slurm-down
+.PHONY: all build deps run test bench clean docker-up docker-down slurm-up slurm-down fuzz
+FUZZ_SECONDS ?= 60
 
 all: build
 
@@ -24,6 +25,14 @@ test:
 
 bench: build
 	@scripts/bench.sh
+
+# libFuzzer targets (Fuzz/) for FUZZ_SECONDS each, then a long schemathesis run
+# against the live server: `make fuzz FUZZ_SECONDS=600`.
+fuzz:
+	@scripts/install-deps.sh test
+	$(SWIFT) build --product interlink
+	@scripts/fuzz.sh $(FUZZ_SECONDS)
+	@scripts/schemathesis.sh 1000 $$(( $(FUZZ_SECONDS) * 3 ))
 
 docker-up:
 	@scripts/dockerd.sh start

@@ -32,4 +32,8 @@ fi
 
 if [ "$what" != build ]; then
   python3 -c 'import yaml' 2>/dev/null || python3 -m pip install -q PyYAML
+  # Spec validation and schema-driven testing (scripts/schemathesis.sh), pinned.
+  python3 -m pip show schemathesis 2>/dev/null | grep -qx 'Version: 4.32.5' \
+    && python3 -m pip show openapi-spec-validator 2>/dev/null | grep -qx 'Version: 0.9.0' \
+    || python3 -m pip install -q "schemathesis==4.32.5" "openapi-spec-validator==0.9.0"
 fi

@@ -56,9 +56,9 @@ SCHEMATHESIS_HOOKS= schemathesis run docs/openapi.yaml \
   --exclude-checks positive_data_acceptance,use_after_free,ensure_resource_availability \
   --mode all --phases examples,coverage,fuzzing \
   --max-examples "$examples" --max-time "$max_time" \
-  --seed 18 --request-timeout 10 --workers 2 \
+  --seed 18 --request-timeout 10 --workers 1 \
   --suppress-health-check all --warnings off \
-  --report junit --report-dir "$dir/report" 2>&1 | tee "$dir/schemathesis.out" | grep -vE '^\s*$'
+  --report junit --report-dir "$dir/report" 2>&1 | tee "${SCHEMATHESIS_OUT:-$dir/schemathesis.out}" | grep -vE '^\s*$'
 rc=${PIPESTATUS[0]}
 set -e
 

@@ -45,6 +45,7 @@ set -e
 # Issue 18, points 1-3: the published spec, the live server against it, a fuzz smoke.
 step "openapi-spec-validator docs/openapi.yaml"
 openapi-spec-validator docs/openapi.yaml || rc=1
+python3 scripts/check-spec-fixtures.py || rc=1
 step "schemathesis against the live server (mock provider, bounded)"
 scripts/schemathesis.sh 25 60 || rc=1
 step "fuzz smoke (libFuzzer, ${FUZZ_SMOKE_SECONDS:-5} s per target)"

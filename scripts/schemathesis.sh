@@ -69,7 +69,7 @@ curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null || { echo "schemathesis.sh
 if grep -q '"level":"error"' "$dir/server.log"; then
   echo "schemathesis.sh: the server logged errors:"; grep '"level":"error"' "$dir/server.log" | head -20; rc=1
 fi
-kill -TERM "$pid"; wait "$pid"; code=$?
+kill -TERM "$pid"; code=0; wait "$pid" || code=$?
 [ "$code" -eq 0 ] || { echo "schemathesis.sh: the server exited $code on SIGTERM"; rc=1; }
 trap 'rm -rf "$dir"' EXIT
 exit "$rc"

@@ -32,7 +32,7 @@ fuzz:
 	@scripts/install-deps.sh test
 	$(SWIFT) build --product interlink
 	@scripts/fuzz.sh $(FUZZ_SECONDS)
-	@scripts/schemathesis.sh 1000 $$(( $(FUZZ_SECONDS) * 3 ))
+	@SCHEMATHESIS_PHASES=examples,coverage,fuzzing,stateful scripts/schemathesis.sh 1000 $$(( $(FUZZ_SECONDS) * 3 ))
 
 docker-up:
 	@scripts/dockerd.sh start

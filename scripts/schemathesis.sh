@@ -6,6 +6,8 @@
 # answer that does not conform to the spec.
 # Usage: scripts/schemathesis.sh [MAX_EXAMPLES] [MAX_SECONDS]   (defaults 25, 90)
 #   INTERLINK_BINARY  the binary to test (default .build/debug/interlink)
+#   SCHEMATHESIS_PHASES  default examples,coverage,fuzzing; make fuzz adds stateful
+#                     (create, then status/logs/delete of that pod, by the spec's links)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 examples="${1:-25}"
@@ -54,7 +56,7 @@ SCHEMATHESIS_HOOKS= schemathesis run docs/openapi.yaml \
   -H "Authorization: Bearer $token" \
   --checks all \
   --exclude-checks positive_data_acceptance,use_after_free,ensure_resource_availability \
-  --mode all --phases examples,coverage,fuzzing \
+  --mode all --phases "${SCHEMATHESIS_PHASES:-examples,coverage,fuzzing}" \
   --max-examples "$examples" --max-time "$max_time" \
   --seed 18 --request-timeout 10 --workers 1 \
   --suppress-health-check all --warnings off \

@@ -47,7 +47,7 @@ step "openapi-spec-validator docs/openapi.yaml"
 openapi-spec-validator docs/openapi.yaml || rc=1
 python3 scripts/check-spec-fixtures.py || rc=1
 step "schemathesis against the live server (mock provider, bounded)"
-scripts/schemathesis.sh 25 60 || rc=1
+scripts/schemathesis.sh 25 45 || rc=1
 step "fuzz smoke (libFuzzer, ${FUZZ_SMOKE_SECONDS:-5} s per target)"
 scripts/fuzz.sh "${FUZZ_SMOKE_SECONDS:-5}" || rc=1
 

@@ -51,7 +51,9 @@ done
 # --mode all sends schema-valid and schema-violating bodies; the examples and
 # coverage phases add the edge values of each schema.
 set +e
-SCHEMATHESIS_HOOKS= schemathesis run docs/openapi.yaml \
+# From the temp dir: schemathesis keeps a cache (.schemathesis/) in its working directory.
+repo="$PWD"
+(cd "$dir" && SCHEMATHESIS_HOOKS= schemathesis run "$repo/docs/openapi.yaml" \
   --url "http://127.0.0.1:$port" \
   -H "Authorization: Bearer $token" \
   --checks all \
@@ -60,7 +62,7 @@ SCHEMATHESIS_HOOKS= schemathesis run docs/openapi.yaml \
   --max-examples "$examples" --max-time "$max_time" \
   --seed 18 --request-timeout 10 --workers 1 \
   --suppress-health-check all --warnings off \
-  --report junit --report-dir "$dir/report" 2>&1 | tee "${SCHEMATHESIS_OUT:-$dir/schemathesis.out}" | grep -vE '^\s*$'
+  --report junit --report-dir "$dir/report") 2>&1 | tee "${SCHEMATHESIS_OUT:-$dir/schemathesis.out}" | grep -vE '^\s*$'
 rc=${PIPESTATUS[0]}
 set -e
 

@@ -47,6 +47,7 @@ enum HTTPParserTarget {
                 do {
                     guard let r = try parser.nextRequest() else { break }
                     guard r.body.count <= maxBodyBytes else { fatalError("body of \(r.body.count) bytes passed the \(maxBodyBytes) limit") }
+                    checkShape(r)
                     out.requests.append(Request(method: r.method, target: r.target, path: r.path, version: r.version,
                                                 query: r.query, headers: r.headers, body: r.body))
                 } catch {
@@ -60,5 +61,29 @@ enum HTTPParserTarget {
             }
         }
         return out
+    }
+
+    /// What a handler may rely on in every request the parser hands over
+    /// (RFC 9112/9110 syntax), so nothing smuggled in a head reaches a handler.
+    static func checkShape(_ r: HTTPRequest) {
+        func token(_ s: String) -> Bool {
+            !s.isEmpty && s.utf8.allSatisfy { c in
+                (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || "!#$%&'*+-.^_`|~".utf8.contains(c)
+            }
+        }
+        guard token(r.method) else { fatalError("method \(r.method.debugDescription) is not a token") }
+        guard !r.target.isEmpty, r.target.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { fatalError("target \(r.target.debugDescription)") }
+        guard r.version == "HTTP/1.1" || r.version == "HTTP/1.0" else { fatalError("version \(r.version.debugDescription)") }
+        guard r.path + (r.query.map { "?" + $0 } ?? "") == r.target else { fatalError("path/query do not make up the target \(r.target)") }
+        for f in r.headers.fields {
+            guard token(f.name) else { fatalError("header name \(f.name.debugDescription) is not a token") }
+            guard f.value.unicodeScalars.allSatisfy({ $0 == "\t" || ($0.value >= 0x20 && $0.value != 0x7F) }) else {
+                fatalError("header value \(f.value.debugDescription) holds a control character")
+            }
+            guard f.value.first != " ", f.value.last != " " else { fatalError("header value \(f.value.debugDescription) is not trimmed") }
+        }
+        if r.headers["Transfer-Encoding"] == nil, let cl = r.headers["Content-Length"], let n = Int(cl) {
+            guard r.body.count == n else { fatalError("Content-Length \(n) but a body of \(r.body.count) bytes") }
+        }
     }
 }

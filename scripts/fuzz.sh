@@ -20,6 +20,9 @@ flags=(--sanitize=fuzzer -c "$config")
 # @testable imports (the targets check internal invariants) need testability in release too.
 [ "$config" = release ] && flags+=(-Xswiftc -enable-testing)
 log="$(mktemp)"
+# SwiftPM reuses its build plan for a path dependency even when files were added
+# to it (seen with 6.3.1: "cannot find 'X' in scope" after a pull); re-planning is cheap.
+rm -f "Fuzz/.build/$config.yaml" "Fuzz/.build/$config/description.json"
 if ! (cd Fuzz && swift build "${flags[@]}" >"$log" 2>&1); then
   grep -E 'error' "$log" | sort -u | head -20 || tail -20 "$log"
   echo "fuzz: building the fuzz targets failed (full log: $log)"; exit 1

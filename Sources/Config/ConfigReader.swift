@@ -43,6 +43,12 @@ struct ConfigReader {
         "ImageRoot": { r, n, c throws(ConfigError) in c.imageRoot = try r.string(n, "ImageRoot", allowEmpty: true) },
         "SlurmFlags": { r, n, c throws(ConfigError) in c.slurmFlags = try r.stringList(n, "SlurmFlags") },
         "AllowPreExec": { r, n, c throws(ConfigError) in c.allowPreExec = try r.bool(n, "AllowPreExec") },
+        "SlurmAllowedFlags": { r, n, c throws(ConfigError) in c.slurmAllowedFlags = try r.stringList(n, "SlurmAllowedFlags").map { String($0.drop(while: { $0 == "-" })) } },
+        "SlurmPodFlagsOverrideSite": { r, n, c throws(ConfigError) in c.slurmPodFlagsOverrideSite = try r.bool(n, "SlurmPodFlagsOverrideSite") },
+        "SlurmExportEnvironment": { r, n, c throws(ConfigError) in c.slurmExportEnvironment = try r.envNames(n, "SlurmExportEnvironment") },
+        "SingularityAllowedOptions": { r, n, c throws(ConfigError) in c.singularityAllowedOptions = try r.stringList(n, "SingularityAllowedOptions") },
+        "SingularityAllowedMounts": { r, n, c throws(ConfigError) in c.singularityAllowedMounts = try r.absolutePaths(n, "SingularityAllowedMounts") },
+        "SlurmFilesystemTimeoutSeconds": { r, n, c throws(ConfigError) in c.slurmFilesystemTimeoutSeconds = try r.seconds(n, "SlurmFilesystemTimeoutSeconds", minimum: 0.1) },
     ]
 
     /// Every key this reader understands, for documentation tests.
@@ -141,6 +147,27 @@ struct ConfigReader {
         var out: [String] = []
         for item in items { out.append(try string(item, "each entry of \(key)")) }
         return out
+    }
+
+    /// Environment variable names (letters, digits, `_`, not starting with a digit).
+    func envNames(_ n: YAMLNode, _ key: String) throws(ConfigError) -> [String] {
+        let names = try stringList(n, key)
+        for name in names {
+            let u = Array(name.utf8)
+            let ok = !u.isEmpty && !(u[0] >= 48 && u[0] <= 57)
+                && u.allSatisfy { ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 95 }
+            if !ok { throw error(n.line, "\(key): \"\(name)\" is not an environment variable name (letters, digits and _)") }
+        }
+        return names
+    }
+
+    /// Absolute paths without `..` elements.
+    func absolutePaths(_ n: YAMLNode, _ key: String) throws(ConfigError) -> [String] {
+        let paths = try stringList(n, key)
+        for p in paths where !p.hasPrefix("/") || p.split(separator: "/").contains("..") {
+            throw error(n.line, "\(key): \"\(p)\" must be an absolute path without ..")
+        }
+        return paths
     }
 
     mutating func tls(_ n: YAMLNode, _ tls: inout TLSConfig) throws(ConfigError) {

@@ -66,10 +66,44 @@ public struct InterLinkConfig: Sendable, Equatable {
     public var slurmFlags: [String] = []
     /// The `slurm-job.vk.io/pre-exec` annotation runs shell code: off unless allowed here.
     public var allowPreExec = false
+    /// Long names of the `#SBATCH` options a pod's `slurm-job.vk.io/flags` may set
+    /// (anything else fails the pod); the site replaces the whole list with `SlurmAllowedFlags`.
+    public var slurmAllowedFlags: [String] = InterLinkConfig.defaultSlurmAllowedFlags
+    /// When true, a pod's flag replaces the site's `SlurmFlags` value of the same option;
+    /// by default the site's value is kept.
+    public var slurmPodFlagsOverrideSite = false
+    /// Names of InterLink's own environment variables a job gets (`sbatch --export=`);
+    /// nothing else of InterLink's environment reaches jobs.
+    public var slurmExportEnvironment: [String] = ["PATH", "LANG", "LC_ALL", "TZ"]
+    /// Options a pod's `slurm-job.vk.io/singularity-options` may pass to apptainer/singularity.
+    public var singularityAllowedOptions: [String] = InterLinkConfig.defaultSingularityAllowedOptions
+    /// Host directories (absolute prefixes) that `slurm-job.vk.io/singularity-mounts` may bind
+    /// besides the pod's own workspace; DataRootFolder is refused whatever this says.
+    public var singularityAllowedMounts: [String] = []
+    /// Longest wait for one read or write of the pod directories on the shared filesystem.
+    public var slurmFilesystemTimeoutSeconds: Double = 30
     /// Upstream key: export pod data to the job (kept for compatibility).
     public var exportPodData = true
 
     public init() {}
+
+    /// `SlurmAllowedFlags` by default: the resource and placement options people put on pods.
+    /// Not here: partition, account, qos (the site's to choose), and anything that changes
+    /// the environment, the user, the cluster, the files or the job's identity.
+    public static let defaultSlurmAllowedFlags = [
+        "time", "time-min", "mem", "mem-per-cpu", "mem-per-gpu", "cpus-per-task", "cpus-per-gpu", "ntasks",
+        "ntasks-per-node", "ntasks-per-core", "ntasks-per-socket", "ntasks-per-gpu", "nodes", "mincpus",
+        "gres", "gres-flags", "gpus", "gpus-per-node", "gpus-per-task", "gpus-per-socket", "gpu-bind", "gpu-freq",
+        "constraint", "exclusive", "tmp", "threads-per-core", "cores-per-socket", "sockets-per-node", "hint",
+        "distribution", "contiguous", "licenses",
+    ]
+
+    /// `SingularityAllowedOptions` by default: flags that only narrow or equip the container.
+    public static let defaultSingularityAllowedOptions = [
+        "--nv", "--nvccli", "--rocm", "--cleanenv", "-e", "--containall", "-C", "--contain", "-c", "--no-home",
+        "--no-init", "--writable-tmpfs", "--no-privs", "--no-umask", "--no-eval", "--compat", "--ipc", "-i",
+        "--pid", "-p", "--uts", "--unsquash",
+    ]
 
     /// The values `ContainerRuntime` accepts.
     public static let containerRuntimes = ["apptainer", "singularity", "docker", "podman", "none"]

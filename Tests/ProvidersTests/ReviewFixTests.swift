@@ -18,12 +18,15 @@ import Testing
 
     @Test(arguments: ["--job-nam=stolen", "--outp=/tmp/x", "--chd=/", "-vJstolen", "-HJx", "--requeue", "--uid=0"])
     func abbreviatedClusteredOrReservedSbatchOptionsAreRefused(flag: String) {
-        #expect(throws: ProviderError.self) { _ = try SlurmFlags.parse(flag, source: "annotation") }
+        #expect(throws: ProviderError.self) {
+            _ = try SlurmFlags.admit(try SlurmFlags.parse(flag, source: "annotation"), source: "annotation",
+                                     allowed: Set(InterLinkConfig.defaultSlurmAllowedFlags))
+        }
     }
 
     @Test func ordinaryShortAndLongOptionsStillPass() throws {
         let flags = try SlurmFlags.parse("-p batch -N2 --time=10 -v --exclusive", source: "annotation")
-        #expect(flags.map(\.key) == ["partition", "nodes", "time", "v", "exclusive"])
+        #expect(flags.map(\.key) == ["partition", "nodes", "time", "verbose", "exclusive"])
     }
 
     @Test func aDockerContainerWhoseProcessCouldNotStartIsTerminatedNotCreating() throws {

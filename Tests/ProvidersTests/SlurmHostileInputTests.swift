@@ -3,6 +3,9 @@ import FoundationEssentials
 import Model
 import Testing
 @testable import Providers
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Hostile pod values run through the generated script (with bash, outside
 /// Slurm): they arrive byte-exact in the container and none of them executes.
@@ -64,8 +67,9 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: root) }
         // A node where unshare -m is refused.
         try FileManager.default.createDirectory(atPath: "\(root)/bin", withIntermediateDirectories: true)
-        try Data("#!/bin/sh\nexit 1\n".utf8).write(to: URL(fileURLWithPath: "\(root)/bin/unshare"))
-        _ = try await ProcessRunner.run("chmod", ["+x", "\(root)/bin/unshare"])
+        // A link to false, not a script written here: a process forked meanwhile by a
+        // parallel test could hold a fresh script open, and running it fail with ETXTBSY.
+        #expect(symlink("/bin/false", "\(root)/bin/unshare") == 0)
         let c = Container(name: "c", image: "x", command: ["touch", "\(root)/ran"], volumeMounts: [VolumeMount(name: "v", mountPath: "/data")])
         let pod = Pod(metadata: ObjectMeta(name: "m", namespace: "ns", uid: "u-2"), spec: PodSpec(containers: [c]))
         var config = SlurmFixtures.config(runtime: "none", dataRoot: root)
@@ -78,7 +82,7 @@ import Testing
         #expect(r.exitCode == 126)
         #expect(!FileManager.default.fileExists(atPath: "\(root)/ran"))
         let layout = SlurmLayout(dataRoot: root, namespace: "ns", uid: "u-2", attempt: 0)
-        let exit = SlurmFiles.containerFiles(layout, "c").exit
+        let exit = try SlurmFiles.containerFiles(layout, "c").exit
         #expect(exit?.code == 126)
         #expect(exit?.reason == "MountNamespaceUnavailable")
         #expect(exit?.message?.contains("private mount namespace") == true)

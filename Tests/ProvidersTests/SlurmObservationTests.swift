@@ -6,7 +6,7 @@ import Testing
 /// Slurm states and status files become the container states a user sees.
 @Suite struct SlurmObservationTests {
     let index = SlurmIndex(instance: "il", uid: "u1", namespace: "ns", name: "p", attempt: 0, jobID: "42",
-                           initContainers: ["init"], containers: ["a", "b"], images: ["a": "img"], finalState: nil)
+                           initContainers: ["init"], containers: ["a", "b"], images: ["a": "img"], finalState: nil, notes: nil)
 
     func rec(_ state: String, _ reason: String = "None") -> SqueueRecord {
         SqueueRecord(jobID: "42", name: "il.u1.0", state: state, reason: reason)
@@ -16,10 +16,35 @@ import Testing
     }
     let started = ContainerFiles(startedAt: "2026-01-01T00:00:00Z")
 
-    @Test func squeueOutputIsParsedAndAPipeInTheReasonIsKept() {
-        let r = SqueueRecord.parse("42|il.u1.0|PENDING|Resources|odd\n43|other|RUNNING|None\n\n")
-        #expect(r == [SqueueRecord(jobID: "42", name: "il.u1.0", state: "PENDING", reason: "Resources|odd"),
-                      SqueueRecord(jobID: "43", name: "other", state: "RUNNING", reason: "None")])
+    @Test func squeueOutputIsParsedAndAPipeInTheJobNameIsKept() {
+        let r = SqueueRecord.parse("42|PENDING|Resources|interlink:il:u1:0|il.u1.0\n43|RUNNING|None|(null)|odd|name\n\n")
+        #expect(r == [SqueueRecord(jobID: "42", name: "il.u1.0", state: "PENDING", reason: "Resources", comment: "interlink:il:u1:0"),
+                      SqueueRecord(jobID: "43", name: "odd|name", state: "RUNNING", reason: "None", comment: "(null)")])
+    }
+
+    @Test func aJobIsOursByItsMarkAndByItsNameOnlyWithoutAnyComment() {
+        let marked = SqueueRecord(jobID: "1", name: "anything", state: "RUNNING", reason: "None", comment: "interlink:il:u1:2")
+        #expect(marked.isMarked)
+        #expect(marked.identity(instance: "il")! == ("il", "u1", 2))
+        // Submitted before marks existed: the name still confirms the id an index holds.
+        let legacy = SqueueRecord(jobID: "2", name: "il.u1.0", state: "RUNNING", reason: "None", comment: "(null)")
+        #expect(!legacy.isMarked)
+        #expect(legacy.identity(instance: "il")! == ("il", "u1", 0))
+        // A name like ours with someone else's comment is not ours.
+        let foreign = SqueueRecord(jobID: "3", name: "il.u1.0", state: "RUNNING", reason: "None", comment: "mine")
+        #expect(foreign.identity(instance: "il") == nil)
+        #expect(SlurmJobMark.parse("interlink:il:u1:x") == nil)
+        #expect(SlurmJobMark.parse(SlurmJobMark.make(instance: "a-b", uid: "u", attempt: 7))! == ("a-b", "u", 7))
+    }
+
+    @Test func unreadableStatusFilesMakeAFinishedJobUnknownNeverLost() {
+        let lost = SlurmObservation.observe(index: index, record: nil, files: ["init": done(0)])
+        #expect(lost.interruption == "JobLost")
+        let o = SlurmObservation.unreadable(lost, problems: ["a": "cannot read /x/a.exit: Is a directory"])
+        #expect(o.state == .running)
+        #expect(o.interruption == nil)
+        #expect(o.containers.first { $0.name == "a" }?.state.waiting?.reason == "StatusUnreadable")
+        #expect(o.message?.contains("/x/a.exit") == true)
     }
 
     @Test func jobNamesCarryInstanceUIDAndAttempt() {

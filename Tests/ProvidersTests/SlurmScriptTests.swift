@@ -30,19 +30,108 @@ import Testing
     }
     @Test func noneScriptMatchesGolden() async throws { try await checkGolden("none") }
 
-    @Test func resourcesBecomeSbatchLinesAndAnnotationFlagsWin() throws {
-        let script = try SlurmScript.render(pod: SlurmFixtures.richPod(), mounts: SlurmFixtures.richMounts(),
-                                            env: SlurmFixtures.richEnv, config: SlurmFixtures.config(runtime: "none"))
-        let lines = script.split(separator: "\n").filter { $0.hasPrefix("#SBATCH") }.map(String.init)
+    func sbatchLines(_ desired: DesiredPod = SlurmFixtures.richPod(), _ config: InterLinkConfig = SlurmFixtures.config(runtime: "none")) throws -> [String] {
+        let script = try SlurmScript.render(pod: desired, mounts: SlurmFixtures.richMounts(), env: SlurmFixtures.richEnv, config: config)
+        return script.split(separator: "\n").filter { $0.hasPrefix("#SBATCH") }.map(String.init)
+    }
+
+    @Test func resourcesBecomeSbatchLinesAndThePodsOwnFlagsReplaceThem() throws {
+        let lines = try sbatchLines()
         #expect(lines.contains("#SBATCH --cpus-per-task=2"))      // 1500m + 250m rounded up
         #expect(lines.contains("#SBATCH --mem=320M"))             // 256Mi + 64Mi
         #expect(lines.contains("#SBATCH --gres=gpu:1"))
-        #expect(lines.contains("#SBATCH --time=30"))              // the annotation overrides activeDeadlineSeconds
-        #expect(!lines.contains("#SBATCH --time=10"))
-        #expect(lines.contains("#SBATCH -pgpu"))
-        #expect(lines.contains("#SBATCH --qos=high"))
-        #expect(!lines.contains("#SBATCH --partition=batch"))      // -p in the annotation overrides the site flag
+        #expect(lines.contains("#SBATCH --time=10"))              // activeDeadlineSeconds 600 bounds the annotation's -t 30
+        #expect(!lines.contains("#SBATCH -t30"))
+        #expect(lines.contains("#SBATCH --constraint=gpu"))
+        #expect(lines.contains("#SBATCH --partition=batch"))
         #expect(lines.contains("#SBATCH --account=proj1"))
+    }
+
+    @Test func anOwnedOptionInTheAnnotationIsIgnoredAndNotedNotFatal() throws {
+        let job = try SlurmScript.renderJob(pod: SlurmFixtures.richPod(), mounts: SlurmFixtures.richMounts(),
+                                            env: SlurmFixtures.richEnv, config: SlurmFixtures.config(runtime: "none"))
+        let names = job.script.split(separator: "\n").filter { $0.hasPrefix("#SBATCH --job-name") || $0.hasPrefix("#SBATCH -J") }
+        #expect(names == ["#SBATCH --job-name=il-test.11111111-2222-3333-4444-555555555555.2"])
+        #expect(job.script.contains("\n#SBATCH --comment=interlink:il-test:11111111-2222-3333-4444-555555555555:2\n"))
+        #expect(job.notes.first?.contains("--job-name=test-pod-cfg ignored") == true, "\(job.notes)")
+        #expect(job.notes.count == 2)   // and -t 30 bounded by activeDeadlineSeconds
+    }
+
+    @Test func theSitesFlagsWinOverThePodsUnlessTheSiteLetsPodsOverride() throws {
+        var desired = SlurmFixtures.richPod()
+        desired.request.pod.metadata.annotations?["slurm-job.vk.io/flags"] = "-p gpu --qos=high"
+        var config = SlurmFixtures.config(runtime: "none")
+        config.slurmAllowedFlags += ["partition", "qos"]
+        let job = try SlurmScript.renderJob(pod: desired, mounts: SlurmFixtures.richMounts(), env: SlurmFixtures.richEnv, config: config)
+        #expect(job.script.contains("\n#SBATCH --partition=batch\n"))
+        #expect(!job.script.contains("-pgpu"))
+        #expect(job.script.contains("\n#SBATCH --qos=high\n"))   // the site sets no qos
+        #expect(job.notes == ["annotation slurm-job.vk.io/flags: -pgpu ignored, the site sets --partition=batch (SlurmFlags)"])
+        config.slurmPodFlagsOverrideSite = true
+        let lines = try sbatchLines(desired, config)
+        #expect(lines.contains("#SBATCH -pgpu"))
+        #expect(!lines.contains("#SBATCH --partition=batch"))
+    }
+
+    @Test func aShorterTimeFromTheAnnotationIsKeptALongerOneCannotLiftTheDeadline() throws {
+        var desired = SlurmFixtures.richPod()   // activeDeadlineSeconds 600
+        desired.request.pod.metadata.annotations?["slurm-job.vk.io/flags"] = "-t 5"
+        #expect(try sbatchLines(desired).contains("#SBATCH -t5"))
+        for long in ["-t 2800", "--time=1-00:00:00", "--time=UNLIMITED", "--time=10:01"] {
+            desired.request.pod.metadata.annotations?["slurm-job.vk.io/flags"] = long
+            let job = try SlurmScript.renderJob(pod: desired, mounts: SlurmFixtures.richMounts(), env: SlurmFixtures.richEnv,
+                                                config: SlurmFixtures.config(runtime: "none"))
+            #expect(job.script.contains("\n#SBATCH --time=10\n"), "\(long)")
+            #expect(job.notes.contains { $0.contains("activeDeadlineSeconds 600") }, "\(long): \(job.notes)")
+        }
+        // Without a deadline the pod's own limit stands (upstream's suite puts -t 2800 on every pod).
+        desired.request.pod.spec?.activeDeadlineSeconds = nil
+        desired.request.pod.metadata.annotations?["slurm-job.vk.io/flags"] = "-t 2800"
+        #expect(try sbatchLines(desired).contains("#SBATCH -t2800"))
+    }
+
+    @Test func securityContextBecomesDockerFlagsOrANoteWhereTheRuntimeCannotHonourIt() throws {
+        var desired = SlurmFixtures.richPod()
+        desired.request.pod.spec?.securityContext = PodSecurityContext(runAsUser: 1000, runAsGroup: 100)
+        desired.request.pod.spec?.containers[0].securityContext = SecurityContext(runAsUser: 1234, readOnlyRootFilesystem: true)
+        func job(_ runtime: String) throws -> (script: String, notes: [String]) {
+            try SlurmScript.renderJob(pod: desired, mounts: SlurmFixtures.richMounts(), env: SlurmFixtures.richEnv,
+                                      config: SlurmFixtures.config(runtime: runtime))
+        }
+        let docker = try job("docker")
+        #expect(docker.script.contains("-w /data --user=1234:100 --read-only --entrypoint=sh"))   // container wins, pod's group
+        #expect(docker.script.contains(":/dev/termination-log --user=1000:100 -- alpine"))               // the pod's for the sidecar
+        #expect(docker.notes.allSatisfy { !$0.contains("runAs") })
+        let apptainer = try job("apptainer")
+        #expect(!apptainer.script.contains("--user"))
+        #expect(apptainer.notes.contains { $0.contains("container main: runAsUser/runAsGroup are not honoured by apptainer") })
+        let none = try job("none")
+        #expect(none.notes.contains { $0.contains("container main: readOnlyRootFilesystem is not honoured by runtime none") })
+        desired.request.pod.spec?.containers[1].securityContext = SecurityContext()
+        desired.request.pod.spec?.containers[1].securityContext?.privileged = true
+        #expect(throws: ProviderError.invalidPod("container sidecar asks to be privileged, which the Slurm provider does not allow")) {
+            _ = try job("docker")
+        }
+    }
+
+    @Test func slurmTimeLimitsAreReadInEveryForm() {
+        #expect(SlurmTime.seconds("30") == 1800)
+        #expect(SlurmTime.seconds("30:15") == 1815)
+        #expect(SlurmTime.seconds("2:00:00") == 7200)
+        #expect(SlurmTime.seconds("1-2") == 93600)
+        #expect(SlurmTime.seconds("1-0:30") == 88200)
+        #expect(SlurmTime.seconds("1-00:00:10") == 86410)
+        #expect(SlurmTime.seconds("UNLIMITED") == nil)
+        #expect(SlurmTime.seconds("99999999999999999999") == nil)
+        #expect(SlurmTime.seconds("1:2:3:4") == nil)
+    }
+
+    @Test func aPodsMemoryPerCPUReplacesTheMemoryDerivedFromItsLimits() throws {
+        var desired = SlurmFixtures.richPod()
+        desired.request.pod.metadata.annotations?["slurm-job.vk.io/flags"] = "--mem-per-cpu=2G"
+        let lines = try sbatchLines(desired)
+        #expect(lines.contains("#SBATCH --mem-per-cpu=2G"))
+        #expect(!lines.contains { $0.hasPrefix("#SBATCH --mem=") })   // sbatch refuses both
     }
 
     @Test func flagsWithNewlinesOrNonOptionsAreRejected() {
@@ -50,7 +139,6 @@ import Testing
             ("--qos=high\n#SBATCH --wrap=id", "line break"),
             ("--qos=high\r\n#SBATCH --x", "line break"),
             ("rm -rf /", "is not a Slurm option"),
-            ("--job-name=other", "set by InterLink"),
             ("--comment=\"a", "unterminated quote"),
             ("--$(id)=1", "is not a Slurm option"),
             ("--time=1\u{07}", "control character"),
@@ -65,10 +153,10 @@ import Testing
         }
     }
 
-    @Test func laterFlagsOverrideEarlierOnes() throws {
-        let a = try SlurmFlags.parse("--time=10 --partition=a", source: "config")
-        let b = try SlurmFlags.parse("-t 20 --comment='two words'", source: "annotation")
-        #expect(SlurmFlags.merge([a, b]).map(\.text) == ["--partition=a", "-t20", "--comment=\"two words\""])
+    @Test func laterFlagsOfTheSameGroupOverrideEarlierOnes() throws {
+        let a = try SlurmFlags.parse("--time=10 --partition=a --mem=1G", source: "config")
+        let b = try SlurmFlags.parse("-t 20 --time 25 --mem-per-gpu=2G", source: "annotation")
+        #expect(SlurmFlags.lastPerGroup(a + b).map(\.text) == ["--partition=a", "--time=25", "--mem-per-gpu=2G"])
     }
 
     @Test func preExecIsIgnoredUnlessAllowed() throws {

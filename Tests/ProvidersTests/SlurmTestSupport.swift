@@ -32,7 +32,7 @@ enum SlurmFixtures {
         var spec = PodSpec(containers: [main, side], initContainers: [initC], volumes: [Volume(name: "data", emptyDir: EmptyDirVolumeSource())])
         spec.activeDeadlineSeconds = 600
         let pod = Pod(metadata: ObjectMeta(name: "rich", namespace: "team-a", uid: "11111111-2222-3333-4444-555555555555",
-                                           annotations: ["slurm-job.vk.io/flags": "--qos=high -p gpu --time=30"]), spec: spec)
+                                           annotations: ["slurm-job.vk.io/flags": "-t 30 --job-name=test-pod-cfg --constraint=gpu"]), spec: spec)
         return DesiredPod(request: PodCreateRequests(pod: pod), attempt: 2)
     }
 

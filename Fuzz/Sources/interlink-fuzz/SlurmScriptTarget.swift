@@ -118,7 +118,8 @@ enum SlurmScriptTarget {
         for c in k.pod.pod.initContainers + k.pod.pod.containers {
             let e = k.env[c.name] ?? []
             let expected = try! runtime.argv(c, uid: k.pod.uid, attempt: k.pod.attempt, env: e,
-                                             mounts: k.mounts.mounts[c.name] ?? [], envFile: layout.envFile(c.name))
+                                             mounts: k.mounts.mounts[c.name] ?? [], envFile: layout.envFile(c.name), pod: k.pod.pod,
+                                             terminationLog: runtime.bindsTerminationLog ? layout.terminationLog(c.name) : nil)
             let got = fields(text("\(out)/\(c.name).argv"))
             guard got == expected else {
                 fatalError("container \(c.name): bash received argv \(got), SlurmContainerCommand built \(expected)\n\(script)")

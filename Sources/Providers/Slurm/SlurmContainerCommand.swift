@@ -8,8 +8,11 @@ import Model
 /// - apptainer/singularity: `exec` when the container has a command, `run`
 ///   otherwise; `--bind host:ctr[:ro]` per mount, `--env-file`, `--pwd`, the image
 ///   prefixed with `slurm-job.vk.io/image-root` or `imageRoot` (unless it already
-///   names a scheme or a path), plus the `singularity-options`/`-mounts` annotations.
-/// - docker/podman: `run --rm --name ... --network none -v ... -e ...`.
+///   names a scheme or a path), plus the `singularity-options`/`-mounts`
+///   annotations as far as the site allows them (`SingularityPolicy`).
+/// - docker/podman: `run --rm --name ... --network none -v ... -e ...`, plus
+///   `--user`/`--read-only` from `securityContext`; apptainer runs read-only
+///   images by default; what a runtime cannot honour is noted (`securityNotes`).
 /// - none: the command runs on the node through `env`; mounts go through
 ///   `unshare -m` and a fixed bind-mount helper (see `SlurmScript.mountHelper`).
 struct SlurmContainerCommand: Sendable {
@@ -29,14 +32,24 @@ struct SlurmContainerCommand: Sendable {
         runtime = rt
         runtimePath = config.containerRuntimePath ?? rt.rawValue
         imageRoot = annotations["slurm-job.vk.io/image-root"] ?? config.imageRoot
-        extraOptions = try Self.words(annotations["slurm-job.vk.io/singularity-options"] ?? "", "slurm-job.vk.io/singularity-options")
-        extraMounts = try Self.words(annotations["slurm-job.vk.io/singularity-mounts"] ?? "", "slurm-job.vk.io/singularity-mounts")
+        // Only apptainer/singularity read these; other runtimes ignore them, as upstream does.
+        if rt == .apptainer || rt == .singularity {
+            let policy = SingularityPolicy(allowedOptions: Set(config.singularityAllowedOptions),
+                                           allowedMounts: config.singularityAllowedMounts, dataRoot: config.dataRootFolder)
+            extraOptions = try policy.options(try Self.words(annotations["slurm-job.vk.io/singularity-options"] ?? "", SingularityPolicy.optionsSource))
+            extraMounts = try policy.mounts(try Self.words(annotations["slurm-job.vk.io/singularity-mounts"] ?? "", SingularityPolicy.mountsSource))
+        } else {
+            extraOptions = []; extraMounts = []
+        }
         instance = config.instanceName
     }
 
     /// The argv for `container`, `env` resolved, `mounts` materialised.
     func argv(_ c: Container, uid: String, attempt: Int, env: [(name: String, value: String)],
-              mounts: [Mount], envFile: String) throws(ProviderError) -> [String] {
+              mounts: [Mount], envFile: String, pod: Pod? = nil, terminationLog: String? = nil) throws(ProviderError) -> [String] {
+        if c.securityContext?.privileged == true {
+            throw .invalidPod("container \(c.name) asks to be privileged, which the Slurm provider does not allow")
+        }
         let command = EnvResolver.expand(c.command ?? [], with: env)
         let args = EnvResolver.expand(c.args ?? [], with: env)
         for e in env where e.name.isEmpty || e.name.contains("=") {
@@ -63,6 +76,10 @@ struct SlurmContainerCommand: Sendable {
         case .docker, .podman:
             var a = [runtimePath, "run", "--rm", "--name", "\(instance)-\(uid)-\(attempt)-\(c.name)", "--network", "none"]
             for m in mounts { a += ["-v", "\(m.hostPath):\(m.containerPath)\(m.readOnly ? ":ro" : "")"] }
+            // Kubernetes' default terminationMessagePath: what the container writes there becomes terminated.message.
+            if let log = terminationLog, !mounts.contains(where: { $0.containerPath == Self.terminationLogPath }) {
+                a += ["-v", "\(log):\(Self.terminationLogPath)"]
+            }
             // Values travel in the CLI's environment (`--env=NAME` copies it), not in
             // its argv, which any user of a shared node can read in /proc for the
             // container's whole life. Names the CLI itself reads stay in argv, so a
@@ -74,6 +91,7 @@ struct SlurmContainerCommand: Sendable {
             }
             if !inherited.isEmpty { a = ["env", "--"] + inherited + a }
             if let wd = c.workingDir, !wd.isEmpty { a += ["-w", wd] }
+            a += Self.securityArgs(c, pod: pod)
             // `--` ends the options: an image (or anything after it) can never read as a flag.
             if let first = command.first {
                 return a + ["--entrypoint=\(first)", "--", c.image] + command.dropFirst() + args
@@ -92,6 +110,39 @@ struct SlurmContainerCommand: Sendable {
             for mount in mounts { m += [mount.hostPath, mount.containerPath, mount.readOnly ? "ro" : "rw"] }
             return m + ["--"] + a
         }
+    }
+
+    static let terminationLogPath = "/dev/termination-log"
+    var bindsTerminationLog: Bool { runtime == .docker || runtime == .podman }
+
+    /// `securityContext` for docker/podman: the user and group, a read-only root filesystem.
+    static func securityArgs(_ c: Container, pod: Pod?) -> [String] {
+        var a: [String] = []
+        let sc = c.securityContext, psc = pod?.spec?.securityContext
+        // A group alone cannot be set without a user: the image's user stays (noted).
+        if let user = sc?.runAsUser ?? psc?.runAsUser {
+            a.append((sc?.runAsGroup ?? psc?.runAsGroup).map { "--user=\(user):\($0)" } ?? "--user=\(user)")
+        }
+        if sc?.readOnlyRootFilesystem == true { a.append("--read-only") }
+        return a
+    }
+
+    /// What of a container's `securityContext` this runtime cannot honour, one
+    /// sentence each (reported with the pod's other notes; the pod still runs).
+    func securityNotes(_ c: Container, pod: Pod) -> [String] {
+        let sc = c.securityContext, psc = pod.spec?.securityContext
+        let user = sc?.runAsUser ?? psc?.runAsUser, group = sc?.runAsGroup ?? psc?.runAsGroup
+        var notes: [String] = []
+        switch runtime {
+        case .docker, .podman:
+            if user == nil, group != nil { notes.append("container \(c.name): runAsGroup without runAsUser is not honoured by \(runtime.rawValue); the image's user and group are used") }
+        case .apptainer, .singularity:
+            if user != nil || group != nil { notes.append("container \(c.name): runAsUser/runAsGroup are not honoured by \(runtime.rawValue); the container runs as the Slurm job's user") }
+        case .none:
+            if user != nil || group != nil { notes.append("container \(c.name): runAsUser/runAsGroup are not honoured by runtime none; the command runs as the Slurm job's user") }
+            if sc?.readOnlyRootFilesystem == true { notes.append("container \(c.name): readOnlyRootFilesystem is not honoured by runtime none; the command runs on the node's filesystem") }
+        }
+        return notes
     }
 
     /// The env file apptainer reads (it evaluates it as shell, so each value is quoted).

@@ -6,10 +6,47 @@ import Glibc
 
 /// The provider's small file I/O: index files (written atomically), the scan of
 /// pod directories, and the per-container status files.
+///
+/// Contract: a file that does not exist reads as nil; any other failure (a
+/// permission, an I/O error, a directory where a file should be, a damaged index)
+/// throws `ProviderError.unavailable` naming the path. A finished job is judged by
+/// these files, so "could not read" must never look like "not there".
 enum SlurmFiles {
-    static func readIndex(_ path: String) -> SlurmIndex? {
-        guard let data = FileManager.default.contents(atPath: path) else { return nil }
-        return try? JSONDecoder().decode(SlurmIndex.self, from: data)
+    /// Largest file read (index and status files are a few hundred bytes).
+    static let maxBytes = 16 << 20
+
+    /// The file's bytes (at most `limit`, the rest ignored), nil when it does not exist.
+    static func read(_ path: String, limit: Int? = nil) throws(ProviderError) -> Data? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT || errno == ENOTDIR { return nil }
+            throw unreadable(path, errno)
+        }
+        defer { close(fd) }
+        var out = Data()
+        var buf = [UInt8](repeating: 0, count: 64 << 10)
+        while true {
+            let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw unreadable(path, errno)
+            }
+            if n == 0 { return out }
+            out.append(contentsOf: buf[0..<n])
+            if let limit, out.count >= limit { return out.prefix(limit) }
+            if out.count > maxBytes { throw .unavailable("cannot read \(path): larger than \(maxBytes) bytes") }
+        }
+    }
+
+    static func unreadable(_ path: String, _ code: Int32) -> ProviderError {
+        .unavailable("cannot read \(path): \(String(cString: strerror(code)))")
+    }
+
+    static func readIndex(_ path: String) throws(ProviderError) -> SlurmIndex? {
+        guard let data = try read(path) else { return nil }
+        do { return try JSONDecoder().decode(SlurmIndex.self, from: data) } catch {
+            throw .unavailable("cannot read \(path): it is not a Slurm index InterLink wrote (\(WireJSON.describe(error))); repair or remove the pod directory")
+        }
     }
 
     static func writeIndex(_ index: SlurmIndex, to path: String) throws(ProviderError) {
@@ -43,21 +80,38 @@ enum SlurmFiles {
     }
 
     /// `(path, index)` for every pod directory under `dataRoot` that has one.
-    static func indexes(under dataRoot: String) -> [(String, SlurmIndex)] {
+    /// Throws when an index exists but cannot be read: without it the pod's job
+    /// would look like an orphan and the pod like a lost one.
+    static func indexes(under dataRoot: String) throws(ProviderError) -> [(String, SlurmIndex)] {
         let root = dataRoot.hasSuffix("/") ? String(dataRoot.dropLast()) : dataRoot
-        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: root) else { return [] }
-        return entries.sorted().compactMap { entry in
-            let path = "\(root)/\(entry)/\(SlurmLayout.folder)/index.json"
-            return readIndex(path).map { (path, $0) }
+        guard WorkspaceFiles.exists(root) else { return [] }
+        let entries: [String]
+        do { entries = try FileManager.default.contentsOfDirectory(atPath: root) } catch {
+            throw .unavailable("cannot list \(root): \(error)")
         }
+        var out: [(String, SlurmIndex)] = []
+        for entry in entries.sorted() {
+            let path = "\(root)/\(entry)/\(SlurmLayout.folder)/index.json"
+            if let index = try readIndex(path) { out.append((path, index)) }
+        }
+        return out
     }
 
-    static func containerFiles(_ layout: SlurmLayout, _ container: String) -> ContainerFiles {
-        let start = FileManager.default.contents(atPath: layout.startFile(container))
-            .map { String(decoding: $0, as: UTF8.self).trimmed }
-        let exit = FileManager.default.contents(atPath: layout.exitFile(container))
-            .flatMap { ContainerFiles.Exit.parse(String(decoding: $0, as: UTF8.self)) }
-        return ContainerFiles(startedAt: start?.isEmpty == false ? start : nil, exit: exit)
+    static func containerFiles(_ layout: SlurmLayout, _ container: String) throws(ProviderError) -> ContainerFiles {
+        let start = try read(layout.startFile(container)).map { String(decoding: $0, as: UTF8.self).trimmed }
+        let exitPath = layout.exitFile(container)
+        var exit: ContainerFiles.Exit? = nil
+        if let data = try read(exitPath) {
+            // il_status writes through a rename: a file that is there but does not parse is damaged, not "not yet".
+            guard let e = ContainerFiles.Exit.parse(String(decoding: data, as: UTF8.self)) else {
+                throw .unavailable("cannot read \(exitPath): it does not start with an exit code")
+            }
+            exit = e
+        }
+        // Kubernetes keeps at most 4096 bytes of a termination message.
+        let term = try read(layout.terminationLog(container), limit: 4096).map { String(decoding: $0, as: UTF8.self) }
+        return ContainerFiles(startedAt: start?.isEmpty == false ? start : nil, exit: exit,
+                              terminationMessage: term?.isEmpty == false ? term : nil)
     }
 }
 

@@ -9,8 +9,11 @@ import Model
 /// attempt holding `job.sh`, Slurm's `job.out`, and for each container
 /// `logs/<name>.log` (timestamped lines), `status/<name>.start` (RFC 3339 start
 /// time) and `status/<name>.exit` (`<code> <finishedAt>`, then optional reason
-/// and message lines). The job name `<instance>.<uid>.<attempt>` lets one squeue
-/// call find every job of this instance after any restart.
+/// and message lines). The job's comment (`SlurmJobMark`) lets one squeue call
+/// find every job of this instance after any restart; the job name
+/// `<instance>.<uid>.<attempt>` is for people reading squeue (and for jobs
+/// submitted before the comment existed). Neither depends on the pod's name, so
+/// a 253-character pod name makes no longer job name.
 struct SlurmLayout: Sendable, Equatable {
     let podDir: String
     let attempt: Int
@@ -32,6 +35,8 @@ struct SlurmLayout: Sendable, Equatable {
     func startFile(_ container: String) -> String { "\(jobDir)/status/\(container).start" }
     func exitFile(_ container: String) -> String { "\(jobDir)/status/\(container).exit" }
     func envFile(_ container: String) -> String { "\(jobDir)/env/\(container).env" }
+    /// The file bound at the container's `/dev/termination-log` (docker/podman runtimes).
+    func terminationLog(_ container: String) -> String { "\(jobDir)/term/\(container)" }
 }
 
 /// The Slurm job name that carries a pod's identity: `<instance>.<uid>.<attempt>`.
@@ -50,6 +55,23 @@ enum SlurmJobName {
     }
 }
 
+/// The mark on every job InterLink submits (`sbatch --comment`): instance, pod
+/// UID and attempt. Pods cannot set the comment (`SlurmFlags.owned`), and sbatch's
+/// command line overrides any `#SBATCH --comment`, so unlike the job name, which
+/// anyone can choose, it identifies InterLink's jobs: observation and adoption
+/// match on it, never on the name alone.
+enum SlurmJobMark {
+    static func make(instance: String, uid: String, attempt: Int) -> String { "interlink:\(instance):\(uid):\(attempt)" }
+
+    /// `(instance, uid, attempt)` of a comment InterLink wrote, else nil.
+    static func parse(_ comment: String) -> (instance: String, uid: String, attempt: Int)? {
+        let parts = comment.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 4, parts[0] == "interlink", !parts[1].isEmpty, !parts[2].isEmpty,
+              let attempt = Int(parts[3]), attempt >= 0 else { return nil }
+        return (String(parts[1]), String(parts[2]), attempt)
+    }
+}
+
 /// The small record kept in each pod directory so `observe` needs nothing but
 /// one squeue call and local files, even after a restart or a purge from squeue.
 struct SlurmIndex: Codable, Sendable, Equatable {
@@ -65,4 +87,6 @@ struct SlurmIndex: Codable, Sendable, Equatable {
     var images: [String: String]
     /// The last terminal Slurm state seen, so it survives the job's purge from squeue.
     var finalState: String?
+    /// Pod flags InterLink ignored or replaced (reported in the observation's message).
+    var notes: [String]?
 }

@@ -1,22 +1,38 @@
 import FoundationEssentials
 import Model
 
-/// One line of `squeue -h --states=all -o '%i|%j|%T|%r'`.
+/// One line of `squeue -h --states=all -o '%i|%T|%r|%k|%j'`.
 struct SqueueRecord: Sendable, Equatable {
     var jobID: String
     var name: String
     var state: String
     var reason: String
+    /// The job's comment (`(null)` when it has none); InterLink's jobs carry `SlurmJobMark`.
+    var comment: String = ""
 
-    /// The fixed output format; the free-text reason is last so a `|` in it is harmless.
-    static let format = "%i|%j|%T|%r"
+    /// The fixed output format. The job name, which anyone can choose, is last, so
+    /// a `|` in it cannot shift the fields InterLink relies on.
+    static let format = "%i|%T|%r|%k|%j"
 
     static func parse(_ output: String) -> [SqueueRecord] {
         output.split(separator: "\n").compactMap { line in
-            let f = line.split(separator: "|", maxSplits: 3, omittingEmptySubsequences: false).map(String.init)
-            guard f.count == 4, !f[0].isEmpty else { return nil }
-            return SqueueRecord(jobID: f[0].trimmed, name: f[1], state: f[2].trimmed, reason: f[3].trimmed)
+            let f = line.split(separator: "|", maxSplits: 4, omittingEmptySubsequences: false).map(String.init)
+            guard f.count == 5, !f[0].isEmpty else { return nil }
+            return SqueueRecord(jobID: f[0].trimmed, name: f[4], state: f[1].trimmed, reason: f[2].trimmed, comment: f[3].trimmed)
         }
+    }
+
+    /// Whether InterLink's mark is on the job.
+    var isMarked: Bool { SlurmJobMark.parse(comment) != nil }
+
+    /// Whose job this is: from the mark, or, for a job without any comment
+    /// (submitted before marks existed), from its name. The name alone only ever
+    /// confirms a job id an index already holds; it never makes a job an orphan
+    /// or adopts one.
+    func identity(instance: String) -> (instance: String, uid: String, attempt: Int)? {
+        if let m = SlurmJobMark.parse(comment) { return m }
+        guard comment.isEmpty || comment == "(null)", let n = SlurmJobName.parse(name, instance: instance) else { return nil }
+        return (instance, n.uid, n.attempt)
     }
 }
 
@@ -24,6 +40,8 @@ struct SqueueRecord: Sendable, Equatable {
 struct ContainerFiles: Sendable, Equatable {
     var startedAt: String?
     var exit: Exit?
+    /// What the container wrote to its termination log (first 4096 bytes), if anything.
+    var terminationMessage: String? = nil
 
     struct Exit: Sendable, Equatable {
         var code: Int32
@@ -143,10 +161,31 @@ enum SlurmObservation {
         return obs
     }
 
+    /// A job some of whose status files exist but cannot be read: its result is
+    /// unknown, so it is reported as still there (never finished, never lost) with
+    /// those containers waiting `StatusUnreadable`, until the files can be read.
+    static func unreadable(_ o: JobObservation, problems: [String: String]) -> JobObservation {
+        var o = o
+        let text = problems.keys.sorted().map { problems[$0]! }.joined(separator: "; ")
+        o.message = "\(text); the job's result is unknown until its files can be read (it is not treated as lost)"
+        func mark(_ c: ContainerStatus) -> ContainerStatus {
+            guard let why = problems[c.name] else { return c }
+            var c = c
+            c.state = .waiting("StatusUnreadable", why)
+            c.ready = false
+            return c
+        }
+        o.containers = o.containers.map(mark)
+        o.initContainers = o.initContainers.map(mark)
+        if o.state == .finished { o.state = .running }
+        o.interruption = nil
+        return o
+    }
+
     private static func terminated(_ e: ContainerFiles.Exit, _ f: ContainerFiles, _ override: String? = nil) -> ContainerStateTerminated {
         let reason = override ?? e.reason ?? (e.code == 0 ? "Completed" : "Error")
         return ContainerStateTerminated(exitCode: e.code, signal: e.code > 128 && e.code < 160 ? e.code - 128 : nil,
-                                        reason: reason, message: e.message, startedAt: f.startedAt, finishedAt: e.finishedAt)
+                                        reason: reason, message: f.terminationMessage ?? e.message, startedAt: f.startedAt, finishedAt: e.finishedAt)
     }
 
     /// A container the job ended without an exit file for (killed, or never reached).

@@ -13,7 +13,10 @@ import Glibc
 /// and an index file there, and submits it; called again for the same (uid,
 /// attempt) it returns the job it already submitted. `observe` runs exactly one
 /// `squeue` and reads local files, reporting every job of this instance, also
-/// those already purged from squeue. `delete` sends TERM to the whole job, waits
+/// those already purged from squeue; a job is ours by its comment
+/// (`SlurmJobMark`), never by its name alone. Files that exist but cannot be read
+/// are errors, never "job lost"; all file work runs off the cooperative pool with
+/// a deadline (`SlurmBlockingIO`). `delete` sends TERM to the whole job, waits
 /// up to the grace period, then cancels it; `cleanup` removes the pod directory.
 /// The Slurm CLIs get this process's environment plus `environment` (e.g. `SLURM_CONF`).
 public final class SlurmProvider: Provider {
@@ -23,9 +26,13 @@ public final class SlurmProvider: Provider {
     private let counter = Mutex(0)
     private let pingCache = Mutex<(at: Double, value: PingResponse)?>(nil)
 
+    /// Filesystem work of the pod directories, off the cooperative pool (see `SlurmBlockingIO`).
+    let io: SlurmBlockingIO
+
     public init(config: InterLinkConfig, environment: [String: String] = [:]) {
         self.config = config
         self.environment = environment
+        self.io = SlurmBlockingIO(timeout: config.slurmFilesystemTimeoutSeconds)
     }
 
     public var commandCount: Int { counter.withLock { $0 } }
@@ -35,44 +42,59 @@ public final class SlurmProvider: Provider {
     public func create(_ pod: DesiredPod) async throws -> String {
         let layout = SlurmLayout(dataRoot: config.dataRootFolder, namespace: pod.namespace, uid: pod.uid, attempt: pod.attempt)
         let jobName = SlurmJobName.make(instance: config.instanceName, uid: pod.uid, attempt: pod.attempt)
-        if let existing = SlurmFiles.readIndex(layout.indexFile), existing.uid == pod.uid, existing.attempt == pod.attempt {
+        let mark = SlurmJobMark.make(instance: config.instanceName, uid: pod.uid, attempt: pod.attempt)
+        // An index that exists but cannot be read throws: submitting again could run the pod twice.
+        let indexFile = layout.indexFile
+        if let existing = try await io.run("reading \(indexFile)", { try SlurmFiles.readIndex(indexFile) }),
+           existing.uid == pod.uid, existing.attempt == pod.attempt {
             if !existing.jobID.isEmpty { return existing.jobID }
             // A submission was in flight when we stopped: adopt the job if Slurm has it.
-            let found = try await run(config.squeuePath, ["-h", "--states=all", "--name=\(jobName)", "-o", "%i"])
+            let found = try await run(config.squeuePath, ["-h", "--me", "--states=all", "--name=\(jobName)", "-o", SqueueRecord.format])
             // Without an answer we cannot know whether the job exists: submitting again could run it twice.
             guard found.succeeded else {
                 throw ProviderError.backend(command: "squeue", message: found.stderrText.trimmed.isEmpty ? "exit \(found.exitCode)" : found.stderrText.trimmed, transient: true)
             }
-            if let id = found.stdoutText.split(separator: "\n").first.map({ String($0).trimmed }), !id.isEmpty {
-                var index = existing; index.jobID = id
-                try SlurmFiles.writeIndex(index, to: layout.indexFile)
-                return id
+            // The name is anyone's to choose: only our mark makes the job ours.
+            if let r = SqueueRecord.parse(found.stdoutText).filter({ $0.comment == mark }).max(by: { (Int($0.jobID) ?? 0) < (Int($1.jobID) ?? 0) }) {
+                var adopted = existing; adopted.jobID = r.jobID
+                let index = adopted
+                try await io.run("writing \(indexFile)") { try SlurmFiles.writeIndex(index, to: indexFile) }
+                return r.jobID
             }
         }
 
-        let workspace = PodWorkspace(dataRoot: config.dataRootFolder, namespace: pod.namespace, uid: pod.uid)
-        let mounts = try workspace.materialise(pod, allowHostPath: config.allowHostPath)
-        var env: [String: [(name: String, value: String)]] = [:]
-        for c in pod.pod.initContainers + pod.pod.containers {
-            env[c.name] = try EnvResolver.environment(for: c, in: pod.request)
+        let config = self.config
+        let prepared = try await io.run("preparing the job directory \(layout.jobDir)") { () throws -> (SlurmIndex, [String]) in
+            let workspace = PodWorkspace(dataRoot: config.dataRootFolder, namespace: pod.namespace, uid: pod.uid)
+            let mounts = try workspace.materialise(pod, allowHostPath: config.allowHostPath)
+            var env: [String: [(name: String, value: String)]] = [:]
+            for c in pod.pod.initContainers + pod.pod.containers {
+                env[c.name] = try EnvResolver.environment(for: c, in: pod.request)
+            }
+            let job = try SlurmScript.renderJob(pod: pod, mounts: mounts, env: env, config: config)
+            // A new attempt starts from clean status files and logs.
+            try? FileManager.default.removeItem(atPath: layout.jobDir)
+            try SlurmFiles.makeDirectory(layout.jobDir)
+            try SlurmFiles.write(Data(job.script.utf8), to: layout.script, mode: 0o700)
+            let all = pod.pod.initContainers + pod.pod.containers
+            let index = SlurmIndex(instance: config.instanceName, uid: pod.uid, namespace: pod.namespace, name: pod.name,
+                                   attempt: pod.attempt, jobID: "", initContainers: pod.pod.initContainers.map(\.name),
+                                   containers: pod.pod.containers.map(\.name),
+                                   images: Dictionary(all.map { ($0.name, $0.image) }, uniquingKeysWith: { a, _ in a }),
+                                   notes: job.notes.isEmpty ? nil : job.notes)
+            try SlurmFiles.writeIndex(index, to: layout.indexFile)
+            return (index, job.notes)
         }
-        let script = try SlurmScript.render(pod: pod, mounts: mounts, env: env, config: config)
+        var index = prepared.0
+        let podLabel = "\(pod.namespace)/\(pod.name)"
         if pod.pod.annotations["slurm-job.vk.io/pre-exec"] != nil && !config.allowPreExec {
-            Log.warn("pre-exec annotation ignored: allowPreExec is false", ["pod": "\(pod.namespace)/\(pod.name)", "uid": pod.uid])
+            Log.warn("pre-exec annotation ignored: allowPreExec is false", ["pod": podLabel, "uid": pod.uid])
         }
+        // Once per attempt: adoption above returns before this.
+        for note in prepared.1 { Log.warn("slurm flag overridden", ["pod": podLabel, "uid": pod.uid, "note": note]) }
 
-        // A new attempt starts from clean status files and logs.
-        try? FileManager.default.removeItem(atPath: layout.jobDir)
-        try SlurmFiles.makeDirectory(layout.jobDir)
-        try SlurmFiles.write(Data(script.utf8), to: layout.script, mode: 0o700)
-        let all = pod.pod.initContainers + pod.pod.containers
-        var index = SlurmIndex(instance: config.instanceName, uid: pod.uid, namespace: pod.namespace, name: pod.name,
-                               attempt: pod.attempt, jobID: "", initContainers: pod.pod.initContainers.map(\.name),
-                               containers: pod.pod.containers.map(\.name),
-                               images: Dictionary(all.map { ($0.name, $0.image) }, uniquingKeysWith: { a, _ in a }))
-        try SlurmFiles.writeIndex(index, to: layout.indexFile)
-
-        let result = try await run(config.sbatchPath, ["--parsable", layout.script], workingDirectory: layout.jobDir)
+        let result = try await run(config.sbatchPath, sbatchArguments(jobName: jobName, mark: mark, layout: layout),
+                                   workingDirectory: layout.jobDir)
         guard result.succeeded else {
             let msg = result.stderrText.trimmed
             // sbatch rejects bad options and impossible requests for good; other failures may pass.
@@ -84,9 +106,21 @@ public final class SlurmProvider: Provider {
             throw ProviderError.backend(command: "sbatch", message: "unexpected output \"\(result.stdoutText.prefix(200))\"", transient: true)
         }
         index.jobID = id
-        try SlurmFiles.writeIndex(index, to: layout.indexFile)
-        Log.info("slurm job submitted", ["pod": "\(pod.namespace)/\(pod.name)", "uid": pod.uid, "job": id, "attempt": String(pod.attempt)])
+        let finalIndex = index
+        try await io.run("writing \(indexFile)") { try SlurmFiles.writeIndex(finalIndex, to: indexFile) }
+        Log.info("slurm job submitted", ["pod": podLabel, "uid": pod.uid, "job": id, "attempt": String(pod.attempt)])
         return id
+    }
+
+    /// sbatch's command line, which wins over every `#SBATCH` line of the script:
+    /// InterLink's identity, output and environment cannot be changed from inside it.
+    /// `--export` names the variables of InterLink's environment a job gets
+    /// (`SlurmExportEnvironment`, when set); Slurm adds its own `SLURM_*`.
+    func sbatchArguments(jobName: String, mark: String, layout: SlurmLayout) -> [String] {
+        let env = cliEnvironment()
+        let names = config.slurmExportEnvironment.filter { env[$0] != nil }
+        return ["--parsable", "--export=\(names.isEmpty ? "NONE" : names.joined(separator: ","))",
+                "--job-name=\(jobName)", "--comment=\(mark)", "--output=\(layout.jobOutput)", layout.script]
     }
 
     // MARK: - Observe
@@ -96,45 +130,69 @@ public final class SlurmProvider: Provider {
         guard result.succeeded else {
             throw ProviderError.backend(command: "squeue", message: result.stderrText.trimmed, transient: true)
         }
+        let instance = config.instanceName
         var byJob: [String: SqueueRecord] = [:]
-        var ours: [String: SqueueRecord] = [:]   // by job name
-        for r in SqueueRecord.parse(result.stdoutText) where SlurmJobName.parse(r.name, instance: config.instanceName) != nil {
-            // Several records share a name only after a resubmission; the newest id wins.
-            if let old = ours[r.name], (Int(old.jobID) ?? 0) > (Int(r.jobID) ?? 0) { continue }
-            ours[r.name] = r
+        var ours: [String: SqueueRecord] = [:]   // by (uid, attempt)
+        for r in SqueueRecord.parse(result.stdoutText) {
             byJob[r.jobID] = r
+            guard r.isMarked, let id = r.identity(instance: instance), id.instance == instance else { continue }
+            // Two records of one (uid, attempt) only after a resubmission; the newest id wins.
+            let key = "\(id.uid).\(id.attempt)"
+            if let old = ours[key], (Int(old.jobID) ?? 0) > (Int(r.jobID) ?? 0) { continue }
+            ours[key] = r
         }
-
-        var seenJobs = Set<String>()
-        var out: [JobObservation] = []
-        for (indexPath, var index) in SlurmFiles.indexes(under: config.dataRootFolder) where index.instance == config.instanceName {
-            let podDir = String(indexPath.dropLast("/\(SlurmLayout.folder)/index.json".count))
-            let layout = SlurmLayout(podDir: podDir, attempt: index.attempt)
-            let name = SlurmJobName.make(instance: index.instance, uid: index.uid, attempt: index.attempt)
-            if index.jobID.isEmpty, let r = ours[name] { index.jobID = r.jobID }
-            if index.jobID.isEmpty { continue }   // not submitted: create will finish it
-            seenJobs.insert(index.jobID)
-            let record = byJob[index.jobID]
-            if let r = record, !SlurmObservation.liveStates.contains(r.state), !SlurmObservation.pendingStates.contains(r.state),
-               index.finalState != r.state {
-                // Remember the terminal state: squeue forgets it after MinJobAge.
-                index.finalState = r.state
-                try? SlurmFiles.writeIndex(index, to: layout.indexFile)
-            }
-            var files: [String: ContainerFiles] = [:]
-            for c in index.initContainers + index.containers { files[c] = SlurmFiles.containerFiles(layout, c) }
-            out.append(SlurmObservation.observe(index: index, record: record, files: files))
+        let seenRecords = byJob, ourRecords = ours, dataRoot = config.dataRootFolder
+        let scanned = try await io.run("reading the Slurm job files under \(dataRoot)") { () throws -> ([JobObservation], Set<String>) in
+            try Self.observeFiles(dataRoot: dataRoot, instance: instance, byJob: seenRecords, ours: ourRecords)
         }
+        var out = scanned.0
         // Jobs of ours whose pod directory is gone: orphans the reconciler may cancel.
-        for r in ours.values where !seenJobs.contains(r.jobID) {
-            guard let parsed = SlurmJobName.parse(r.name, instance: config.instanceName) else { continue }
+        for r in ours.values where !scanned.1.contains(r.jobID) {
+            guard let id = r.identity(instance: instance) else { continue }
             let live = SlurmObservation.liveStates.contains(r.state) || SlurmObservation.pendingStates.contains(r.state)
             if !live { continue }
-            out.append(JobObservation(podUID: parsed.uid, jobID: r.jobID, attempt: parsed.attempt,
+            out.append(JobObservation(podUID: id.uid, jobID: r.jobID, attempt: id.attempt,
                                       state: SlurmObservation.pendingStates.contains(r.state) ? .pending : .running,
                                       message: "Slurm job \(r.jobID) has no pod directory (\(r.state))"))
         }
         return out
+    }
+
+    /// The blocking half of `observe`: every index of this instance, its status
+    /// files, and the final state remembered for jobs squeue is about to forget.
+    static func observeFiles(dataRoot: String, instance: String, byJob: [String: SqueueRecord],
+                             ours: [String: SqueueRecord]) throws(ProviderError) -> ([JobObservation], Set<String>) {
+        var seenJobs = Set<String>()
+        var out: [JobObservation] = []
+        for (indexPath, var index) in try SlurmFiles.indexes(under: dataRoot) where index.instance == instance {
+            let podDir = String(indexPath.dropLast("/\(SlurmLayout.folder)/index.json".count))
+            let layout = SlurmLayout(podDir: podDir, attempt: index.attempt)
+            if index.jobID.isEmpty, let r = ours["\(index.uid).\(index.attempt)"] { index.jobID = r.jobID }
+            if index.jobID.isEmpty { continue }   // not submitted: create will finish it
+            seenJobs.insert(index.jobID)
+            // A job id alone is not enough: ids restart when a cluster is rebuilt.
+            let record = byJob[index.jobID].flatMap { r in
+                r.identity(instance: index.instance).map { $0.instance == index.instance && $0.uid == index.uid && $0.attempt == index.attempt } == true ? r : nil
+            }
+            if let r = record, !SlurmObservation.liveStates.contains(r.state), !SlurmObservation.pendingStates.contains(r.state),
+               index.finalState != r.state {
+                // Remember the terminal state: squeue forgets it after MinJobAge.
+                index.finalState = r.state
+                try? SlurmFiles.writeIndex(index, to: indexPath)
+            }
+            var files: [String: ContainerFiles] = [:]
+            var unreadable: [String: String] = [:]
+            for c in index.initContainers + index.containers {
+                do { files[c] = try SlurmFiles.containerFiles(layout, c) } catch { unreadable[c] = error.description }
+            }
+            var o = SlurmObservation.observe(index: index, record: record, files: files)
+            if !unreadable.isEmpty { o = SlurmObservation.unreadable(o, problems: unreadable) }
+            if let notes = index.notes, !notes.isEmpty {
+                o.message = ([o.message].compactMap { $0 } + notes).joined(separator: "; ")
+            }
+            out.append(o)
+        }
+        return (out, seenJobs)
     }
 
     // MARK: - Delete and cleanup
@@ -143,7 +201,8 @@ public final class SlurmProvider: Provider {
         var jobID = job.jobID
         if jobID.isEmpty {
             let layout = SlurmLayout(dataRoot: config.dataRootFolder, namespace: job.namespace, uid: job.podUID, attempt: job.attempt)
-            jobID = SlurmFiles.readIndex(layout.indexFile)?.jobID ?? ""
+            let indexFile = layout.indexFile
+            jobID = try await io.run("reading \(indexFile)") { try SlurmFiles.readIndex(indexFile) }?.jobID ?? ""
         }
         guard !jobID.isEmpty else { return }
         if job.gracePeriodSeconds > 0 {
@@ -177,18 +236,29 @@ public final class SlurmProvider: Provider {
         throw ProviderError.backend(command: "scancel", message: msg.isEmpty ? "exit \(r.exitCode)" : msg, transient: true)
     }
 
+    /// Removes the pod directory. A directory that cannot be removed (files a root
+    /// container left behind, a hung filesystem) is a clear error; the reconciler
+    /// decides how long to keep trying.
     public func cleanup(_ job: JobRef) async throws {
         let workspace = PodWorkspace(dataRoot: config.dataRootFolder, namespace: job.namespace, uid: job.podUID)
-        try workspace.remove()
+        do {
+            try await io.run("removing \(workspace.root)") { try workspace.remove() }
+        } catch let e as ProviderError {
+            throw ProviderError.backend(command: "cleanup", message: "cannot remove the pod directory \(workspace.root) of pod \(job.namespace)/\(job.name): \(e.description)", transient: true)
+        }
     }
 
     // MARK: - Logs and ping
 
     public func logs(_ job: JobRef, container: String, options: LogOpts) async throws -> LogStream {
         let podDir = PodWorkspace(dataRoot: config.dataRootFolder, namespace: job.namespace, uid: job.podUID).root
-        let attempt = SlurmFiles.readIndex(SlurmLayout(podDir: podDir, attempt: 0).indexFile)?.attempt ?? job.attempt
+        let indexFile = SlurmLayout(podDir: podDir, attempt: 0).indexFile
+        let (attempt, exists) = try await io.run("reading \(indexFile)") { () throws -> (Int, Bool) in
+            let attempt = try SlurmFiles.readIndex(indexFile)?.attempt ?? job.attempt
+            return (attempt, FileManager.default.fileExists(atPath: SlurmLayout(podDir: podDir, attempt: attempt).script))
+        }
         let layout = SlurmLayout(podDir: podDir, attempt: attempt)
-        guard SlurmScript.isDNSLabel(container), FileManager.default.fileExists(atPath: layout.script) else {
+        guard SlurmScript.isDNSLabel(container), exists else {
             throw ProviderError.notFound("no Slurm job files for container \(container) of pod \(job.namespace)/\(job.name)")
         }
         return SlurmLogs.stream(log: layout.log(container), exitFile: layout.exitFile(container), options: options)
@@ -206,10 +276,16 @@ public final class SlurmProvider: Provider {
 
     // MARK: - Running the CLIs
 
-    func run(_ tool: String, _ args: [String], workingDirectory: String? = nil) async throws -> ProcessResult {
-        counter.withLock { $0 += 1 }
+    /// The environment the Slurm CLIs run with: this process's, plus `environment`.
+    func cliEnvironment() -> [String: String] {
         var env = ProcessEnvironment.current
         for (k, v) in environment { env[k] = v }
+        return env
+    }
+
+    func run(_ tool: String, _ args: [String], workingDirectory: String? = nil) async throws -> ProcessResult {
+        counter.withLock { $0 += 1 }
+        let env = cliEnvironment()
         do {
             return try await ProcessRunner.run(tool, args, environment: env, workingDirectory: workingDirectory, timeout: 60)
         } catch let e as ProcessError {

@@ -47,7 +47,7 @@ for t in "${targets[@]}"; do
   code=$?
   set -e
   after=$(ls "$work/crashes" | grep -c "^$t-" || true)
-  execs=$(grep -oE 'stat::number_of_executed_units: [0-9]+' "$out" | grep -oE '[0-9]+$' || echo 0)
+  execs=$(grep -aoE 'stat::number_of_executed_units: [0-9]+' "$out" | grep -oE '[0-9]+$' || echo 0)
   corpus=$(ls "$work/$t" | wc -l)
   crashes=$((after - before))
   if [ "$code" -ne 0 ] && [ "$crashes" -eq 0 ]; then crashes=1; fi   # died without an artifact: still a failure
@@ -56,7 +56,7 @@ for t in "${targets[@]}"; do
   if [ "$crashes" -ne 0 ]; then
     rc=1
     echo "fuzz: $t CRASHED (log $out):"
-    grep -E 'Fatal error|ERROR: libFuzzer|SUMMARY|Test unit written' "$out" | head -5 | cut -c1-400
+    grep -aE 'Fatal error|ERROR: libFuzzer|SUMMARY|Test unit written' "$out" | head -5 | cut -c1-400
   fi
 done
 echo "fuzz summary (libFuzzer, -sanitize=fuzzer, $config build):"

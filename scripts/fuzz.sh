@@ -47,7 +47,7 @@ for t in "${targets[@]}"; do
   code=$?
   set -e
   after=$(ls "$work/crashes" | grep -c "^$t-" || true)
-  execs=$(grep -aoE 'stat::number_of_executed_units: [0-9]+' "$out" | grep -oE '[0-9]+$' || echo 0)
+  execs=$(grep -aoE 'stat::number_of_executed_units: [0-9]+' "$out" | tail -1 | grep -oE '[0-9]+$' || echo 0)
   corpus=$(ls "$work/$t" | wc -l)
   crashes=$((after - before))
   if [ "$code" -ne 0 ] && [ "$crashes" -eq 0 ]; then crashes=1; fi   # died without an artifact: still a failure

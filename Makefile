@@ -5,7 +5,8 @@ SHELL := /bin/bash
 SWIFT ?= swift
 CONFIG ?= config/InterLinkConfig.yaml
 
-.PHONY: all build deps run test bench load clean docker-up docker-down slurm-up slurm-down image
+.PHONY: all build deps run test bench load clean docker-up docker-down slurm-up slurm-down image fuzz
+FUZZ_SECONDS ?= 60
 
 all: build
 
@@ -35,6 +36,14 @@ load:
 image:
 	@scripts/install-deps.sh image
 	@scripts/image.sh
+
+# libFuzzer targets (Fuzz/) for FUZZ_SECONDS each, then a long schemathesis run
+# against the live server: `make fuzz FUZZ_SECONDS=600`.
+fuzz:
+	@scripts/install-deps.sh test
+	$(SWIFT) build --product interlink
+	@scripts/fuzz.sh $(FUZZ_SECONDS)
+	@SCHEMATHESIS_PHASES=examples,coverage,fuzzing,stateful scripts/schemathesis.sh 1000 $$(( $(FUZZ_SECONDS) * 3 ))
 
 docker-up:
 	@scripts/dockerd.sh start

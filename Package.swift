@@ -9,6 +9,8 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "interlink", targets: ["interlink"]),
+        // For the separate fuzzing package in Fuzz/ (built with -sanitize=fuzzer); not for users.
+        .library(name: "InterLinkFuzzable", targets: ["Model", "Config", "Providers", "Server"]),
     ],
     targets: [
         // Tiny C wrappers for what Glibc does not export to Swift (accept4, pipe2,

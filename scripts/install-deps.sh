@@ -42,4 +42,8 @@ if [ "$what" = test ] || [ "$what" = all ]; then
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
     $SUDO apt-get install -y -qq --no-install-recommends kubernetes-client >/dev/null
   fi
+  # Spec validation and schema-driven testing (scripts/schemathesis.sh), pinned.
+  python3 -m pip show schemathesis 2>/dev/null | grep -qx 'Version: 4.32.5' \
+    && python3 -m pip show openapi-spec-validator 2>/dev/null | grep -qx 'Version: 0.9.0' \
+    || python3 -m pip install -q "schemathesis==4.32.5" "openapi-spec-validator==0.9.0"
 fi

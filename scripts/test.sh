@@ -50,6 +50,15 @@ swift test --skip-build 2>&1 | tee "$log" | grep -E '^(✘|✔ Suite|􀢄|.*erro
 rc=${PIPESTATUS[0]}
 set -e
 
+# Issue 18, points 1-3: the published spec, the live server against it, a fuzz smoke.
+step "openapi-spec-validator docs/openapi.yaml"
+openapi-spec-validator docs/openapi.yaml || rc=1
+python3 scripts/check-spec-fixtures.py || rc=1
+step "schemathesis against the live server (mock provider, bounded)"
+scripts/schemathesis.sh 25 45 || rc=1
+step "fuzz smoke (libFuzzer, ${FUZZ_SMOKE_SECONDS:-5} s per target)"
+scripts/fuzz.sh "${FUZZ_SMOKE_SECONDS:-5}" || rc=1
+
 step "summary"
 passed=$(grep -cE '^✔ Test .* passed after' "$log" || true)
 failed=$(grep -E '^✘ Test .* failed after' "$log" | grep -cv '^✘ Test run with' || true)

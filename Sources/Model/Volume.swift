@@ -162,4 +162,20 @@ public struct Volume: Codable, Sendable, Equatable, Hashable {
         unsupportedType = all.allKeys.map(\.stringValue)
             .filter { CodingKeys(rawValue: $0) == nil }.sorted().first
     }
+
+    /// Encodes the unsupported source's key too (as `{}`: its content is not
+    /// modelled), so a pod read back from the journal still names it. Without it
+    /// the volume came back with no source at all (found by the json-create
+    /// fuzz target's encode/decode round trip).
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: AnyKey.self)
+        try c.encode(name, forKey: AnyKey(stringValue: CodingKeys.name.rawValue))
+        try c.encodeIfPresent(configMap, forKey: AnyKey(stringValue: CodingKeys.configMap.rawValue))
+        try c.encodeIfPresent(secret, forKey: AnyKey(stringValue: CodingKeys.secret.rawValue))
+        try c.encodeIfPresent(emptyDir, forKey: AnyKey(stringValue: CodingKeys.emptyDir.rawValue))
+        try c.encodeIfPresent(hostPath, forKey: AnyKey(stringValue: CodingKeys.hostPath.rawValue))
+        try c.encodeIfPresent(projected, forKey: AnyKey(stringValue: CodingKeys.projected.rawValue))
+        try c.encodeIfPresent(downwardAPI, forKey: AnyKey(stringValue: CodingKeys.downwardAPI.rawValue))
+        if let t = unsupportedType { try c.encode([String: String](), forKey: AnyKey(stringValue: t)) }
+    }
 }

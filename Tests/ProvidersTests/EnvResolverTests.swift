@@ -263,3 +263,23 @@ struct SplitMix {
         return z ^ (z >> 31)
     }
 }
+
+/// slurm-script fuzz target: a Secret (or ConfigMap) value with a NUL byte
+/// reached the job's environment, where no process can carry it (bash drops
+/// it from the script, exec cuts the value there). Resolution now refuses it.
+@Suite("Fuzz regressions: environment")
+struct EnvResolverFuzzRegressionTests {
+    @Test func aSecretValueWithANULByteIsRefusedNotTruncated() throws {
+        let request = try decodeRequest("""
+        {"pod":{"metadata":{"name":"p","namespace":"ns","uid":"u"},"spec":{"containers":[{"name":"c","image":"i",
+          "env":[{"name":"S","valueFrom":{"secretKeyRef":{"name":"s","key":"k"}}}]}]}},
+         "secrets":[{"metadata":{"name":"s"},"data":{"k":"\(Data("ab\0cd".utf8).base64EncodedString())"}}]}
+        """)
+        #expect(throws: ProviderError.invalidPod("container c: environment variable S contains a NUL byte, which no process environment can carry")) {
+            _ = try EnvResolver.environment(for: request.pod.containers[0], in: request)
+        }
+        var clean = request
+        clean.secrets?[0].data?["k"] = Data("abcd".utf8).base64EncodedString()
+        #expect(try EnvResolver.environment(for: clean.pod.containers[0], in: clean).first?.value == "abcd")
+    }
+}

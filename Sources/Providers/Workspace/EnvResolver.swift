@@ -54,6 +54,11 @@ public enum EnvResolver {
                 env.set(variable.name, "")
             }
         }
+        // A Secret or ConfigMap value can hold a NUL byte; no process environment can:
+        // the value would be cut short (or dropped from a Slurm script) without a word.
+        if let bad = env.entries.first(where: { $0.value.utf8.contains(0) }) {
+            throw .invalidPod("container \(container.name): environment variable \(bad.name) contains a NUL byte, which no process environment can carry")
+        }
         return env.entries
     }
 

@@ -15,6 +15,7 @@ struct ConfigReader {
         "SidecarURL": { r, n, c throws(ConfigError) in c.sidecarURL = try r.string(n, "SidecarURL") },
         "SidecarPort": { r, n, c throws(ConfigError) in c.sidecarPort = try r.port(n, "SidecarPort") },
         "DataRootFolder": { r, n, c throws(ConfigError) in c.dataRootFolder = try r.string(n, "DataRootFolder") },
+        "StateFolder": { r, n, c throws(ConfigError) in c.stateFolder = try r.string(n, "StateFolder", allowEmpty: true) },
         "VerboseLogging": { r, n, c throws(ConfigError) in c.verboseLogging = try r.bool(n, "VerboseLogging") },
         "ErrorsOnlyLogging": { r, n, c throws(ConfigError) in c.errorsOnlyLogging = try r.bool(n, "ErrorsOnlyLogging") },
         "TLS": { r, n, c throws(ConfigError) in try r.tls(n, &c.tls) },
@@ -202,6 +203,13 @@ struct ConfigReader {
             }
         }
         if c.dataRootFolder.isEmpty { throw fail("DataRootFolder must not be empty") }
+        if !c.stateFolder.isEmpty {
+            func normal(_ p: String) -> String { p.count > 1 && p.hasSuffix("/") ? String(p.dropLast()) : p }
+            let state = normal(c.stateFolder), root = normal(c.dataRootFolder)
+            if state == root || root.hasPrefix(state + "/") {
+                throw fail("StateFolder '\(c.stateFolder)' must not be DataRootFolder or contain it: pod directories would then sit inside the journal's directory")
+            }
+        }
         if c.tls.enabled && (c.tls.certFile.isEmpty || c.tls.keyFile.isEmpty) {
             throw fail("TLS.Enabled is true but TLS.CertFile or TLS.KeyFile is empty")
         }

@@ -11,6 +11,9 @@ public struct InterLinkConfig: Sendable, Equatable {
     public var sidecarPort = 4000
     /// Where the journal and each pod's files live (`<namespace>-<uid>/`).
     public var dataRootFolder = "/var/lib/interlink"
+    /// Where the journal lives; empty: `DataRootFolder/state`. Set it to keep the
+    /// journal (which holds every pod's Secrets) off a filesystem the compute nodes mount.
+    public var stateFolder = ""
     public var verboseLogging = false
     public var errorsOnlyLogging = false
     public var tls = TLSConfig()

@@ -64,6 +64,7 @@ public struct ReconcilerSettings: Sendable, Equatable {
         self.init(interval: config.reconcileIntervalSeconds, maxCreateAttempts: config.maxCreateAttempts,
                   maxRestarts: config.maxRestarts, dataRoot: config.dataRootFolder,
                   orphanGraceSeconds: config.orphanGraceSeconds)
+        stateFolder = config.stateFolder.isEmpty ? nil : config.stateFolder
     }
 
     /// Delay before retry number `failures` (1 = after the first failure).
@@ -73,5 +74,12 @@ public struct ReconcilerSettings: Sendable, Equatable {
         return min(backoffMax, backoffBase * Double(1 << exp))
     }
 
-    public var stateDirectory: String { dataRoot.hasSuffix("/") ? dataRoot + "state" : dataRoot + "/state" }
+    /// `StateFolder` when the site keeps the journal apart from the pod directories.
+    public var stateFolder: String? = nil
+
+    /// The journal's directory: `StateFolder`, else `<dataRoot>/state`.
+    public var stateDirectory: String {
+        if let s = stateFolder { return s }
+        return dataRoot.hasSuffix("/") ? dataRoot + "state" : dataRoot + "/state"
+    }
 }

@@ -63,6 +63,11 @@ enum Sidecar {
         config.providers = []
         let root = config.dataRootFolder.hasSuffix("/") ? String(config.dataRootFolder.dropLast()) : config.dataRootFolder
         config.dataRootFolder = root + "/sidecar-" + kind.rawValue
+        if !config.stateFolder.isEmpty {
+            // Its own journal beside the main server's, never the same one (the store's lock would refuse it).
+            let state = config.stateFolder.hasSuffix("/") ? String(config.stateFolder.dropLast()) : config.stateFolder
+            config.stateFolder = state + "/sidecar-" + kind.rawValue
+        }
 
         let listen: ListenAddress
         do { listen = try listenAddress(config) } catch { return Serve.fail(error.description, code: 2) }

@@ -51,6 +51,7 @@ struct ConfigReader {
         "SingularityAllowedMounts": { r, n, c throws(ConfigError) in c.singularityAllowedMounts = try r.absolutePaths(n, "SingularityAllowedMounts") },
         "SlurmFilesystemTimeoutSeconds": { r, n, c throws(ConfigError) in c.slurmFilesystemTimeoutSeconds = try r.seconds(n, "SlurmFilesystemTimeoutSeconds", minimum: 0.1) },
         "Kubernetes": { r, n, c throws(ConfigError) in try r.kubernetes(n, &c.kubernetes) },
+        "VirtualKubelet": { r, n, c throws(ConfigError) in try r.virtualKubelet(n, &c.virtualKubelet) },
     ]
 
     /// Every key this reader understands, for documentation tests.

@@ -10,6 +10,7 @@ usage: interlink <command> [options]
 
 commands:
   serve [--config PATH]     run the InterLink API server and reconciler
+  vk [--config PATH]        be the Kubernetes node (virtual kubelet) and the InterLink API
   ctl <subcommand> ...      talk to a running server (ctl --help)
   bench reconcile [--pods 100,1000,10000]
                             reconcile tick and /status cost on the mock provider
@@ -26,6 +27,8 @@ let code: Int32
 switch arguments.first {
 case "serve":
     code = await Serve.run(Array(arguments.dropFirst()))
+case "vk":
+    code = await VirtualKubeletCommand.run(Array(arguments.dropFirst()))
 case "ctl":
     code = await Ctl.run(Array(arguments.dropFirst()))
 case "bench":

@@ -43,7 +43,9 @@ let package = Package(
         // Writes interLink's pod status to the API server's pods/status subresource.
         .target(name: "StatusPatcher", dependencies: ["KubeClient", "Model", "Reconciler"]),
         // Virtual-kubelet mode: node + lease, pods in from the API server, deletions, leader election, kubelet API.
-        .target(name: "VirtualKubelet", dependencies: ["KubeClient", "Model", "Config", "Reconciler", "Server", "Providers"]),
+        // The kubelet endpoint's self-signed certificate, made with OpenSSL's API (no openssl CLI in the image).
+        .target(name: "CKubeletCert", dependencies: ["COpenSSL"]),
+        .target(name: "VirtualKubelet", dependencies: ["KubeClient", "Model", "Config", "Reconciler", "Server", "Providers", "CKubeletCert"]),
         .executableTarget(
             name: "interlink",
             dependencies: ["Model", "Config", "Providers", "Reconciler", "Server", "HTTPClient", "KubeClient", "StatusPatcher", "VirtualKubelet"]

@@ -7,6 +7,7 @@ public struct NodeTaint: Codable, Sendable, Equatable {
     public var key: String
     public var value: String?
     public var effect: String
+    public init(key: String, value: String?, effect: String) { self.key = key; self.value = value; self.effect = effect }
 }
 
 struct NodeCondition: Codable, Sendable, Equatable {

@@ -84,7 +84,7 @@ enum VirtualKubeletCommand {
         var certFile = vk.kubeletCertFile, keyFile = vk.kubeletKeyFile
         if certFile.isEmpty || keyFile.isEmpty {
             do {
-                (certFile, keyFile) = try await KubeletCertificate.ensure(directory: config.dataRootFolder + "/kubelet-tls",
+                (certFile, keyFile) = try KubeletCertificate.ensure(directory: config.dataRootFolder + "/kubelet-tls",
                                                                          nodeName: settings.nodeName, ip: settings.internalIP)
             } catch { return Serve.fail(error.description, code: 2) }
         }

@@ -26,6 +26,11 @@ public actor PodController {
     private let view: StatusView
     private let resolver: PodResolver
     private let nodeName: String
+    private let hostIP: String
+    /// UIDs of the pods this node put into the core (persisted): only those are
+    /// deleted on the backend when the API server no longer has them, so pods
+    /// created through the REST API (`ctl`) are left alone.
+    private let owned: OwnedPods
     /// Pods waiting for a missing reference: next attempt and failures so far.
     private var retries: [String: (pod: APIPod, failures: Int, at: ContinuousClock.Instant, reason: String)] = [:]
     /// Pods being deleted: the API object to remove once the backend confirms.
@@ -34,8 +39,9 @@ public actor PodController {
     private var known: [String: APIPod] = [:]
     public private(set) var synced = false
 
-    public init(client: KubeClient, core: any PodAPI, view: StatusView, nodeName: String) {
-        self.client = client; self.core = core; self.view = view; self.nodeName = nodeName
+    public init(client: KubeClient, core: any PodAPI, view: StatusView, nodeName: String, hostIP: String = "", stateFile: String? = nil) {
+        self.client = client; self.core = core; self.view = view; self.nodeName = nodeName; self.hostIP = hostIP
+        self.owned = OwnedPods(path: stateFile)
         self.resolver = PodResolver(client: client)
     }
 
@@ -64,7 +70,7 @@ public actor PodController {
             known = Dictionary(mine.map { ($0.uid, $0) }, uniquingKeysWith: { $1 })
             for p in mine { await process(p) }
             // Desired pods the API server no longer has: stop them on the backend.
-            for (uid, st) in view.snapshot() where known[uid] == nil {
+            for (uid, st) in view.snapshot() where known[uid] == nil && owned.contains(uid) {
                 Log.info("pod gone from the API server; deleting on the backend", ["pod": "\(st.namespace)/\(st.name)", "uid": uid])
                 try? await core.delete(Pod(metadata: ObjectMeta(name: st.name, namespace: st.namespace, uid: uid)))
             }
@@ -76,7 +82,8 @@ public actor PodController {
             await process(p)
         case .deleted(let p):
             known[p.uid] = nil; retries[p.uid] = nil; deleting[p.uid] = nil
-            if view.get(p.uid) != nil { try? await core.delete(p.pod) }
+            if view.get(p.uid) != nil, owned.contains(p.uid) { try? await core.delete(p.pod) }
+            owned.remove(p.uid)
         }
     }
 
@@ -115,9 +122,20 @@ public actor PodController {
         retries[p.uid] = nil
         // Volatile metadata out: a status write changes the resourceVersion, not the pod to run.
         request.pod.metadata.resourceVersion = nil
+        owned.insert(p.uid)
         do { _ = try await core.create(request) } catch {
             Log.warn("pod not accepted by the core", ["pod": "\(p.pod.namespace)/\(p.pod.name)", "error": error.description])
             retries[p.uid] = (p, 1, .now + .seconds(5), error.description)
+            return
+        }
+        // kubelet sets hostIP; the pod runs behind this node, so podIP is the node's address too.
+        if !hostIP.isEmpty && p.hostIP != hostIP {
+            struct Meta: Encodable { var uid: String }
+            struct St: Encodable { var hostIP: String; var podIP: String }
+            struct Patch: Encodable { var metadata: Meta; var status: St }
+            let body = Patch(metadata: Meta(uid: p.uid), status: St(hostIP: hostIP, podIP: hostIP))
+            _ = try? await client.patch(Ignored.self, KubePath.core("pods", namespace: p.pod.namespace, name: p.pod.name, subresource: "status"),
+                                        .strategicMerge, body: try WireJSON.encode(body), call: "patch pods/status")
         }
     }
 
@@ -133,9 +151,9 @@ public actor PodController {
             try await client.delete(KubePath.core("pods", namespace: pod.namespace, name: pod.name),
                                     preconditions: Preconditions(uid: uid), gracePeriodSeconds: 0, call: "delete pods")
             Log.info("pod deleted", ["pod": "\(pod.namespace)/\(pod.name)", "uid": uid])
-            deleting[uid] = nil
+            deleting[uid] = nil; owned.remove(uid)
         } catch {
-            if error.isNotFound || error.isConflict { deleting[uid] = nil; return }  // gone, or another pod now
+            if error.isNotFound || error.isConflict { deleting[uid] = nil; owned.remove(uid); return }  // gone, or another pod now
             Log.warn("pod delete failed; retrying", ["pod": pod.name, "error": error.description])
         }
     }

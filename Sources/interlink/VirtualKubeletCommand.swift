@@ -96,7 +96,8 @@ enum VirtualKubeletCommand {
         let kubelet = HTTPServer(config: kubeletHTTP, handler: KubeletAPI(core: core, view: reconciler.statusView, nodeName: settings.nodeName).handler)
 
         let node = NodeController(client: client, core: core, settings: settings)
-        let pods = PodController(client: client, core: core, view: reconciler.statusView, nodeName: settings.nodeName)
+        let pods = PodController(client: client, core: core, view: reconciler.statusView, nodeName: settings.nodeName,
+                                 hostIP: settings.internalIP, stateFile: config.dataRootFolder + "/vk-owned-pods.json")
         let elector = settings.leaderElection
             ? LeaderElector(client: client, namespace: settings.electionNamespace, name: "interlink-vk-" + settings.nodeName,
                             identity: VKSettings.hostName() + "_" + UUID().uuidString.lowercased(),

@@ -215,6 +215,28 @@ struct VKModeTests {
         await vk.stop()
     }
 
+    @Test func aPodDeletedWhileTheNodeWasDownIsStoppedOnTheBackendButRESTPodsAreLeftAlone() async throws {
+        let s = try await ContractServer.start(); defer { s.stop() }
+        let dir = makeTempDir()
+        var vk = try await VKNode.start(s, nodeName: "vk-node-h", dataDir: dir + "/data", backendState: dir + "/mock.json", pki: s.pki)
+        try await s.seed([podObject("gone", node: "vk-node-h", runSeconds: 600)])
+        try await eventually("running") { try await phase(s, "gone") == "Running" }
+        #expect(try await s.pod("gone")?[path: "status.hostIP"] as? String == "127.0.0.1")
+        let goneUID = try #require(try await s.pod("gone")?[path: "metadata.uid"] as? String)
+        // A pod that came in through the REST API (ctl), not from the API server.
+        let restUID = UUID().uuidString.lowercased()
+        _ = try await vk.reconciler.create(PodCreateRequests(pod: Pod(metadata: ObjectMeta(name: "rest", namespace: "vk", uid: restUID),
+                                                                    spec: PodSpec(containers: [Container(name: "c", image: "busybox")]))))
+        await vk.stop()
+        _ = try await s.api("DELETE", "/api/v1/namespaces/vk/pods/gone", ["gracePeriodSeconds": 0])
+        vk = try await VKNode.start(s, nodeName: "vk-node-h", dataDir: dir + "/data", backendState: dir + "/mock.json", pki: s.pki)
+        try await eventually("gone's job stopped") {
+            vk.reconciler.statusView.get(goneUID) == nil && !vk.provider.jobs.contains { $0.podUID == goneUID }
+        }
+        #expect(vk.reconciler.statusView.get(restUID) != nil)
+        await vk.stop()
+    }
+
     @Test func relistAfter410PicksUpPodsAndWatchSurvives429() async throws {
         let s = try await ContractServer.start(); defer { s.stop() }
         let dir = makeTempDir()

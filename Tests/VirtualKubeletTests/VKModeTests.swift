@@ -237,6 +237,24 @@ struct VKModeTests {
         await vk.stop()
     }
 
+    @Test func aRestartInTheMiddleOfADeletionFinishesIt() async throws {
+        let s = try await ContractServer.start(); defer { s.stop() }
+        let dir = makeTempDir()
+        var vk = try await VKNode.start(s, nodeName: "vk-node-i", dataDir: dir + "/data", backendState: dir + "/mock.json", pki: s.pki)
+        try await s.seed([podObject("mid", node: "vk-node-i", runSeconds: 600)])
+        try await eventually("running") { try await phase(s, "mid") == "Running" }
+        let uid = try #require(try await s.pod("mid")?[path: "metadata.uid"] as? String)
+        await vk.stop()
+        // The owner deletes it while the node is down: the API server only marks it.
+        _ = try await s.api("DELETE", "/api/v1/namespaces/vk/pods/mid", ["gracePeriodSeconds": 30])
+        #expect(try await s.pod("mid")?[path: "metadata.deletionTimestamp"] != nil)
+        #expect(vk.provider.jobs.contains { $0.podUID == uid })
+        vk = try await VKNode.start(s, nodeName: "vk-node-i", dataDir: dir + "/data", backendState: dir + "/mock.json", pki: s.pki)
+        try await eventually("deleted after the restart") { try await s.pod("mid") == nil }
+        #expect(!vk.provider.jobs.contains { $0.podUID == uid })  // stopped on the backend first
+        await vk.stop()
+    }
+
     @Test func relistAfter410PicksUpPodsAndWatchSurvives429() async throws {
         let s = try await ContractServer.start(); defer { s.stop() }
         let dir = makeTempDir()

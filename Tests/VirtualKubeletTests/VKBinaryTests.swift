@@ -10,6 +10,7 @@ private let env = ProcessInfo.processInfo.environment
 private let binary = env["INTERLINK_TEST_BINARY"].flatMap { FileManager.default.isExecutableFile(atPath: $0) ? $0 : nil }
 private let dockerHost = env["INTERLINK_TEST_DOCKER_HOST"]
 private let image = env["INTERLINK_TEST_IMAGE"] ?? "interlink-test/busybox:latest"
+private let slurmConf = env["INTERLINK_TEST_SLURM_CONF"]
 
 func freePort() -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -30,7 +31,8 @@ final class VKProcess: @unchecked Sendable {
     let kubeletPort: Int
     let dir: String
 
-    init(server: ContractServer, dir: String, node: String, instance: String, provider: String, leader: Bool, extra: String = "") throws {
+    init(server: ContractServer, dir: String, node: String, instance: String, provider: String, leader: Bool, extra: String = "",
+         environment: [String: String] = [:]) throws {
         self.dir = dir
         kubeletPort = freePort()
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -67,6 +69,7 @@ final class VKProcess: @unchecked Sendable {
         """.write(toFile: config, atomically: true, encoding: .utf8)
         process.executableURL = URL(fileURLWithPath: binary!)
         process.arguments = ["vk", "--config", config]
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         FileManager.default.createFile(atPath: dir + "/log", contents: nil)
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/log"))
@@ -145,5 +148,50 @@ struct VKBinaryTests {
         _ = try await s.api("DELETE", "/api/v1/namespaces/vk/pods/ha-pod", ["gracePeriodSeconds": 1])
         try await eventually("deleted", timeout: 60) { try await s.pod("ha-pod") == nil }
         #expect(try await containers().isEmpty)
+    }
+
+    /// On the real Slurm: pods from the API server run as jobs, reach
+    /// Succeeded/Failed with their exit codes, and their logs come from the
+    /// kubelet endpoint.
+    @Test(.enabled(if: slurmConf != nil, "needs the test Slurm"))
+    func slurmPodsFromTheAPIServerFinishWithExitCodesAndLogs() async throws {
+        let s = try await ContractServer.start(); defer { s.stop() }
+        let dir = makeTempDir()
+        let vk = try VKProcess(server: s, dir: dir + "/a", node: "vk-slurm", instance: "vks-\(UUID().uuidString.lowercased().prefix(8))",
+                               provider: "slurm", leader: false, extra: "ContainerRuntime: none",
+                               environment: ["SLURM_CONF": slurmConf!])
+        defer { vk.terminate() }
+        let sh: (String, String) -> [[String: Any]] = { name, script in [["name": name, "image": "none", "command": ["/bin/sh", "-c"], "args": [script]]] }
+        try await s.seed([podObject("s-ok", node: "vk-slurm", containers: sh("main", "echo hello from slurm")),
+                          podObject("s-bad", node: "vk-slurm", containers: sh("main", "echo failing; exit 3"))])
+        try await eventually("s-ok succeeded", timeout: 120) { try await s.pod("s-ok")?[path: "status.phase"] as? String == "Succeeded" }
+        try await eventually("s-bad failed", timeout: 120) { try await s.pod("s-bad")?[path: "status.phase"] as? String == "Failed" }
+        #expect(try await s.pod("s-bad")?[path: "status.containerStatuses.0.state.terminated.exitCode"] as? Int == 3)
+        let url = "https://127.0.0.1:\(vk.kubeletPort)/containerLogs/vk/s-ok/main"
+        let r = try await http.send(HTTPClientRequest(url: url, caFile: s.pki.caFile, clientCert: s.pki.clientCert, clientKey: s.pki.clientKey))
+        #expect(r.status == 200)
+        #expect(String(decoding: r.body, as: UTF8.self).contains("hello from slurm"), "\(vk.log.suffix(3000))")
+    }
+
+    /// On the real Docker: the same, with the test image.
+    @Test(.enabled(if: dockerHost != nil, "needs the test dockerd"))
+    func dockerPodsFromTheAPIServerFinishWithExitCodesAndLogs() async throws {
+        let s = try await ContractServer.start(); defer { s.stop() }
+        let dir = makeTempDir()
+        let vk = try VKProcess(server: s, dir: dir + "/a", node: "vk-docker", instance: "vkd-\(UUID().uuidString.lowercased().prefix(8))",
+                               provider: "docker", leader: false)
+        defer { vk.terminate() }
+        let sh: (String, String) -> [[String: Any]] = { name, script in [["name": name, "image": image, "command": ["/bin/sh", "-c"], "args": [script]]] }
+        try await s.seed([podObject("d-ok", node: "vk-docker", containers: sh("main", "echo hello from docker")),
+                          podObject("d-bad", node: "vk-docker", containers: sh("main", "echo failing; exit 3"))])
+        try await eventually("d-ok succeeded", timeout: 120) { try await s.pod("d-ok")?[path: "status.phase"] as? String == "Succeeded" }
+        try await eventually("d-bad failed", timeout: 120) { try await s.pod("d-bad")?[path: "status.phase"] as? String == "Failed" }
+        #expect(try await s.pod("d-bad")?[path: "status.containerStatuses.0.state.terminated.exitCode"] as? Int == 3)
+        let url = "https://127.0.0.1:\(vk.kubeletPort)/containerLogs/vk/d-ok/main?timestamps=true"
+        let r = try await http.send(HTTPClientRequest(url: url, caFile: s.pki.caFile, clientCert: s.pki.clientCert, clientKey: s.pki.clientKey))
+        #expect(r.status == 200)
+        #expect(String(decoding: r.body, as: UTF8.self).contains("hello from docker"), "\(vk.log.suffix(3000))")
+        for name in ["d-ok", "d-bad"] { _ = try await s.api("DELETE", "/api/v1/namespaces/vk/pods/\(name)", ["gracePeriodSeconds": 1]) }
+        try await eventually("deleted", timeout: 60) { try await s.pods().isEmpty }
     }
 }

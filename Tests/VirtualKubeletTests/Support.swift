@@ -127,6 +127,7 @@ final class VKNode: @unchecked Sendable {  // fields set once in start()
     let pods: PodController
     let kubelet: HTTPServer
     let provider: MockProvider
+    var client: KubeClient!
     private var tasks: [Task<Void, Never>] = []
 
     var kubeletURL: String { "https://127.0.0.1:\(kubelet.boundPort ?? 0)" }
@@ -162,6 +163,7 @@ final class VKNode: @unchecked Sendable {  // fields set once in start()
         let kubelet = HTTPServer(config: cfg, handler: KubeletAPI(core: reconciler, view: reconciler.statusView, nodeName: nodeName).handler)
         try kubelet.start()
         let vk = VKNode(reconciler: reconciler, node: node, pods: pods, kubelet: kubelet, provider: provider)
+        vk.client = client
         try await pods.initialSync()
         let patcher = StatusPatcher(client: client, source: reconciler.statusView, pollInterval: .milliseconds(100))
         vk.tasks = [

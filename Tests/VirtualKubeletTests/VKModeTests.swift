@@ -255,6 +255,31 @@ struct VKModeTests {
         await vk.stop()
     }
 
+    /// The API budget of an idle node does not grow with its pods: once 300
+    /// pods run, a quiet window holds only lease renewals (and the watch) —
+    /// no per-pod status reads or writes, no polling.
+    @Test func idlePodsCostNoAPIRequests() async throws {
+        let s = try await ContractServer.start(); defer { s.stop() }
+        let dir = makeTempDir()
+        let vk = try await VKNode.start(s, nodeName: "vk-node-j", dataDir: dir + "/data", backendState: dir + "/mock.json", pki: s.pki)
+        let n = 300
+        try await s.seed((0..<n).map { podObject("idle-\($0)", node: "vk-node-j", runSeconds: 600) })
+        try await eventually("all running", timeout: 120) {
+            try await s.pods().filter { $0[path: "status.phase"] as? String == "Running" }.count == n
+        }
+        let lifecycle = vk.client.counters.byCall
+        // Per pod so far: one status read and the writes of real changes.
+        #expect((lifecycle["get pods"] ?? 0) <= n + 5)
+        #expect((lifecycle["patch pods/status"] ?? 0) <= 3 * n)
+        try await Task.sleep(for: .seconds(2))  // let the last changes settle
+        let before = vk.client.counters.byCall
+        try await Task.sleep(for: .seconds(3))
+        let after = vk.client.counters.byCall
+        let window = after.filter { $0.value != before[$0.key] }.map(\.key)
+        #expect(Set(window).isSubset(of: ["update coordination.k8s.io/leases", "patch nodes/status", "watch pods"]), "\(window)")
+        await vk.stop()
+    }
+
     @Test func relistAfter410PicksUpPodsAndWatchSurvives429() async throws {
         let s = try await ContractServer.start(); defer { s.stop() }
         let dir = makeTempDir()

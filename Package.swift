@@ -45,9 +45,13 @@ let package = Package(
         .target(name: "KubeClient", dependencies: ["HTTPClient", "Model", "Config"]),
         // Writes interLink's pod status to the API server's pods/status subresource.
         .target(name: "StatusPatcher", dependencies: ["KubeClient", "Model", "Reconciler"]),
+        // Virtual-kubelet mode: node + lease, pods in from the API server, deletions, leader election, kubelet API.
+        // The kubelet endpoint's self-signed certificate, made with OpenSSL's API (no openssl CLI in the image).
+        .target(name: "CKubeletCert", dependencies: ["COpenSSL"]),
+        .target(name: "VirtualKubelet", dependencies: ["KubeClient", "Model", "Config", "Reconciler", "Server", "Providers", "CKubeletCert"]),
         .executableTarget(
             name: "interlink",
-            dependencies: ["Model", "Config", "Providers", "Reconciler", "Server", "HTTPClient", "KubeClient", "StatusPatcher"]
+            dependencies: ["Model", "Config", "Providers", "Reconciler", "Server", "HTTPClient", "KubeClient", "StatusPatcher", "VirtualKubelet"]
         ),
 
         .testTarget(name: "ModelTests", dependencies: ["Model"], resources: [.copy("Fixtures")]),
@@ -61,6 +65,8 @@ let package = Package(
         // End-to-end tests that start the real `interlink` binary and real
         // dockerd / Slurm (started by scripts/); they skip cleanly when the
         // backend is not up (make test always brings them up).
+        // VK mode against the contract API server over HTTPS on the mock provider, in process.
+        .testTarget(name: "VirtualKubeletTests", dependencies: ["VirtualKubelet", "KubeClient", "StatusPatcher", "Reconciler", "Providers", "Model", "Config", "HTTPClient", "Server"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Model", "Providers", "HTTPClient"]),
     ]
 )

@@ -57,6 +57,10 @@ echo "== Kubernetes API requests per pod lifecycle (status patcher vs the contra
 python3 scripts/bench/kube.py "$bin" "${BENCH_KUBE_PODS:-50}"
 
 echo
+echo "== Virtual-kubelet mode: API requests per pod lifecycle and per minute at idle (interlink vk vs the contract API server) =="
+python3 scripts/bench/vk.py "$bin" "${BENCH_VK_PODS:-50}" "${BENCH_VK_IDLE_PODS:-1000}" "${BENCH_VK_WINDOW:-20}"
+
+echo
 echo "== Backends (InterLink vs a plain CLI loop, same run) =="
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"; scripts/slurm.sh stop >/dev/null 2>&1 || true; scripts/dockerd.sh stop >/dev/null 2>&1 || true' EXIT
 scripts/dockerd.sh start >/dev/null && eval "$(scripts/dockerd.sh env)"

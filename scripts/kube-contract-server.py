@@ -7,7 +7,13 @@ a rotation takes effect at once) or a client certificate signed by --client-ca,
 keeps pods and events in memory with resourceVersions, and records every
 request it receives. It implements the calls InterLink makes: get/list/watch/
 create/patch/delete pods, PATCH pods/{name}/status (merge and strategic merge,
-UID precondition through metadata.uid), create/patch events.
+UID precondition through metadata.uid), create/patch events, and for the
+virtual-kubelet mode: nodes (create/get/patch, status subresource), leases,
+GET configmaps/secrets (seeded through /_control/objects), TokenRequest
+(POST serviceaccounts/{name}/token), watches filtered by
+fieldSelector=spec.nodeName=..., and with --graceful-delete kubelet-style
+graceful deletion: deleting a pod bound to a node with a grace period sets
+deletionTimestamp (MODIFIED) and only gracePeriodSeconds=0 removes it.
 
 Faults are injected through /_control/faults (unauthenticated, for tests):
 answer a status (429 with Retry-After, 500, 404), drop the connection without
@@ -29,6 +35,9 @@ history = []       # (rv:int, type, pod) watch history for pods
 state = {"rv": 100, "oldest": 0, "conn": 0}
 recorded = []
 faults = []        # [{"method","path" (regex), "status", "retryAfter", "drop", "body", "watchError"}]
+nodes = {}         # name -> node object (VK mode)
+objects = {}       # ("configmaps"|"secrets", ns, name) -> object, seeded through /_control/objects
+tokens = []        # TokenRequests answered: {"namespace", "serviceAccount", "token", "audiences", "boundPod"}
 args = None
 
 
@@ -205,6 +214,20 @@ class Handler(BaseHTTPRequestHandler):
                 return self.answer(200, list(pods.values()))
             if path == "/_control/events":
                 return self.answer(200, [e for k, e in events.items() if k[0] != "lease"])
+            if path == "/_control/objects" and method == "POST":
+                for o in body or []:
+                    md = o.setdefault("metadata", {})
+                    md.setdefault("namespace", "default"); md.setdefault("uid", str(uuid.uuid4()))
+                    md["resourceVersion"] = str(next_rv())
+                    res = {"ConfigMap": "configmaps", "Secret": "secrets"}[o["kind"]]
+                    objects[(res, md["namespace"], md["name"])] = o
+                return self.answer(200, {"objects": len(objects)})
+            if path == "/_control/nodes":
+                return self.answer(200, list(nodes.values()))
+            if path == "/_control/leases":
+                return self.answer(200, [e for k, e in events.items() if k[0] == "lease"])
+            if path == "/_control/tokens":
+                return self.answer(200, tokens)
             if path == "/_control/compact":
                 state["oldest"] = state["rv"] + 1  # every version so far is too old
                 return self.answer(200, {"oldest": state["oldest"]})
@@ -231,6 +254,28 @@ class Handler(BaseHTTPRequestHandler):
         lm = re.fullmatch(r"/apis/coordination.k8s.io/v1/namespaces/([^/]+)/leases(?:/([^/]+))?", path)
         if lm:
             return self.route_leases(method, lm.group(1), lm.group(2), body)
+        nm = re.fullmatch(r"/api/v1/nodes(?:/([^/]+))?(?:/(status))?", path)
+        if nm:
+            return self.route_nodes(method, nm.group(1), nm.group(2), body)
+        om = re.fullmatch(r"/api/v1/namespaces/([^/]+)/(configmaps|secrets)/([^/]+)", path)
+        if om and method == "GET":
+            with lock:
+                o = objects.get((om.group(2), om.group(1), om.group(3)))
+            if o is None:
+                return self.fail(404, "NotFound", '%s "%s" not found' % (om.group(2), om.group(3)))
+            return self.answer(200, o)
+        tm = re.fullmatch(r"/api/v1/namespaces/([^/]+)/serviceaccounts/([^/]+)/token", path)
+        if tm and method == "POST":
+            spec = (body or {}).get("spec") or {}
+            ref = spec.get("boundObjectRef") or {}
+            tok = "tok-%s-%s" % (tm.group(2), uuid.uuid4().hex[:12])
+            with lock:
+                tokens.append({"namespace": tm.group(1), "serviceAccount": tm.group(2), "token": tok,
+                               "audiences": spec.get("audiences"), "boundPod": ref.get("name"),
+                               "expirationSeconds": spec.get("expirationSeconds")})
+            exp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + int(spec.get("expirationSeconds") or 3600)))
+            return self.answer(201, {"kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
+                                     "spec": spec, "status": {"token": tok, "expirationTimestamp": exp}})
         m = re.fullmatch(r"/api/v1(?:/namespaces/([^/]+))?/(pods|events)(?:/([^/]+))?(?:/(status))?", path)
         if not m:
             return self.fail(404, "NotFound", "the server could not find the requested resource")
@@ -276,6 +321,18 @@ class Handler(BaseHTTPRequestHandler):
                 pre = (body or {}).get("preconditions") or {}
                 if pre.get("uid") and pre["uid"] != pod["metadata"]["uid"]:
                     return self.fail(409, "Conflict", "Precondition failed: UID in precondition: %s, UID in object meta: %s" % (pre["uid"], pod["metadata"]["uid"]))
+                grace = (body or {}).get("gracePeriodSeconds")
+                if grace is None:
+                    grace = (pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
+                if args.graceful_delete and (pod.get("spec") or {}).get("nodeName") and grace != 0:
+                    # As the API server does for a pod on a node: mark it, the kubelet deletes it.
+                    if "deletionTimestamp" not in pod["metadata"]:
+                        new = copy.deepcopy(pod)
+                        new["metadata"]["deletionTimestamp"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + grace))
+                        new["metadata"]["deletionGracePeriodSeconds"] = grace
+                        self.store_pod(new, "MODIFIED")
+                        pod = new
+                    return self.answer(200, pod)
                 del pods[key]
                 history.append((next_rv(), "DELETED", copy.deepcopy(pod)))
                 lock.notify_all()
@@ -318,6 +375,8 @@ class Handler(BaseHTTPRequestHandler):
 
         deadline = time.time() + min(float(query.get("timeoutSeconds") or 5), 30)
         bookmarks = query.get("allowWatchBookmarks") == "true"
+        sel = query.get("fieldSelector", "")
+        node = sel.split("=", 1)[1] if sel.startswith("spec.nodeName=") else None
         try:
             if fault:
                 chunk({"type": "ERROR", "object": status_obj(410, "Expired", "too old resource version")})
@@ -326,7 +385,8 @@ class Handler(BaseHTTPRequestHandler):
                 while time.time() < deadline:
                     for rv, typ, obj in history:
                         if rv > since and (ns is None or obj["metadata"]["namespace"] == ns):
-                            chunk({"type": typ, "object": obj})
+                            if node is None or (obj.get("spec") or {}).get("nodeName") == node:
+                                chunk({"type": typ, "object": obj})
                             since = rv
                     if bookmarks and not sent_bookmark:
                         chunk({"type": "BOOKMARK", "object": {"kind": "Pod", "apiVersion": "v1",
@@ -362,6 +422,39 @@ class Handler(BaseHTTPRequestHandler):
                 return self.answer(200, body)
         self.fail(405, "MethodNotAllowed", "method not allowed")
 
+    def route_nodes(self, method, name, sub, body):
+        with lock:
+            if name is None and method == "POST":
+                nname = body["metadata"]["name"]
+                if nname in nodes:
+                    return self.fail(409, "AlreadyExists", 'nodes "%s" already exists' % nname)
+                body["metadata"].update(uid=str(uuid.uuid4()), resourceVersion=str(next_rv()),
+                                        creationTimestamp=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+                body.setdefault("status", {})
+                nodes[nname] = body
+                return self.answer(201, body)
+            if name is None and method == "GET":
+                return self.answer(200, {"kind": "NodeList", "apiVersion": "v1", "metadata": {"resourceVersion": str(state["rv"])},
+                                         "items": list(nodes.values())})
+            cur = nodes.get(name)
+            if cur is None:
+                return self.fail(404, "NotFound", 'nodes "%s" not found' % name)
+            if method == "GET":
+                return self.answer(200, cur)
+            if method == "PATCH":
+                ctype = self.headers.get("Content-Type", "")
+                merge = strategic_merge if ctype.startswith("application/strategic") else merge_patch
+                new = copy.deepcopy(cur)
+                if sub == "status":
+                    new["status"] = merge(cur.get("status") or {}, (body or {}).get("status") or {})
+                else:
+                    patch = dict(body or {}); patch.pop("status", None)
+                    new = merge(new, patch)
+                new["metadata"]["resourceVersion"] = str(next_rv())
+                nodes[name] = new
+                return self.answer(200, new)
+        self.fail(405, "MethodNotAllowed", "method not allowed")
+
     def route_events(self, method, ns, name, body):
         with lock:
             if method == "POST" and name is None:
@@ -394,6 +487,7 @@ def main():
     ap.add_argument("--parent-pid", type=int, default=0)
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--foreground", action="store_true")
+    ap.add_argument("--graceful-delete", action="store_true")
     args = ap.parse_args()
 
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -58,6 +58,7 @@ struct ConfigReader {
         "SidecarTokenFile": { r, n, c throws(ConfigError) in c.sidecarTokenFile = try r.string(n, "SidecarTokenFile") },
         "SidecarTimeoutSeconds": { r, n, c throws(ConfigError) in c.sidecarTimeoutSeconds = try r.seconds(n, "SidecarTimeoutSeconds", minimum: 0.1) },
         "Providers": { r, n, _ throws(ConfigError) in r.providersNode = n },
+        "VirtualKubelet": { r, n, c throws(ConfigError) in try r.virtualKubelet(n, &c.virtualKubelet) },
     ]
 
     /// Every key this reader understands, for documentation tests.

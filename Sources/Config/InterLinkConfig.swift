@@ -105,6 +105,8 @@ public struct InterLinkConfig: Sendable, Equatable {
     // MARK: Several backends
     /// `Providers:` entries; when non-empty they replace `Provider` (see `BackendConfig`).
     public var providers: [BackendConfig] = []
+    // MARK: Virtual-kubelet mode (`interlink vk`)
+    public var virtualKubelet = VirtualKubeletConfig()
 
     public init() {}
 
@@ -154,6 +156,43 @@ public struct KubernetesConfig: Sendable, Equatable {
     /// Client-side limits, as client-go's defaults.
     public var qps = 5.0
     public var burst = 10
+    public init() {}
+}
+
+/// The `VirtualKubelet:` section, read by `interlink vk` only (see config/README.md).
+public struct VirtualKubeletConfig: Sendable, Equatable {
+    /// Empty means the host name.
+    public var nodeName = ""
+    /// Empty means `$POD_IP`, else 127.0.0.1.
+    public var internalIP = ""
+    public var kubeletPort = 10250
+    /// Address the kubelet HTTPS API binds to.
+    public var kubeletListenAddress = "0.0.0.0"
+    /// Empty: a self-signed pair is made at start (openssl CLI) under DataRootFolder/kubelet-tls.
+    public var kubeletCertFile = ""
+    public var kubeletKeyFile = ""
+    /// When set, kubelet API clients must present a certificate signed by this CA.
+    public var kubeletCAFile = ""
+    /// Extra node labels, added to (and overriding) upstream's.
+    public var labels: [String: String] = [:]
+    /// Extra taints, `key=value:Effect` or `key:Effect`.
+    public var taints: [String] = []
+    /// Capacity overrides (cpu, memory, pods, any extended resource); win over the provider's ping.
+    public var capacity: [String: String] = [:]
+    /// Node lease in kube-node-lease.
+    public var nodeLeaseDurationSeconds = 40
+    public var nodeLeaseRenewSeconds = 10.0
+    /// Node status is written on change and at least this often.
+    public var nodeStatusMaxIntervalSeconds = 60.0
+    /// Leader election (two replicas with the same NodeName).
+    public var leaderElection = true
+    /// Namespace of the election Lease; empty means $POD_NAMESPACE, else "default".
+    public var leaderElectionNamespace = ""
+    public var leaseDurationSeconds = 15.0
+    public var renewDeadlineSeconds = 10.0
+    public var retryPeriodSeconds = 2.0
+    /// How often the backend is pinged for Ready and capacity.
+    public var pingIntervalSeconds = 10.0
     public init() {}
 }
 

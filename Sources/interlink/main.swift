@@ -12,6 +12,7 @@ commands:
   serve [--config PATH]     run the InterLink API server and reconciler
   sidecar --provider docker|slurm|mock [--config PATH]
                             serve the interLink plugin API (SidecarURL/SidecarPort)
+  vk [--config PATH]        be the Kubernetes node (virtual kubelet) and the InterLink API
   ctl <subcommand> ...      talk to a running server (ctl --help)
   state check|repair [--config PATH]
                             report on / repair the desired-state journal
@@ -32,6 +33,8 @@ case "serve":
     code = await Serve.run(Array(arguments.dropFirst()))
 case "sidecar":
     code = await Sidecar.run(Array(arguments.dropFirst()))
+case "vk":
+    code = await VirtualKubeletCommand.run(Array(arguments.dropFirst()))
 case "ctl":
     code = await Ctl.run(Array(arguments.dropFirst()))
 case "state":

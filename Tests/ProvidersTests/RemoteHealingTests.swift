@@ -142,7 +142,9 @@ struct RemoteOrphanTests {
         // A main InterLink whose journal does not know pod 7 (e.g. restored from an old backup).
         var template = Array("/tmp/ilorph-XXXXXX".utf8CString)
         let dir = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
-        let main = try await Reconciler(provider: remote, settings: ReconcilerSettings(interval: 3600, dataRoot: dir, backoffBase: 0))
+        // No orphan grace window here: the window itself is tested in ReconcilerQueueTests.
+        let main = try await Reconciler(provider: remote, settings: ReconcilerSettings(interval: 3600, dataRoot: dir, backoffBase: 0,
+                                                                                      orphanGraceSeconds: 0))
         await main.tickOnce()
         await plugin.reconciler.tickOnce(); await plugin.reconciler.tickOnce()
         #expect(try await plugin.mock.observe().filter { $0.state != .finished }.isEmpty, "the orphan was stopped")

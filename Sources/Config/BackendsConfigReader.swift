@@ -4,7 +4,7 @@
 /// `DockerHost`, `SlurmFlags`...), which overrides the top-level value for
 /// that backend only.
 extension ConfigReader {
-    static let entryOnlyKeys: Set<String> = ["Name", "Kind", "Default", "MatchLabels"]
+    static let entryOnlyKeys: Set<String> = ["Name", "Kind", "Default", "MatchLabels", "NodeSelector"]
     /// Keys that make no sense per backend: one server, one journal, one list.
     /// (`DataRootFolder` may differ per backend: it places that backend's pod
     /// files; the journal stays under the top-level one.)
@@ -22,6 +22,7 @@ extension ConfigReader {
                 throw error(item.line, "each entry of Providers must be a mapping with Name and Kind, not \(item.kindDescription)")
             }
             var name: String? = nil, kind: ProviderKind? = nil, isDefault = false, labels: [String: String] = [:]
+            var selector: [String: String] = [:]
             var own: [YAMLEntry] = []
             for e in entries {
                 if case .scalar(.null) = e.value.value { continue }
@@ -39,6 +40,11 @@ extension ConfigReader {
                         throw error(e.keyLine, "Providers[].MatchLabels must be a mapping of label to value, not \(e.value.kindDescription)")
                     }
                     for l in ls { labels[l.key] = try string(l.value, "MatchLabels.\(l.key)", allowEmpty: true) }
+                case "NodeSelector":
+                    guard case .mapping(let ls) = e.value.value else {
+                        throw error(e.keyLine, "Providers[].NodeSelector must be a mapping of node label to value, not \(e.value.kindDescription)")
+                    }
+                    for l in ls { selector[l.key] = try string(l.value, "NodeSelector.\(l.key)", allowEmpty: true) }
                 case let k where Self.serverOnlyKeys.contains(k):
                     throw error(e.keyLine, "\(k) is a server setting and cannot be set per backend in Providers")
                 default: own.append(e)
@@ -53,7 +59,9 @@ extension ConfigReader {
             let unknown = try apply(YAMLNode(.mapping(own), line: item.line), to: &c)
             if let k = unknown.first { throw error(item.line, "Providers entry \(name) has an unknown key '\(k)'") }
             try Self.validate(c, path: path)
-            out.append(BackendConfig(name: name, kind: kind, isDefault: isDefault, matchLabels: labels, config: c))
+            var entry = BackendConfig(name: name, kind: kind, isDefault: isDefault, matchLabels: labels, config: c)
+            entry.nodeSelector = selector
+            out.append(entry)
         }
         if out.isEmpty { throw error(n.line, "Providers is empty; list at least one backend or remove the key") }
         let defaults = out.filter(\.isDefault)

@@ -220,6 +220,8 @@ public struct BackendConfig: Sendable, Equatable {
     public var isDefault: Bool
     /// Pods carrying all of these labels go here (first matching entry wins).
     public var matchLabels: [String: String]
+    /// Pods whose `spec.nodeSelector` has all of these pairs go here (checked before labels).
+    public var nodeSelector: [String: String] = [:]
     public var config: InterLinkConfig
 
     public init(name: String, kind: ProviderKind, isDefault: Bool = false, matchLabels: [String: String] = [:],

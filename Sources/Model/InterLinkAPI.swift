@@ -31,6 +31,8 @@ public struct PodStatus: Codable, Sendable, Equatable {
     public var JID: String
     public var containers: [ContainerStatus]
     public var initContainers: [ContainerStatus]
+    /// Pod-level note (e.g. the backend is unreachable); absent from the JSON when nil.
+    public var message: String?
 
     public init(name: String, UID: String, namespace: String, JID: String = "",
                 containers: [ContainerStatus] = [], initContainers: [ContainerStatus] = []) {
@@ -46,6 +48,7 @@ public struct PodStatus: Codable, Sendable, Equatable {
         JID = try c.decodeIfPresent(String.self, forKey: .JID) ?? ""
         containers = try c.decodeIfPresent([ContainerStatus].self, forKey: .containers) ?? []
         initContainers = try c.decodeIfPresent([ContainerStatus].self, forKey: .initContainers) ?? []
+        message = try c.decodeIfPresent(String.self, forKey: .message)
     }
 }
 

@@ -81,6 +81,8 @@ public struct PodSpec: Codable, Sendable, Equatable, Hashable {
     public var serviceAccountName: String?
     public var hostname: String?
     public var securityContext: PodSecurityContext?
+    /// Kept so a routing rule (`Providers[].NodeSelector`) can use it; journaled with the pod.
+    public var nodeSelector: [String: String]?
 
     public init(containers: [Container], initContainers: [Container]? = nil, volumes: [Volume]? = nil,
                 restartPolicy: String? = nil) {
@@ -100,6 +102,7 @@ public struct PodSpec: Codable, Sendable, Equatable, Hashable {
         serviceAccountName = try c.decodeIfPresent(String.self, forKey: .serviceAccountName)
         hostname = try c.decodeIfPresent(String.self, forKey: .hostname)
         securityContext = try c.decodeIfPresent(PodSecurityContext.self, forKey: .securityContext)
+        nodeSelector = try c.decodeIfPresent([String: String].self, forKey: .nodeSelector)
     }
 }
 

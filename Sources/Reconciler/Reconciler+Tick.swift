@@ -18,8 +18,10 @@ extension Reconciler {
             // Without an observation every pod would look lost: do nothing this tick.
             metricsRegistry.backendError("observe", error)
             Log.warn("observe failed; skipping this tick", ["provider": provider.name, "error": "\(error)"])
+            statusView.setUnreachable(StatusMapper.unreachable(error, provider: provider))
             return
         }
+        statusView.setUnreachable([:])
         let records = await store.all()
         recordsVisited += records.count
         let now = Date()

@@ -68,6 +68,42 @@ public enum StatusMapper {
         }
     }
 
+    /// Marks of the backends an observe failure makes unreachable: scope ->
+    /// message. Scope "" is every pod (one backend); with several backends
+    /// (`RoutingProvider`) the scope is "<backend>/", the prefix of the job ids
+    /// of that backend's pods, so only its pods are marked.
+    public static func unreachable(_ error: any Error, provider: any Provider, since: Date = Date()) -> [String: String] {
+        let at = RFC3339.string(since)
+        if let r = provider as? RoutingProvider, !r.lastObserveFailures.isEmpty {
+            var out: [String: String] = [:]
+            for (n, e) in r.lastObserveFailures { out[n + "/"] = "backend \(n) unreachable since \(at), showing the last known state: \(e)" }
+            return out
+        }
+        return ["": "backend \(provider.name) unreachable since \(at), showing the last known state: \(error)"]
+    }
+
+    /// `st` as answered while its backend is unreachable: the last known
+    /// container states are kept (a job does not end because we cannot see
+    /// it), the pod gets `message`, and containers not yet terminated are not
+    /// ready (as Kubernetes does for pods on a NotReady node); waiting ones
+    /// carry the message too. Terminated pods are final and left alone.
+    static func marked(_ st: PodStatus, _ marks: [String: String]) -> PodStatus {
+        guard !marks.isEmpty, !st.containers.isEmpty,
+              st.containers.contains(where: { $0.state.terminated == nil }) else { return st }
+        let message: String? = marks[""] ?? {
+            guard let slash = st.JID.firstIndex(of: "/") else { return nil }
+            return marks[String(st.JID[...slash])]
+        }()
+        guard let message else { return st }
+        var st = st
+        st.message = message
+        for i in st.containers.indices where st.containers[i].state.terminated == nil {
+            st.containers[i].ready = false
+            if let w = st.containers[i].state.waiting { st.containers[i].state = .waiting(w.reason ?? "", message) }
+        }
+        return st
+    }
+
     /// Status of a pod the reconciler never heard of: identity only.
     public static func unknown(_ pod: Pod) -> PodStatus {
         PodStatus(name: pod.name, UID: pod.uid, namespace: pod.namespace)

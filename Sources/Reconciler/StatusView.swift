@@ -10,6 +10,9 @@ import Synchronization
 public final class StatusView: Sendable {
     private struct State {
         var map: [String: PodStatus] = [:]
+        /// Unreachable-backend marks (scope -> message, see `StatusMapper.unreachable`),
+        /// applied on every read so the stored statuses stay the reconciler's own.
+        var marks: [String: String] = [:]
         var observers: [UInt64: AsyncStream<[String: PodStatus?]>.Continuation] = [:]
         var nextID: UInt64 = 0
     }
@@ -17,10 +20,30 @@ public final class StatusView: Sendable {
 
     public init() {}
 
-    public func get(_ uid: String) -> PodStatus? { state.withLock { $0.map[uid] } }
+    public func get(_ uid: String) -> PodStatus? {
+        state.withLock { s in s.map[uid].map { StatusMapper.marked($0, s.marks) } }
+    }
 
     public func get(_ pods: [Pod]) -> [PodStatus] {
-        state.withLock { s in pods.map { s.map[$0.uid] ?? StatusMapper.unknown($0) } }
+        state.withLock { s in pods.map { s.map[$0.uid].map { StatusMapper.marked($0, s.marks) } ?? StatusMapper.unknown($0) } }
+    }
+
+    /// Sets which backends are unreachable (from `StatusMapper.unreachable`;
+    /// empty: all reachable again) and publishes the pods whose answer changes.
+    /// O(n) only when the marks change, not on every failing tick.
+    public func setUnreachable(_ marks: [String: String]) {
+        var changed: [String: PodStatus?] = [:]
+        state.withLock { s in
+            guard s.marks != marks else { return }
+            let old = s.marks
+            s.marks = marks
+            guard !s.observers.isEmpty else { return }
+            for (k, v) in s.map {
+                let now = StatusMapper.marked(v, marks)
+                if now != StatusMapper.marked(v, old) { changed[k] = .some(now) }
+            }
+        }
+        publish(changed)
     }
 
     public func set(_ uid: String, _ status: PodStatus?) { update([uid: status]) }
@@ -29,7 +52,7 @@ public final class StatusView: Sendable {
         var changes: [String: PodStatus?] = [:]
         state.withLock { s in
             if !s.observers.isEmpty {
-                for (k, v) in all where s.map[k] != v { changes[k] = .some(v) }
+                for (k, v) in all where s.map[k] != v { changes[k] = .some(StatusMapper.marked(v, s.marks)) }
                 for k in s.map.keys where all[k] == nil { changes[k] = .some(nil) }
             }
             s.map = all
@@ -42,7 +65,7 @@ public final class StatusView: Sendable {
         state.withLock { s in
             let watched = !s.observers.isEmpty
             for (k, v) in changes {
-                if watched && s.map[k] != v { changed[k] = .some(v) }
+                if watched && s.map[k] != v { changed[k] = .some(v.map { StatusMapper.marked($0, s.marks) }) }
                 s.map[k] = v
             }
         }
@@ -75,5 +98,7 @@ public final class StatusView: Sendable {
     public var count: Int { state.withLock { $0.map.count } }
 
     /// Every status by pod UID (copy-on-write: cheap until the next write), for the status patcher.
-    public func snapshot() -> [String: PodStatus] { state.withLock { $0.map } }
+    public func snapshot() -> [String: PodStatus] {
+        state.withLock { s in s.marks.isEmpty ? s.map : s.map.mapValues { StatusMapper.marked($0, s.marks) } }
+    }
 }

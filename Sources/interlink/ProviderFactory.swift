@@ -10,7 +10,8 @@ enum ProviderFactory {
                 (b.name, try make(b.config, kind: b.kind, name: b.name))
             }
             let rule = RoutingRule(matchLabels: config.providers.filter { !$0.matchLabels.isEmpty }.map { ($0.name, $0.matchLabels) },
-                                   defaultName: config.providers.first(where: \.isDefault)?.name ?? config.providers[0].name)
+                                   defaultName: config.providers.first(where: \.isDefault)?.name ?? config.providers[0].name,
+                                   matchNodeSelector: config.providers.filter { !$0.nodeSelector.isEmpty }.map { ($0.name, $0.nodeSelector) })
             return RoutingProvider(backends: backends, rule: rule)
         }
         return try make(config, kind: config.provider, name: nil)

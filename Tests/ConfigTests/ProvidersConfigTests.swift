@@ -32,6 +32,12 @@ struct ProvidersConfigTests {
         #expect(c.providers[1].config.sidecarTimeoutSeconds == 7)
     }
 
+    @Test func nodeSelectorIsReadPerEntryAndMustBeAMapping() throws {
+        let c = try decode("Providers:\n  - {Name: a, Kind: mock, NodeSelector: {site: hpc}}\n  - {Name: b, Kind: docker}\n")
+        #expect(c.providers.map(\.nodeSelector) == [["site": "hpc"], [:]])
+        #expect(throws: ConfigError.self) { try decode("Providers:\n  - {Name: a, Kind: mock, NodeSelector: hpc}\n") }
+    }
+
     @Test func theFirstEntryIsTheDefaultWhenNoneSaysSo() throws {
         let c = try decode("Providers:\n  - {Name: a, Kind: mock}\n  - {Name: b, Kind: docker}\n")
         #expect(c.providers.map(\.isDefault) == [true, false])

@@ -49,6 +49,19 @@ struct RoutingProviderTests {
         #expect(all.first { $0.podUID == RemoteFx.uid(1) }?.jobID == a)
     }
 
+    @Test func aPodsNodeSelectorRoutesItAndSurvivesTheJournalEncoding() throws {
+        var pod = RemoteFx.pod(7, annotations: [:], labels: ["accelerator": "gpu"])
+        pod.spec?.nodeSelector = ["site": "hpc", "zone": "a"]
+        // Journaled as JSON: the selector must come back or the pod would route differently after a restart.
+        let back = try JSONDecoder().decode(Pod.self, from: try JSONEncoder().encode(pod))
+        #expect(back.spec?.nodeSelector == ["site": "hpc", "zone": "a"])
+        let rule = RoutingRule(matchLabels: [("box", ["accelerator": "gpu"])], defaultName: "box",
+                               matchNodeSelector: [("hpc", ["site": "hpc"])])
+        #expect(rule.choose(back, known: ["hpc", "box"]) == .backend("hpc"))
+        pod.spec?.nodeSelector = ["site": "other"]
+        #expect(rule.choose(pod, known: ["hpc", "box"]) == .backend("box"))
+    }
+
     @Test func anAnnotationNamingNoBackendIsAnInvalidPod() async throws {
         do { _ = try await routing.create(desired(1, annotations: [RoutingRule.annotation: "nope"])); Issue.record("must throw") }
         catch let e as ProviderError {

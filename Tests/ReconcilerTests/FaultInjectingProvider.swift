@@ -29,6 +29,7 @@ final class FaultInjectingProvider: Provider {
         var due: [String: [String]] = [:]
         var advanced: [(String, [String])] = []
         var failAdvances = 0
+        var failObserve: String?
     }
     private let faults = Mutex(Faults())
 
@@ -56,6 +57,8 @@ final class FaultInjectingProvider: Provider {
                             createdAt: Date(), startDelay: 0, runSeconds: 3600, exitCode: 0,
                             initContainers: [], containers: [.init(name: "main", image: "busybox")]))
     }
+    /// A backend that cannot be reached (sidecar, dockerd, slurmctld down): every observe throws.
+    func failObserves(_ message: String?) { faults.withLock { $0.failObserve = message } }
     func holdObserve(_ on: Bool) {
         let release: [CheckedContinuation<Void, Never>] = faults.withLock { f in
             f.holdObserve = on
@@ -107,6 +110,9 @@ final class FaultInjectingProvider: Provider {
                 return false
             }
             if !hold { c.resume() }
+        }
+        if let m = faults.withLock({ $0.failObserve }) {
+            throw ProviderError.backend(command: "observe", message: m, transient: true)
         }
         let due = faults.withLock { $0.due }
         return try await mock.observe().map { o in

@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Model
+import Synchronization
 
 /// Several named backends behind one `Provider`, so one reconciler (one
 /// journal, one VK node) runs pods on, say, a Slurm cluster and a Docker host.
@@ -12,7 +13,8 @@ import Model
 /// - `observe` calls every backend's `observe` once, concurrently. If one
 ///   fails, the whole observation fails (the reconciler then skips the tick
 ///   and keeps every pod's last known state): an observation that left one
-///   backend out would make all its pods look lost.
+///   backend out would make all its pods look lost. `lastObserveFailures`
+///   names the failing backends so only their pods are marked unreachable.
 /// - `ping` reports the sum of the backends' capacity; it fails only when no
 ///   backend answers, and names the ones that did not in `status`.
 public final class RoutingProvider: Provider {
@@ -60,21 +62,40 @@ public final class RoutingProvider: Provider {
     }
 
     public func observe() async throws -> [JobObservation] {
-        try await withThrowingTaskGroup(of: [JobObservation].self) { group in
+        // Every backend is awaited (not just until the first failure) so the
+        // failures name every unreachable backend: the reconciler marks only
+        // their pods (`lastObserveFailures`).
+        let parts = await withTaskGroup(of: (String, Result<[JobObservation], any Error>).self) { group in
             for b in backends {
                 group.addTask {
                     do {
-                        return try await b.provider.observe().map { o in var o = o; o.jobID = b.name + "/" + o.jobID; return o }
-                    } catch {
-                        throw ProviderError.backend(command: "observe of backend \(b.name)", message: "\(error)", transient: true)
-                    }
+                        return (b.name, .success(try await b.provider.observe().map { o in var o = o; o.jobID = b.name + "/" + o.jobID; return o }))
+                    } catch { return (b.name, .failure(error)) }
                 }
             }
-            var all: [JobObservation] = []
-            for try await part in group { all += part }
-            return all
+            var out: [(String, Result<[JobObservation], any Error>)] = []
+            for await part in group { out.append(part) }
+            return out
         }
+        var all: [JobObservation] = [], failed: [String: String] = [:]
+        for (n, r) in parts {
+            switch r {
+            case .success(let o): all += o
+            case .failure(let e): failed[n] = "\(e)"
+            }
+        }
+        failures.withLock { $0 = failed }
+        if let first = failed.keys.sorted().first {
+            throw ProviderError.backend(command: "observe of backend \(first)",
+                                        message: failed.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "; "),
+                                        transient: true)
+        }
+        return all
     }
+
+    private let failures = Mutex<[String: String]>([:])
+    /// Backend name -> error of the last `observe`, empty when every backend answered.
+    public var lastObserveFailures: [String: String] { failures.withLock { $0 } }
 
     public func delete(_ job: JobRef) async throws {
         let (_, p, inner) = try route(job)

@@ -9,14 +9,19 @@ public struct RoutingRule: Sendable, Equatable {
     /// Backend name -> labels that must all be on the pod for it to match.
     public var matchLabels: [(name: String, labels: [String: String])]
     public var defaultName: String
+    /// Backend name -> pairs that must all be in the pod's `spec.nodeSelector`.
+    public var matchNodeSelector: [(name: String, selector: [String: String])] = []
 
-    public init(matchLabels: [(name: String, labels: [String: String])], defaultName: String) {
-        self.matchLabels = matchLabels; self.defaultName = defaultName
+    public init(matchLabels: [(name: String, labels: [String: String])], defaultName: String,
+                matchNodeSelector: [(name: String, selector: [String: String])] = []) {
+        self.matchLabels = matchLabels; self.defaultName = defaultName; self.matchNodeSelector = matchNodeSelector
     }
 
     public static func == (a: RoutingRule, b: RoutingRule) -> Bool {
         a.defaultName == b.defaultName && a.matchLabels.map(\.name) == b.matchLabels.map(\.name)
             && a.matchLabels.map(\.labels) == b.matchLabels.map(\.labels)
+            && a.matchNodeSelector.map(\.name) == b.matchNodeSelector.map(\.name)
+            && a.matchNodeSelector.map(\.selector) == b.matchNodeSelector.map(\.selector)
     }
 
     public enum Choice: Equatable, Sendable {
@@ -25,10 +30,15 @@ public struct RoutingRule: Sendable, Equatable {
         case unknown(String)
     }
 
-    /// The annotation, else the first backend whose labels all match, else the default.
+    /// The annotation, else the first backend whose node selector pairs are all
+    /// in the pod's `nodeSelector`, else the first whose labels all match, else the default.
     public func choose(_ pod: Pod, known: Set<String>) -> Choice {
         if let named = pod.annotations[Self.annotation] {
             return known.contains(named) ? .backend(named) : .unknown(named)
+        }
+        let selector = pod.spec?.nodeSelector ?? [:]
+        for m in matchNodeSelector where !m.selector.isEmpty && m.selector.allSatisfy({ selector[$0.key] == $0.value }) {
+            return .backend(m.name)
         }
         let labels = pod.metadata.labels ?? [:]
         for m in matchLabels where !m.labels.isEmpty && m.labels.allSatisfy({ labels[$0.key] == $0.value }) {

@@ -238,7 +238,7 @@ struct DockerProviderTests {
     }
 
     @Test func hostPathIsRefusedUnlessTheConfigAllowsIt() async throws {
-        let host = "/tmp/interlink-test/docker-provider/hostpath-\(UInt32.random(in: 0...UInt32.max))"
+        let host = "/tmp/interlink-test/docker-provider-hostpath-\(UInt32.random(in: 0...UInt32.max))"  // outside the provider's DataRootFolder
         try FileManager.default.createDirectory(atPath: host, withIntermediateDirectories: true)
         try Data("from-host".utf8).write(to: URL(fileURLWithPath: "\(host)/f"))
         defer { try? FileManager.default.removeItem(atPath: host) }

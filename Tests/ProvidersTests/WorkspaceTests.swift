@@ -122,13 +122,33 @@ private func read(_ path: String) -> String? {
     }
 
     @Test func hostPathNeedsPermission() throws {
-        let p = try pod(volumes: #"[{"name": "h", "hostPath": {"path": "\#(tmp.path)"}}]"#,
+        let outside = tmp.path + "-host"
+        try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: outside) }
+        let p = try pod(volumes: #"[{"name": "h", "hostPath": {"path": "\#(outside)"}}]"#,
                         mounts: #"[{"name": "h", "mountPath": "/h", "readOnly": true}]"#)
         #expect(throws: ProviderError.invalidPod("volume \"h\": hostPath volumes are disabled (AllowHostPath)")) {
             try ws.materialise(p, allowHostPath: false)
         }
         let m = try ws.materialise(p, allowHostPath: true)
-        #expect(m.mounts["app"] == [Mount(hostPath: tmp.path, containerPath: "/h", readOnly: true)])
+        #expect(m.mounts["app"] == [Mount(hostPath: outside, containerPath: "/h", readOnly: true)])
+    }
+
+    /// DataRootFolder holds every pod's Secrets: even with AllowHostPath no pod may
+    /// bind it, anything inside it, a parent of it, or a link leading there.
+    @Test func aHostPathReachingDataRootFolderIsRefusedEvenWhenHostPathIsAllowed() throws {
+        let link = tmp.path + "-link"
+        try? FileManager.default.removeItem(atPath: link)
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: tmp.path)
+        defer { try? FileManager.default.removeItem(atPath: link) }
+        try FileManager.default.createDirectory(atPath: tmp.path + "/state", withIntermediateDirectories: true)
+        for path in [tmp.path, tmp.path + "/state", tmp.path + "/", "/", URL(fileURLWithPath: tmp.path).deletingLastPathComponent().path, link, link + "/state"] {
+            let p = try pod(volumes: #"[{"name": "h", "hostPath": {"path": "\#(path)"}}]"#,
+                            mounts: #"[{"name": "h", "mountPath": "/h"}]"#)
+            #expect(throws: ProviderError.invalidPod("volume \"h\": hostPath \"\(path)\" reaches InterLink's DataRootFolder (\(tmp.path)), which holds other pods' Secrets")) {
+                try ws.materialise(p, allowHostPath: true)
+            }
+        }
     }
 
     @Test func missingConfigMapIsAnErrorUnlessOptional() throws {

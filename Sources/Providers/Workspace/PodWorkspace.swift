@@ -64,8 +64,12 @@ public struct MaterialisedPod: Sendable, Equatable {
 /// `defaultMode: 0444` (292) as it would for any other restrictive default.
 public struct PodWorkspace: Sendable {
     public let root: String
+    /// `DataRootFolder`: every pod's files (and by default the journal) live under it,
+    /// so no hostPath may reach into it or contain it.
+    public let dataRoot: String
 
     public init(dataRoot: String, namespace: String, uid: String) {
+        self.dataRoot = dataRoot
         root = dataRoot.hasSuffix("/") ? "\(dataRoot)\(namespace)-\(uid)" : "\(dataRoot)/\(namespace)-\(uid)"
     }
 

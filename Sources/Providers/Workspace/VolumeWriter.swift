@@ -229,7 +229,23 @@ struct VolumeWriter {
         default:
             throw .invalidPod("volume \"\(volume)\": hostPath type \"\(host.type ?? "")\" is unknown")
         }
+        // Even where the site allows hostPath, DataRootFolder holds every pod's Secrets
+        // (and by default the journal): a bind of it, into it or of a parent is refused,
+        // compared after resolving symbolic links on both sides.
+        let source = Self.resolved(host.path), data = Self.resolved(workspace.dataRoot)
+        if source == data || source.hasPrefix(data == "/" ? "/" : data + "/") || data.hasPrefix(source == "/" ? "/" : source + "/") {
+            throw .invalidPod("volume \"\(volume)\": hostPath \"\(host.path)\" reaches InterLink's DataRootFolder (\(workspace.dataRoot)), which holds other pods' Secrets")
+        }
         return host.path
+    }
+
+    /// `path` with symbolic links resolved (realpath); as written, less trailing
+    /// slashes, when it does not exist yet.
+    static func resolved(_ path: String) -> String {
+        if let r = realpath(path, nil) { defer { free(r) }; return String(cString: r) }
+        var p = path
+        while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
+        return p
     }
 }
 

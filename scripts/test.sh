@@ -47,17 +47,18 @@ step "running tests"
 log="$(mktemp)"
 set +e
 filter='^(✘|✔ Suite|􀢄|.*error:|.*Test run with)|recorded an issue|skipped'
-# Three passes on 2 cores: unit, socket and provider tests in parallel; then the
-# end-to-end tests (real binary, shared dockerd and one Slurm with 8 CPUs) one at a
-# time, since side by side they queue each other's jobs past their deadlines and
-# starve the timing of the in-process tests; then the load tests on their own.
-swift test --skip-build --skip IntegrationTests --skip VirtualKubeletTests --skip HTTPLoadTests 2>&1 | tee "$log" | grep -E "$filter"
+# Three passes, each one test at a time: on 2 cores, tests side by side (real
+# binaries, a shared dockerd, one Slurm with 8 CPUs, 1,000-connection load tests)
+# queued each other's jobs past their deadlines and starved the timing of the
+# in-process tests; in-process and provider tests first, then the end-to-end
+# tests, then the load tests.
+swift test --skip-build --no-parallel --skip IntegrationTests --skip VirtualKubeletTests --skip HTTPLoadTests 2>&1 | tee "$log" | grep -E "$filter"
 rc=${PIPESTATUS[0]}
 step "running the end-to-end tests (IntegrationTests, VirtualKubeletTests), one at a time"
 swift test --skip-build --no-parallel --filter IntegrationTests --filter VirtualKubeletTests 2>&1 | tee -a "$log" | grep -E "$filter"
 [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
 step "running the load and slow-client tests (HTTPLoadTests)"
-swift test --skip-build --filter HTTPLoadTests 2>&1 | tee -a "$log" | grep -E "$filter"
+swift test --skip-build --no-parallel --filter HTTPLoadTests 2>&1 | tee -a "$log" | grep -E "$filter"
 [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
 set -e
 

@@ -59,6 +59,7 @@ extension Reconciler {
         let outcomes = await execute(actions, wait: settings.actionWaitSeconds)
         await complete(outcomes)
         await refreshStatuses()
+        observedFlag.withLock { $0 = true }  // statuses now reflect the backend, not only the journal
     }
 
     /// The event path: reconciles one pod key against the last resync's view of

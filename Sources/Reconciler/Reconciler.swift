@@ -30,6 +30,8 @@ public actor Reconciler: PodAPI {
     nonisolated let queue = WorkQueue()
     nonisolated let slots: ActionSlots
     private let readyFlag = Mutex(false)
+    /// Set by the first tick whose observe succeeded (see `hasObserved`).
+    let observedFlag = Mutex(false)
     private let stopping = Mutex(false)
     /// Whether the store loaded everything on disk (orphans may be collected).
     let storeClean: Bool
@@ -134,6 +136,10 @@ public actor Reconciler: PodAPI {
     }
 
     public func isReady() async -> Bool { readyFlag.withLock { $0 } }
+
+    /// Whether an observe of the backend has succeeded since this process started:
+    /// before that, statuses are only what the journal remembers.
+    public nonisolated var hasObserved: Bool { observedFlag.withLock { $0 } }
 
     // MARK: Loop
 

@@ -85,7 +85,8 @@ enum Sidecar {
         http.maxBodyBytes = config.maxBodyBytes
         http.readTimeoutSeconds = config.readTimeoutSeconds
         http.maxConnections = config.maxConnections
-        let api = SidecarAPI(core: reconciler, auth: config.sidecarTokenFile.map { TokenAuthenticator(path: $0) })
+        let api = SidecarAPI(core: reconciler, auth: config.sidecarTokenFile.map { TokenAuthenticator(path: $0) },
+                             observed: { reconciler.hasObserved })
         let server = HTTPServer(config: http, handler: api.handler)
         do { try server.start() } catch { return Serve.fail("cannot listen on \(listen): \(error)", code: 1) }
 

@@ -20,9 +20,14 @@ import Reconciler
 /// reconciler and journal make it heal by itself).
 public struct SidecarAPI: Sendable {
     let api: InterLinkAPI
+    /// Whether the backend has been observed since start. Until then `/status` of pods
+    /// answers 503: a restarted sidecar's view is not yet the backend's, and a caller
+    /// (our remote provider, upstream's server) would read "unknown" as lost work.
+    let observed: @Sendable () async -> Bool
 
-    public init(core: any PodAPI, auth: TokenAuthenticator?) {
+    public init(core: any PodAPI, auth: TokenAuthenticator?, observed: @escaping @Sendable () async -> Bool = { true }) {
         api = InterLinkAPI(core: core, auth: auth)
+        self.observed = observed
     }
 
     struct Route: Sendable {
@@ -106,6 +111,9 @@ public struct SidecarAPI: Sendable {
             do { return api.encoded(try await api.core.ping() ?? PingResponse(status: "ok")) } catch {
                 return .error(error.httpStatus, error.description)
             }
+        }
+        guard await observed() else {
+            return .error(503, "not ready: the backend has not been observed since this sidecar started")
         }
         return await api.status(request)
     }

@@ -141,7 +141,9 @@ struct VKBinaryTests {
         #expect(Date().timeIntervalSince(killed) <= 4 + 3)  // lease duration, plus slack for a loaded machine
         try await Task.sleep(for: .seconds(4))  // b's reconcile ticks have run
         #expect(try await containers() == before)  // adopted: same container, no duplicate, not cancelled
-        #expect(b.log.contains("\"adopt\""))
+        // b took over that very container as the pod's job (by the event path's idempotent
+        // create or the resync's adoption, whichever came first).
+        #expect(b.log.contains(before[0]), "the new leader's log names container \(before[0]) as the pod's job")
         #expect(!b.log.contains("cancelled backend job"))
         #expect(try await s.pod("ha-pod")?[path: "status.phase"] as? String == "Running")
         // Clean up: delete through the API server; the new leader stops it.

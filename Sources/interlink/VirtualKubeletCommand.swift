@@ -85,7 +85,8 @@ enum VirtualKubeletCommand {
             kubeletHTTP.tls = try TLSContext(files: TLSContext.Files(certFile: certFile, keyFile: keyFile,
                                                                      caCertFile: vk.kubeletCAFile.isEmpty ? nil : vk.kubeletCAFile))
         } catch { return Serve.fail("kubelet TLS: \(error.description)", code: 2) }
-        let kubelet = HTTPServer(config: kubeletHTTP, handler: KubeletAPI(core: core, view: reconciler.statusView, nodeName: settings.nodeName).handler)
+        let kubelet = HTTPServer(config: kubeletHTTP, handler: KubeletAPI(core: core, view: reconciler.statusView, nodeName: settings.nodeName,
+                                                                                     usage: provider as? any UsageReporting).handler)
 
         let node = NodeController(client: client, core: core, settings: settings)
         let pods = PodController(client: client, core: core, view: reconciler.statusView, nodeName: settings.nodeName,

@@ -47,6 +47,22 @@ public struct DockerContainerRecord: Sendable, Equatable {
 /// Parses `docker inspect` output and maps Docker states to Kubernetes
 /// `ContainerStatus`. Pure, so canned JSON tests it without a daemon.
 public enum DockerInspect {
+    /// Bytes of container ids per command line: far below Linux's ARG_MAX (2 MiB
+    /// with the default stack, shared with the environment), so 10,000 pods'
+    /// containers take a handful of commands instead of one that fails with E2BIG.
+    public static let maxArgumentBytes = 128 * 1024
+
+    /// `ids` in runs whose total length (with separators) stays under `maxBytes`.
+    public static func chunks(_ ids: [String], maxBytes: Int = maxArgumentBytes) -> [[String]] {
+        var out: [[String]] = [], current: [String] = [], size = 0
+        for id in ids {
+            if !current.isEmpty && size + id.utf8.count + 1 > maxBytes { out.append(current); current = []; size = 0 }
+            current.append(id); size += id.utf8.count + 1
+        }
+        if !current.isEmpty { out.append(current) }
+        return out
+    }
+
     struct Raw: Decodable {
         struct State: Decodable {
             var Status: String?

@@ -278,16 +278,20 @@ public final class DockerProvider: Provider {
         }
     }
 
-    /// One batched `docker inspect`; ids that vanished since `ps` are skipped.
+    /// Batched `docker inspect` (one command per `DockerInspect.chunks` run of
+    /// ids, so its argv stays under ARG_MAX); ids that vanished since `ps` are skipped.
     func inspect(_ ids: [String]) async throws(ProviderError) -> [DockerContainerRecord] {
-        guard !ids.isEmpty else { return [] }
-        let result = try await cli.run(["inspect", "--type=container", "--"] + ids, timeout: 120)
-        if !result.succeeded && DockerCLI.isDaemonTrouble(result.stderrText) { throw DockerCLI.failure(["inspect"], result) }
-        do {
-            return try DockerInspect.records(from: result.stdout)
-        } catch {
-            throw DockerCLI.failure(["inspect"], result)
+        var records: [DockerContainerRecord] = []
+        for chunk in DockerInspect.chunks(ids) {
+            let result = try await cli.run(["inspect", "--type=container", "--"] + chunk, timeout: 120)
+            if !result.succeeded && DockerCLI.isDaemonTrouble(result.stderrText) { throw DockerCLI.failure(["inspect"], result) }
+            do {
+                records += try DockerInspect.records(from: result.stdout)
+            } catch {
+                throw DockerCLI.failure(["inspect"], result)
+            }
         }
+        return records
     }
 
     /// One `docker start` for every container due to start. A container whose

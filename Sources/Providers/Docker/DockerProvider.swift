@@ -21,6 +21,15 @@ import Glibc
 ///   `DockerPodProgress`); `advance` starts them, after checking they still wait.
 /// - The previous incarnation's containers are kept (stopped) until the next one
 ///   is created, for `Previous` logs.
+/// - Restarts are kubelet's (`KubeletRestart`): each restart of a container is a
+///   new Docker container of the same incarnation with the next `restart` label
+///   and the backoff streak, so restartCount, lastState and the backoff are read
+///   from Docker on every observe. observe names due restarts (and containers a
+///   probe or postStart hook condemned) in `restartDue`; the planner's `.create`
+///   of the same attempt kills or re-creates them here. The run before the newest
+///   is kept (for `Previous` logs and lastState), older runs are removed.
+/// - Probes and postStart run in `DockerProber`; preStop runs in `delete` (and
+///   before a probe kill) and counts against the grace period.
 public final class DockerProvider: Provider {
     public let name = "docker"
     let cli: DockerCLI
@@ -32,12 +41,29 @@ public final class DockerProvider: Provider {
     let startLock = AsyncSerialLock()
     /// Termination messages of finished containers, read once each.
     let terminationMessages = TerminationMessages()
+    /// Runs probes and postStart hooks; its verdicts feed observe.
+    let prober: DockerProber
+    /// Where the `interlink-probe` helper is built or installed (see `helperMount`).
+    let helperSource: String
 
     public init(config: InterLinkConfig) {
         cli = DockerCLI(path: config.dockerPath, host: config.dockerHost)
         settings = DockerSettings(instanceName: config.instanceName, network: config.dockerNetwork,
-                                  allowHostPath: config.allowHostPath, enableGPU: config.enableGPU)
+                                  allowHostPath: config.allowHostPath, enableGPU: config.enableGPU,
+                                  restartBackoffSeconds: config.dockerRestartBackoffSeconds)
         dataRoot = config.dataRootFolder
+        prober = DockerProber(cli: cli)
+        helperSource = config.dockerProbeHelper.isEmpty ? Self.besideExecutable("interlink-probe") : config.dockerProbeHelper
+    }
+
+    /// `name` in the directory of the running executable (`swift build` puts the
+    /// helper beside `interlink`, and beside the test runner).
+    static func besideExecutable(_ name: String) -> String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard n > 0 else { return name }
+        let exe = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return String(exe[..<(exe.lastIndex(of: "/") ?? exe.startIndex)]) + "/" + name
     }
 
     public var commandCount: Int { cli.commandCount }
@@ -57,55 +83,156 @@ public final class DockerProvider: Provider {
         try await retireOlderAttempts(existing, current: pod.attempt)
 
         let mine = existing.filter { $0.attempt == pod.attempt }
-        let workspace = PodWorkspace(dataRoot: dataRoot, namespace: pod.namespace, uid: pod.uid)
-        let specs = inits.enumerated().map { (c: $0.element, isInit: true, index: $0.offset) }
-            + mains.enumerated().map { (c: $0.element, isInit: false, index: $0.offset) }
+        var context = CreateContext(workspace: PodWorkspace(dataRoot: dataRoot, namespace: pod.namespace, uid: pod.uid))
+        let specs = Self.specs(pod)
         var ids: [String] = []
-        var materialised: MaterialisedPod? = nil
-        var localImages: [String: Bool] = [:]
-        var imageUsers: [String: String] = [:]
+        var made = false
         do {
             for spec in specs {
-                if let found = mine.first(where: { $0.container == spec.c.name && $0.isInit == spec.isInit }) {
+                // The newest run of the container is the container (restarts add runs).
+                if let found = mine.filter({ $0.container == spec.c.name && $0.isInit == spec.isInit }).max(by: { $0.restart < $1.restart }) {
                     ids.append(found.id); continue
                 }
-                // Volumes are written once, before the first container that needs them.
-                if materialised == nil { materialised = try workspace.materialise(pod, allowHostPath: settings.allowHostPath) }
-                if localImages[spec.c.image] == nil {
-                    var info = try await imageInfo(spec.c.image)
-                    // runAsGroup alone needs the image's own user, so such an image is pulled first.
-                    if info == nil, Self.needsImageUser(spec.c, pod.pod) {
-                        try await pull(spec.c.image)
-                        info = try await imageInfo(spec.c.image)
-                    }
-                    localImages[spec.c.image] = info != nil
-                    imageUsers[spec.c.image] = info?.user
-                }
-                let termination = try TerminationMessage.prepare(TerminationMessage.file(
-                    dataRoot: dataRoot, namespace: pod.namespace, uid: pod.uid, isInit: spec.isInit,
-                    index: spec.index, attempt: pod.attempt))
-                let plan = DockerContainerPlan(
-                    container: spec.c, isInit: spec.isInit, index: spec.index, count: specs.count,
-                    environment: try EnvResolver.environment(for: spec.c, in: pod.request),
-                    mounts: (materialised?.mounts[spec.c.name] ?? []) + [termination],
-                    imageIsLocal: localImages[spec.c.image] ?? false,
-                    envFilePath: workspace.root + "/.env-\(spec.isInit ? "init" : "main")-\(spec.index)-\(UInt64.random(in: 0...UInt64.max))",
-                    imageUser: imageUsers[spec.c.image])
-                let command = try DockerCreateArgs.command(pod: pod, plan: plan, settings: settings)
-                ids.append(try await createContainer(command, image: spec.c.image, pod: pod))
+                ids.append(try await makeContainer(pod, spec, count: specs.count, run: 0, streak: 0, &context))
+                made = true
             }
         } catch {
             await rollBack(pod)
             throw error
         }
-        if materialised != nil {
+        if made {
             Log.info("docker containers created", ["pod": "\(pod.namespace)/\(pod.name)", "uid": pod.uid,
                                                    "attempt": String(pod.attempt)])
         }
         // Start the first step now rather than on the next tick; `advance` does the
         // rest (and this too, had we died right here).
         try await startDue(ids)
+        // The same attempt again, for an incarnation that exists: restarts due.
+        if !mine.isEmpty, try await restartDue(pod, specs, &context) {
+            let now = try await listPod(pod.uid).filter { $0.attempt == pod.attempt }
+            ids = specs.compactMap { spec in
+                now.filter { $0.container == spec.c.name && $0.isInit == spec.isInit }.max { $0.restart < $1.restart }?.id
+            }
+        }
         return ids.joined(separator: ",")
+    }
+
+    typealias Spec = (c: Container, isInit: Bool, index: Int)
+
+    static func specs(_ pod: DesiredPod) -> [Spec] {
+        pod.pod.initContainers.enumerated().map { (c: $0.element, isInit: true, index: $0.offset) }
+            + pod.pod.containers.enumerated().map { (c: $0.element, isInit: false, index: $0.offset) }
+    }
+
+    /// What creating several containers of one pod shares: volumes are written
+    /// once, each image looked up once.
+    struct CreateContext {
+        var workspace: PodWorkspace
+        var materialised: MaterialisedPod? = nil
+        var localImages: [String: Bool] = [:]
+        var imageUsers: [String: String] = [:]
+    }
+
+    /// Creates run `run` of one container (not started) and returns its id.
+    func makeContainer(_ pod: DesiredPod, _ spec: Spec, count: Int, run: Int, streak: Int,
+                       _ ctx: inout CreateContext) async throws -> String {
+        // Volumes are written once, before the first container that needs them
+        // (again for a restart: ConfigMaps are refreshed, emptyDirs only created).
+        if ctx.materialised == nil { ctx.materialised = try ctx.workspace.materialise(pod, allowHostPath: settings.allowHostPath) }
+        if ctx.localImages[spec.c.image] == nil {
+            var info = try await imageInfo(spec.c.image)
+            // runAsGroup alone needs the image's own user, so such an image is pulled first.
+            if info == nil, Self.needsImageUser(spec.c, pod.pod) {
+                try await pull(spec.c.image)
+                info = try await imageInfo(spec.c.image)
+            }
+            ctx.localImages[spec.c.image] = info != nil
+            ctx.imageUsers[spec.c.image] = info?.user
+        }
+        let termination = try TerminationMessage.prepare(TerminationMessage.file(
+            dataRoot: dataRoot, namespace: pod.namespace, uid: pod.uid, isInit: spec.isInit,
+            index: spec.index, attempt: pod.attempt, restart: run))
+        let lifecycle = try DockerLifecycleSpec.of(spec.c, pod: pod.pod)
+        var mounts = (ctx.materialised?.mounts[spec.c.name] ?? []) + [termination]
+        if lifecycle.needsHelper { mounts.append(try helperMount()) }
+        var plan = DockerContainerPlan(
+            container: spec.c, isInit: spec.isInit, index: spec.index, count: count,
+            environment: try EnvResolver.environment(for: spec.c, in: pod.request),
+            mounts: mounts,
+            imageIsLocal: ctx.localImages[spec.c.image] ?? false,
+            envFilePath: ctx.workspace.root + "/.env-\(spec.isInit ? "init" : "main")-\(spec.index)-\(UInt64.random(in: 0...UInt64.max))",
+            imageUser: ctx.imageUsers[spec.c.image])
+        plan.restart = run; plan.backoffStreak = streak
+        plan.lifecycle = lifecycle.isEmpty ? nil : lifecycle
+        let command = try DockerCreateArgs.command(pod: pod, plan: plan, settings: settings)
+        return try await createContainer(command, image: spec.c.image, pod: pod)
+    }
+
+    /// The helper bound read-only into containers whose probes or hooks need it.
+    /// It is copied into the data root first: the daemon can see that directory
+    /// (pod volumes live there), and a rebuild of the source cannot change a
+    /// binary running containers use.
+    func helperMount() throws(ProviderError) -> Mount {
+        let installed = dataRoot + "/.bin/interlink-probe"
+        if !WorkspaceFiles.exists(installed) {
+            guard let data = FileManager.default.contents(atPath: helperSource), !data.isEmpty else {
+                throw .unavailable("httpGet and tcpSocket probes and hooks need the interlink-probe helper, which is not at \(helperSource) (build it with swift build, or set DockerProbeHelper)")
+            }
+            try WorkspaceFiles.makeDirectory(dataRoot + "/.bin", mode: 0o755)
+            try WorkspaceFiles.writeAtomically(data, to: installed, mode: 0o755)
+        }
+        return Mount(hostPath: installed, containerPath: DockerProber.helperPathInContainer, readOnly: true)
+    }
+
+    /// Kills the containers a probe or postStart hook condemned and starts the next
+    /// run of those whose backoff is over, as a fresh look at Docker (under
+    /// `startLock`) says: the observation that asked may be stale. Returns whether
+    /// anything changed.
+    func restartDue(_ pod: DesiredPod, _ specs: [Spec], _ ctx: inout CreateContext) async throws -> Bool {
+        let group = try await listPod(pod.uid).filter { $0.attempt == pod.attempt }
+        var records = withRefusals(try await inspect(group.map(\.id)))
+        let probes = await prober.sync(records)
+        for i in records.indices where records[i].isTerminated { records[i].killReason = await prober.killReason(records[i].id) }
+        guard let obs = DockerPodProgress.plan(records, probes: probes, backoffBase: settings.restartBackoffSeconds)
+            .observations.first(where: { $0.attempt == pod.attempt }), !obs.restartDue.isEmpty else { return false }
+        var changed = false
+        for name in obs.restartDue {
+            let runs = records.filter { $0.container == name }
+            guard let latest = runs.max(by: { $0.restart < $1.restart }),
+                  let spec = specs.first(where: { $0.c.name == name && $0.isInit == latest.isInit }) else { continue }
+            if latest.isRunning {
+                // Condemned by a probe or its postStart hook: killed as kubelet does
+                // (preStop, then the stop signal within the grace period); the next
+                // observe sees it exited and restartPolicy decides.
+                let reason = await prober.condemnation(latest.id) ?? "killed by InterLink"
+                await prober.killing(latest.id, reason: reason)
+                Log.info("killing a container", ["pod": "\(pod.namespace)/\(pod.name)", "uid": pod.uid,
+                                                 "container": name, "reason": reason])
+                let grace = spec.isInit ? pod.pod.spec?.terminationGracePeriodSeconds : (latest.lifecycle.map { Int64($0.graceSeconds) })
+                try await stop([latest], grace: Self.clampedGrace(Int(clamping: grace ?? 30)))
+                changed = true
+                continue
+            }
+            let id = try await startLock.withLock { () async throws -> String? in
+                // Someone (a racing create) started the next run meanwhile: nothing to do.
+                let fresh = try await self.listPod(pod.uid, container: name).filter { $0.attempt == pod.attempt && $0.isInit == latest.isInit }
+                guard fresh.map(\.restart).max() == latest.restart else { return nil }
+                var c = ctx
+                let id = try await self.makeContainer(pod, spec, count: specs.count, run: latest.restart + 1,
+                                                      streak: DockerPodProgress.nextStreak(after: latest), &c)
+                ctx = c
+                return id
+            }
+            guard let id else { continue }
+            // Kept: the run that just ended (Previous logs, lastState). Older ones go.
+            try await remove(runs.filter { $0.restart < latest.restart }.map(\.id))
+            Log.info("restarting a container", ["pod": "\(pod.namespace)/\(pod.name)", "uid": pod.uid, "container": name,
+                                                "restartCount": String(latest.attempt + latest.restart + 1)])
+            changed = true
+            _ = id
+        }
+        if changed { try await startDue(try await listPod(pod.uid).filter { $0.attempt == pod.attempt }.map(\.id)) }
+        return changed
     }
 
     /// Removes the containers of a create that failed part way. None of them has
@@ -195,9 +322,12 @@ public final class DockerProvider: Provider {
     public func observe() async throws -> [JobObservation] {
         let ps = try await cli.check(["ps", "-a", "-q", "--no-trunc"] + managedFilter)
         let ids = ps.stdoutText.split(whereSeparator: \.isNewline).map(String.init)
-        let records = terminationMessages.fill(
+        var records = terminationMessages.fill(
             withRefusals(try await inspect(ids).filter { $0.managedBy == settings.instanceName }), dataRoot: dataRoot)
-        return DockerPodProgress.plan(records).observations
+        // The prober's verdicts as of now (it also starts probing what started since).
+        let probes = await prober.sync(records)
+        for i in records.indices where records[i].isTerminated { records[i].killReason = await prober.killReason(records[i].id) }
+        return DockerPodProgress.plan(records, probes: probes, backoffBase: settings.restartBackoffSeconds).observations
     }
 
     /// Starts the containers an observation named due, in one `docker start`.
@@ -228,6 +358,8 @@ public final class DockerProvider: Provider {
                     if let reason = self.unsafeMount(r) { self.refuse(r, reason) } else { startable.append(id) }
                 }
                 try await self.start(startable)
+                // postStart runs right after the start, beside the container.
+                await self.prober.started(records.filter { startable.contains($0.id) })
             }
         } catch let e as ProviderError {
             throw e
@@ -308,15 +440,43 @@ public final class DockerProvider: Provider {
         guard !doomed.isEmpty else { return }
         let running = doomed.filter(\.isRunning).map(\.id)
         if !running.isEmpty {
-            let grace = Self.clampedGrace(job.gracePeriodSeconds)
-            let r = try await cli.run(["stop", "--time=\(grace)", "--"] + running, timeout: Double(grace) + 120)
-            if !r.succeeded && !DockerCLI.isNoSuchContainer(r.stderrText) && DockerCLI.isDaemonTrouble(r.stderrText) {
-                throw DockerCLI.failure(["stop"], r)
-            }
+            try await stop(try await inspect(running), grace: Self.clampedGrace(job.gracePeriodSeconds))
         }
         try await remove(doomed.map(\.id))
         Log.info("docker containers removed", ["pod": "\(job.namespace)/\(job.name)", "uid": job.podUID,
                                                "containers": String(doomed.count)])
+    }
+
+    /// Stops running containers as kubelet does: each one's preStop hook first
+    /// (all at once), then the stop signal, then SIGKILL when the grace period is
+    /// over. The hooks count against the grace period; after them the stop keeps
+    /// kubelet's minimum of 2 s.
+    func stop(_ records: [DockerContainerRecord], grace: Int) async throws(ProviderError) {
+        let running = records.filter(\.isRunning)
+        guard !running.isEmpty else { return }
+        let began = Date()
+        let hooked = running.filter { $0.lifecycle?.preStop != nil }
+        if !hooked.isEmpty {
+            let cli = self.cli, limiter = prober.limiter
+            await withTaskGroup(of: Void.self) { group in
+                for r in hooked {
+                    let hook = r.lifecycle!.preStop!, spec = r.lifecycle!
+                    group.addTask {
+                        if let failure = await DockerHooks.run(hook, in: r.id, spec: spec, cli: cli, limiter: limiter,
+                                                               timeout: Double(max(1, grace))) {
+                            Log.warn("preStop hook failed", ["pod": "\(r.namespace)/\(r.podName)", "container": r.container,
+                                                             "error": failure])
+                        }
+                    }
+                }
+            }
+        }
+        let spent = Int(Date().timeIntervalSince(began).rounded(.down))
+        let left = hooked.isEmpty ? grace : max(2, grace - spent)
+        let r = try await cli.run(["stop", "--time=\(left)", "--"] + running.map(\.id), timeout: Double(left) + 120)
+        if !r.succeeded && !DockerCLI.isNoSuchContainer(r.stderrText) && DockerCLI.isDaemonTrouble(r.stderrText) {
+            throw DockerCLI.failure(["stop"], r)
+        }
     }
 
     /// The longest grace period the provider waits for, in seconds (about 23 days):
@@ -355,6 +515,7 @@ public final class DockerProvider: Provider {
         var attempt: Int
         var isInit: Bool
         var state: String
+        var restart: Int = 0
         var isRunning: Bool { state == "running" || state == "paused" || state == "restarting" }
     }
 
@@ -362,13 +523,14 @@ public final class DockerProvider: Provider {
     func listPod(_ uid: String, container: String? = nil) async throws(ProviderError) -> [PodContainer] {
         var args = ["ps", "-a", "--no-trunc"] + managedFilter + ["--filter", "label=\(DockerLabel.podUID)=\(uid)"]
         if let container { args += ["--filter", "label=\(DockerLabel.container)=\(container)"] }
-        args.append("--format={{.ID}}\t{{.Label \"\(DockerLabel.attempt)\"}}\t{{.Label \"\(DockerLabel.isInit)\"}}\t{{.State}}\t{{.Label \"\(DockerLabel.container)\"}}")
+        args.append("--format={{.ID}}\t{{.Label \"\(DockerLabel.attempt)\"}}\t{{.Label \"\(DockerLabel.isInit)\"}}\t{{.State}}\t{{.Label \"\(DockerLabel.restart)\"}}\t{{.Label \"\(DockerLabel.container)\"}}")
         let result = try await cli.check(args)
         return result.stdoutText.split(whereSeparator: \.isNewline).compactMap { line in
-            let f = line.split(separator: "\t", maxSplits: 4, omittingEmptySubsequences: false).map(String.init)
-            guard f.count == 5 else { return nil }
+            let f = line.split(separator: "\t", maxSplits: 5, omittingEmptySubsequences: false).map(String.init)
+            guard f.count == 6 else { return nil }
             // The container name label is last: it is the one field that could hold a tab.
-            return PodContainer(id: f[0], container: f[4], attempt: Int(f[1]) ?? 0, isInit: f[2] == "true", state: f[3])
+            return PodContainer(id: f[0], container: f[5], attempt: Int(f[1]) ?? 0, isInit: f[2] == "true", state: f[3],
+                                restart: Int(f[4]) ?? 0)
         }
     }
 }

@@ -36,8 +36,10 @@ enum DockerHooks {
         return await run(args, cli: cli, limiter: limiter, timeout: Double(p.effectiveTimeoutSeconds))
     }
 
+    /// `slack` is added to `timeout` for `docker exec` itself; preStop passes 0, its
+    /// time comes out of the grace period.
     static func run(_ h: LifecycleHandler, in id: String, spec: DockerLifecycleSpec, cli: DockerCLI,
-                    limiter: AsyncLimiter, timeout: Double) async -> String? {
+                    limiter: AsyncLimiter, timeout: Double, slack: Double = 1) async -> String? {
         if let s = h.sleep {
             let seconds = min(Double(max(0, s.seconds)), timeout)
             try? await Task.sleep(for: .milliseconds(Int64(seconds * 1000)))
@@ -47,15 +49,15 @@ enum DockerHooks {
                                    timeout: Int32(clamping: Int(timeout.rounded(.up)))) else {
             return "no handler the Docker provider can run"
         }
-        return await run(args, cli: cli, limiter: limiter, timeout: timeout)
+        return await run(args, cli: cli, limiter: limiter, timeout: timeout, slack: slack)
     }
 
     /// Runs `docker args...` within the limiter; the handler failed unless it exits 0.
-    static func run(_ args: [String], cli: DockerCLI, limiter: AsyncLimiter, timeout: Double) async -> String? {
+    static func run(_ args: [String], cli: DockerCLI, limiter: AsyncLimiter, timeout: Double,
+                    slack: Double = 1) async -> String? {
         await limiter.run { () async -> String? in
             do {
-                // One second of slack over the handler's own timeout for docker exec itself.
-                let r = try await cli.run(args, timeout: timeout + 1, mergeStderr: true)
+                let r = try await cli.run(args, timeout: timeout + slack, mergeStderr: true)
                 if r.succeeded { return nil }
                 let out = String(r.stdoutText.trimmed.suffix(500))
                 return out.isEmpty ? "exit code \(r.exitCode)" : "exit code \(r.exitCode): \(out)"

@@ -463,7 +463,7 @@ public final class DockerProvider: Provider {
                     let hook = r.lifecycle!.preStop!, spec = r.lifecycle!
                     group.addTask {
                         if let failure = await DockerHooks.run(hook, in: r.id, spec: spec, cli: cli, limiter: limiter,
-                                                               timeout: Double(max(1, grace))) {
+                                                               timeout: Double(max(1, grace)), slack: 0) {
                             Log.warn("preStop hook failed", ["pod": "\(r.namespace)/\(r.podName)", "container": r.container,
                                                              "error": failure])
                         }

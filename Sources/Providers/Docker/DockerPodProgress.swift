@@ -84,7 +84,7 @@ public enum DockerPodProgress {
     static func next(_ r: DockerContainerRecord, now: Date, backoffBase: Int) -> Next {
         guard r.isTerminated, let policy = r.restartPolicy else { return .final }
         let code = r.failedToStart && r.exitCode == 0 ? 128 : r.exitCode
-        let restarts = r.isInit ? KubeletRestart.restartsInit(policy, exitCode: code) || !r.error.isEmpty && policy != .never
+        let restarts = r.isInit ? KubeletRestart.restartsInit(policy, exitCode: code)
                                 : KubeletRestart.restarts(policy, exitCode: code)
         guard restarts else { return .final }
         let streak = KubeletRestart.nextStreak(previous: r.backoffStreak, ranSeconds: r.ranSeconds)

@@ -42,12 +42,16 @@ actor DockerProber {
 
     init(cli: DockerCLI) { self.cli = cli }
 
+    /// Called right before `docker start` of `records`: their postStart hooks are
+    /// to run, whoever launches their task first (`started`, or an observe's
+    /// `sync` that saw them running in between).
+    func willStart(_ records: [DockerContainerRecord]) {
+        for r in records where r.lifecycle?.postStart != nil && entries[r.id] == nil { postStartPending.insert(r.id) }
+    }
+
     /// Called right after `docker start` of `records`: their postStart hooks run now.
     func started(_ records: [DockerContainerRecord]) {
-        for r in records where r.lifecycle?.postStart != nil && entries[r.id] == nil {
-            postStartPending.insert(r.id)
-            launch(r)
-        }
+        for r in records where r.lifecycle != nil && !(r.lifecycle?.isEmpty ?? true) && entries[r.id] == nil { launch(r) }
     }
 
     /// Brings the tasks in line with what runs, and returns the states by container id.
@@ -65,7 +69,13 @@ actor DockerProber {
         return entries.mapValues(\.state)
     }
 
+    /// The states by container id, changing nothing (`sync` is for the whole
+    /// observe: given one pod's records it would stop every other pod's probes).
+    func states() -> [String: DockerProbeState] { entries.mapValues(\.state) }
+
     func killReason(_ id: String) -> String? { killReasons[id] }
+    /// Every kill reason still known, by container id (one call per observe).
+    func allKillReasons() -> [String: String] { killReasons }
     func condemnation(_ id: String) -> String? { entries[id]?.state.condemned }
 
     /// Notes that `id` is being killed for `reason`, and stops probing it.

@@ -191,8 +191,9 @@ public final class DockerProvider: Provider {
     func restartDue(_ pod: DesiredPod, _ specs: [Spec], _ ctx: inout CreateContext) async throws -> Bool {
         let group = try await listPod(pod.uid).filter { $0.attempt == pod.attempt }
         var records = withRefusals(try await inspect(group.map(\.id)))
-        let probes = await prober.sync(records)
-        for i in records.indices where records[i].isTerminated { records[i].killReason = await prober.killReason(records[i].id) }
+        let probes = await prober.states()
+        let killed = await prober.allKillReasons()
+        for i in records.indices where records[i].isTerminated { records[i].killReason = killed[records[i].id] }
         guard let obs = DockerPodProgress.plan(records, probes: probes, backoffBase: settings.restartBackoffSeconds)
             .observations.first(where: { $0.attempt == pod.attempt }), !obs.restartDue.isEmpty else { return false }
         var changed = false
@@ -326,7 +327,8 @@ public final class DockerProvider: Provider {
             withRefusals(try await inspect(ids).filter { $0.managedBy == settings.instanceName }), dataRoot: dataRoot)
         // The prober's verdicts as of now (it also starts probing what started since).
         let probes = await prober.sync(records)
-        for i in records.indices where records[i].isTerminated { records[i].killReason = await prober.killReason(records[i].id) }
+        let killed = await prober.allKillReasons()
+        if !killed.isEmpty { for i in records.indices where records[i].isTerminated { records[i].killReason = killed[records[i].id] } }
         return DockerPodProgress.plan(records, probes: probes, backoffBase: settings.restartBackoffSeconds).observations
     }
 
@@ -357,9 +359,11 @@ public final class DockerProvider: Provider {
                     guard let r = records.first(where: { $0.id == id }) else { continue }
                     if let reason = self.unsafeMount(r) { self.refuse(r, reason) } else { startable.append(id) }
                 }
+                let starting = records.filter { startable.contains($0.id) }
+                await self.prober.willStart(starting)
                 try await self.start(startable)
                 // postStart runs right after the start, beside the container.
-                await self.prober.started(records.filter { startable.contains($0.id) })
+                await self.prober.started(starting)
             }
         } catch let e as ProviderError {
             throw e

@@ -73,3 +73,40 @@ import Model
         #expect(condemned.restartDue == ["main"] && condemned.containers[0].ready == false)
     }
 }
+
+extension DockerRestartRuleTests {
+    @Test func aFailedInitContainerRestartsUnlessNeverAndHoldsTheMainContainersBack() throws {
+        func initRun(_ policy: RestartPolicy) throws -> [DockerContainerRecord] {
+            var i = try DockerInspectTests.records([DockerInspectTests.container(
+                id: "i0", name: "setup", isInit: true, count: 2, status: "exited", exitCode: 1,
+                startedAt: "2026-11-29T17:00:09Z", finishedAt: Self.finished)])[0]
+            i.restartPolicy = policy
+            var m = try DockerInspectTests.records([DockerInspectTests.container(id: "m0", count: 2, status: "created")])[0]
+            m.restartPolicy = policy
+            return [i, m]
+        }
+        let o = Self.observe(try initRun(.always), at: 100)
+        #expect(o.restartDue == ["setup"] && o.dueToStart.isEmpty && o.state != .finished)
+        #expect(o.containers[0].state.waiting?.reason == "PodInitializing")
+        #expect(Self.observe(try initRun(.never), at: 100).state == .finished)
+    }
+}
+
+/// Probe and hook handlers become `docker exec` argv items, one value each,
+/// after `--`: a hostile command or header is never a flag nor a shell word.
+@Suite struct DockerHooksArgvTests {
+    @Test func handlerValuesStayInTheirOwnArgvItems() {
+        let spec = DockerLifecycleSpec(ports: ["web": 8080])
+        let exec = DockerHooks.arguments(exec: ExecAction(command: ["--privileged", "$(reboot)", "a b;c"]), httpGet: nil,
+                                         tcpSocket: nil, container: "abc", spec: spec, timeout: 1)
+        #expect(exec == ["exec", "--", "abc", "--privileged", "$(reboot)", "a b;c"])
+        let http = DockerHooks.arguments(exec: nil, httpGet: HTTPGetAction(path: "/h?x=$(id)", port: .string("web"),
+                                         httpHeaders: [HTTPHeader(name: "X-A", value: "1; rm -rf /")]),
+                                         tcpSocket: nil, container: "abc", spec: spec, timeout: 3)
+        #expect(http == ["exec", "--", "abc", DockerProber.helperPathInContainer, "http", "127.0.0.1", "8080",
+                         "/h?x=$(id)", "3", "X-A: 1; rm -rf /"])
+        let tcp = DockerHooks.arguments(exec: nil, httpGet: nil, tcpSocket: TCPSocketAction(port: .int(5432), host: "db"),
+                                        container: "abc", spec: spec, timeout: 2)
+        #expect(tcp == ["exec", "--", "abc", DockerProber.helperPathInContainer, "tcp", "db", "5432", "2"])
+    }
+}

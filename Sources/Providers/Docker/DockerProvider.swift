@@ -174,7 +174,13 @@ public final class DockerProvider: Provider {
     /// binary running containers use.
     func helperMount() throws(ProviderError) -> Mount {
         let installed = dataRoot + "/.bin/interlink-probe"
-        if !WorkspaceFiles.exists(installed) {
+        // Installed again when the source changed size (a new build); running
+        // containers keep the inode they bound, the rename replaces it atomically.
+        func size(_ path: String) -> Int? {
+            var st = stat()
+            return stat(path, &st) == 0 ? Int(st.st_size) : nil
+        }
+        if !WorkspaceFiles.exists(installed) || size(installed) != size(helperSource) {
             guard let data = FileManager.default.contents(atPath: helperSource), !data.isEmpty else {
                 throw .unavailable("httpGet and tcpSocket probes and hooks need the interlink-probe helper, which is not at \(helperSource) (build it with swift build, or set DockerProbeHelper)")
             }

@@ -146,7 +146,6 @@ enum UpstreamPending {
     static let hooks = "postStart/preStop hooks are not run yet (issue 13.3)"
 
     static let pending: [UpstreamAcceptanceTests.Backend: [String: String]] = [
-        .docker: ["090-probes.yaml": probes, "115-lifecycle-hooks.yaml": hooks],
         .slurmDocker: ["090-probes.yaml": probes, "115-lifecycle-hooks.yaml": hooks],
         .slurmNone: ["090-probes.yaml": probes, "115-lifecycle-hooks.yaml": hooks,
                      // Not a bug: runtime none runs commands on the node, so there is no image

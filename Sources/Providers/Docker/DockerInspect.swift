@@ -33,6 +33,24 @@ public struct DockerContainerRecord: Sendable, Equatable {
     public var subPaths: [SubPathMount] = []
     /// What the container wrote to its termination-message file (filled by the provider).
     public var terminationMessage: String? = nil
+    /// Which run of the container within its incarnation (`DockerLabel.restart`).
+    public var restart: Int = 0
+    /// Consecutive short runs before this one (`DockerLabel.backoffStreak`).
+    public var backoffStreak: Int = 0
+    /// The pod's restartPolicy; nil for containers made before restarts existed
+    /// (their exits stay final, as they were).
+    public var restartPolicy: RestartPolicy? = nil
+    /// Probes and hooks to run (`DockerLabel.lifecycle`).
+    public var lifecycle: DockerLifecycleSpec? = nil
+    /// Why InterLink killed it (a failed liveness/startup probe or postStart hook),
+    /// filled by the provider from its prober; becomes `terminated.message`.
+    public var killReason: String? = nil
+
+    /// How long it ran, in seconds, once it has finished (0 when unknown).
+    public var ranSeconds: Double {
+        guard let s = startedAt.flatMap(RFC3339.date), let f = finishedAt.flatMap(RFC3339.date) else { return 0 }
+        return max(0, f.timeIntervalSince(s))
+    }
 
     /// Docker leaves a container whose process could not be started (`exec:
     /// "nosuchbin": executable file not found`) in `created` with `Error` set and
@@ -111,7 +129,11 @@ public enum DockerInspect {
             oomKilled: r.State?.OOMKilled ?? false, error: r.State?.Error ?? "",
             startedAt: timestamp(r.State?.StartedAt), finishedAt: timestamp(r.State?.FinishedAt),
             createdAt: timestamp(r.Created).flatMap(RFC3339.date),
-            subPaths: labels[DockerLabel.subPaths].flatMap { try? JSONDecoder().decode([SubPathMount].self, from: Data($0.utf8)) } ?? [])
+            subPaths: labels[DockerLabel.subPaths].flatMap { try? JSONDecoder().decode([SubPathMount].self, from: Data($0.utf8)) } ?? [],
+            restart: Int(labels[DockerLabel.restart] ?? "") ?? 0,
+            backoffStreak: Int(labels[DockerLabel.backoffStreak] ?? "") ?? 0,
+            restartPolicy: labels[DockerLabel.restartPolicy].flatMap(RestartPolicy.init(rawValue:)),
+            lifecycle: DockerLifecycleSpec.decode(labels[DockerLabel.lifecycle]))
     }
 
     /// Docker writes `2024-05-01T10:00:00.123456789Z`, and year 1 for "never";
@@ -139,6 +161,7 @@ public enum DockerInspect {
             else if !r.error.isEmpty { reason = "ContainerCannotRun"; message = r.error }
             else { reason = r.exitCode == 0 ? "Completed" : "Error" }
             if message == nil, let m = r.terminationMessage, !m.isEmpty { message = m }
+            if let k = r.killReason { message = message.map { k + "; " + $0 } ?? k }
             state = .terminated(ContainerStateTerminated(
                 exitCode: r.failedToStart && r.exitCode == 0 ? 128 : r.exitCode, reason: reason, message: message, startedAt: r.startedAt,
                 finishedAt: r.finishedAt, containerID: "docker://\(r.id)"))
@@ -146,7 +169,7 @@ public enum DockerInspect {
             state = .waiting(waitingReason)
         }
         return ContainerStatus(name: r.container, image: r.image, imageID: r.imageID, ready: r.isRunning,
-                               restartCount: Int32(clamping: r.attempt), started: r.isRunning,
+                               restartCount: Int32(clamping: r.attempt + r.restart), started: r.isRunning,
                                containerID: "docker://\(r.id)", state: state, lastState: lastState)
     }
 }

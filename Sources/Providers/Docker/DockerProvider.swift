@@ -73,7 +73,7 @@ public final class DockerProvider: Provider {
     // MARK: - create
 
     public func create(_ pod: DesiredPod) async throws -> String {
-        let inits = pod.pod.initContainers, mains = pod.pod.containers
+        let mains = pod.pod.containers
         guard !mains.isEmpty else { throw ProviderError.invalidPod("pod \(pod.namespace)/\(pod.name) has no containers") }
         // Namespace and UID name the pod's directory: they must stay one path element.
         for part in [pod.namespace, pod.uid] where part.isEmpty || part.contains("/") || part == "." || part == ".." || part.utf8.contains(0) {

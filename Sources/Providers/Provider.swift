@@ -1,5 +1,8 @@
 import FoundationEssentials
 import Model
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A pod as the reconciler hands it to a provider: the create request exactly
 /// as the VK sent it (pod, ConfigMaps, Secrets, projected volumes) and which
@@ -99,6 +102,10 @@ public enum ProviderError: Error, Sendable, Equatable, CustomStringConvertible {
     case notFound(String)
     /// The provider lacks a tool or setting it needs.
     case unavailable(String)
+    /// This server (or the machine) ran out of descriptors, processes or memory
+    /// while acting for the pod. Retried, and never counted against the pod's
+    /// `MaxCreateAttempts`: it is not the pod's failure and it passes.
+    case resourcesExhausted(String)
 
     public var description: String {
         switch self {
@@ -107,6 +114,7 @@ public enum ProviderError: Error, Sendable, Equatable, CustomStringConvertible {
         case .backend(let cmd, let m, _): return "\(cmd) failed: \(m)"
         case .notFound(let m): return m
         case .unavailable(let m): return m
+        case .resourcesExhausted(let m): return m
         }
     }
 
@@ -123,9 +131,22 @@ public enum ProviderError: Error, Sendable, Equatable, CustomStringConvertible {
     public var isRetryable: Bool {
         switch self {
         case .invalidPod, .notFound: return false
-        case .imageNotFound, .unavailable: return true
+        case .imageNotFound, .unavailable, .resourcesExhausted: return true
         case .backend(_, _, let transient): return transient
         }
+    }
+
+    /// Whether an errno says "out of descriptors, processes or memory".
+    public static func isExhaustion(errno e: Int32) -> Bool {
+        e == EMFILE || e == ENFILE || e == EAGAIN || e == ENOMEM
+    }
+
+    /// An errno's failure of `what`: `.resourcesExhausted` for a shortage, else a
+    /// transient backend error.
+    public static func posix(_ what: String, errno e: Int32) -> ProviderError {
+        let message = "\(what): \(String(cString: strerror(e)))"
+        if isExhaustion(errno: e) { return .resourcesExhausted(message) }
+        return .backend(command: what, message: String(cString: strerror(e)), transient: true)
     }
 }
 

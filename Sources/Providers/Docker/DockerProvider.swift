@@ -222,12 +222,17 @@ public final class DockerProvider: Provider {
             try await startLock.withLock {
                 let records = self.withRefusals(try await self.inspect(group))
                 let due = DockerPodProgress.plan(records).toStart.filter { only?.contains($0) ?? true }
-                var startable: [String] = []
+                // Docker binds a subPath by path when its container starts, so a container
+                // started before it in the same `docker start` could swap a directory of that
+                // path for a link first. Containers with subPaths therefore start before the
+                // rest of their step, one at a time, each checked right before its own start.
+                var rest: [String] = []
                 for id in due {
                     guard let r = records.first(where: { $0.id == id }) else { continue }
-                    if let reason = self.unsafeMount(r) { self.refuse(r, reason) } else { startable.append(id) }
+                    if r.subPaths.isEmpty { rest.append(id); continue }
+                    if let reason = self.unsafeMount(r) { self.refuse(r, reason) } else { try await self.start([id]) }
                 }
-                try await self.start(startable)
+                try await self.start(rest)
             }
         } catch let e as ProviderError {
             throw e

@@ -119,7 +119,6 @@ enum WorkspaceFiles {
     }
 
     static func posixError(_ what: String) -> ProviderError {
-        let message = String(cString: strerror(errno))
-        return .backend(command: what, message: message, transient: true)
+        ProviderError.posix(what, errno: errno)
     }
 }

@@ -1,0 +1,106 @@
+import Config
+import FoundationEssentials
+import Model
+import Reconciler
+import Synchronization
+import Testing
+@testable import Providers
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Fills this process's descriptor table for the length of `body`, for real:
+/// the soft RLIMIT_NOFILE is lowered to just above the descriptors already
+/// open and /dev/null is opened until `open` fails with EMFILE. Everything is
+/// restored afterwards, whatever `body` does.
+enum DescriptorTable {
+    static func exhausted<T>(_ body: () async throws -> T) async rethrows -> T {
+        var saved = rlimit()
+        getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &saved)
+        let opened = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd"))?.compactMap { Int($0) } ?? []
+        var low = saved
+        low.rlim_cur = rlim_t((opened.max() ?? 1024) + 16)
+        setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &low)
+        var held: [Int32] = []
+        while true {
+            let fd = open("/dev/null", O_RDONLY | O_CLOEXEC)
+            if fd < 0 { break }
+            held.append(fd)
+        }
+        defer {
+            for fd in held { close(fd) }
+            setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &saved)
+        }
+        return try await body()
+    }
+}
+
+/// A real DockerProvider whose first `failing` creates run while this process
+/// has no descriptor left, so each of them meets EMFILE for real.
+final class ShortOfDescriptors: Provider {
+    let inner: DockerProvider
+    private let failing: Mutex<Int>
+    let createCalls = Mutex(0)
+    init(_ inner: DockerProvider, failing: Int) { self.inner = inner; self.failing = Mutex(failing) }
+
+    var name: String { inner.name }
+    var commandCount: Int { inner.commandCount }
+    func create(_ pod: DesiredPod) async throws -> String {
+        createCalls.withLock { $0 += 1 }
+        let short = failing.withLock { n -> Bool in defer { n = max(0, n - 1) }; return n > 0 }
+        if short { return try await DescriptorTable.exhausted { try await inner.create(pod) } }
+        return try await inner.create(pod)
+    }
+    func observe() async throws -> [JobObservation] { try await inner.observe() }
+    func delete(_ job: JobRef) async throws { try await inner.delete(job) }
+    func cleanup(_ job: JobRef) async throws { try await inner.cleanup(job) }
+    func logs(_ job: JobRef, container: String, options: LogOpts) async throws -> LogStream {
+        try await inner.logs(job, container: container, options: options)
+    }
+    func ping() async throws -> PingResponse? { try await inner.ping() }
+    func advance(_ job: JobRef, start ids: [String]) async throws { try await inner.advance(job, start: ids) }
+}
+
+/// Running out of descriptors (EMFILE) is the server's shortage, never the
+/// pod's: a create that meets it is retried and the pod does not end Failed
+/// (issue 12 point 8). Serialized: the descriptor table is the process's.
+@Suite(.serialized) struct DescriptorExhaustionTests {
+    @Test func aCommandStartedWithoutDescriptorsFailsWithATransientError() async throws {
+        let error = await DescriptorTable.exhausted { () async -> (any Error)? in
+            do { _ = try await ProcessRunner.run("/bin/true", []); return nil } catch { return error }
+        }
+        let e = try #require(error as? ProcessError)
+        #expect(e == .spawnFailed(command: "/bin/true", errno: EMFILE))
+        #expect(e.isResourceExhaustion)
+        // Once descriptors are back the same command runs.
+        #expect(try await ProcessRunner.run("/bin/true", []).succeeded)
+    }
+
+    @Test(.enabled(if: DockerTest.enabled, "INTERLINK_TEST_DOCKER_HOST is not set"))
+    func aCreateThatRunsOutOfDescriptorsIsRetriedAndThePodRuns() async throws {
+        let (docker, _) = DockerTest.provider()
+        let p = ShortOfDescriptors(docker, failing: 3)
+        let dir = "/tmp/interlink-emfile-" + UUID().uuidString.lowercased()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // One try only: a failure counted against the pod would end it Failed at once.
+        let r = try await Reconciler(provider: p, settings: ReconcilerSettings(
+            interval: 3600, maxCreateAttempts: 1, maxRestarts: 10, dataRoot: dir, backoffBase: 0, backoffMax: 0,
+            unseenGraceSeconds: 3600, orphanGraceSeconds: 3600))
+        let pod = DockerTest.pod([DockerTest.sh("c", "sleep 60")])
+        defer { Task { await DockerTest.remove(docker, [pod]) } }
+        _ = try await r.create(pod.request)
+        var running = false
+        for _ in 0..<100 where !running {
+            await r.tickOnce()
+            let s = await r.status([pod.pod])[0]
+            let failed = PodPhase.derive(from: s.containers) == .failed
+            #expect(!failed, "the pod ended Failed: \(s.containers.first?.state.terminated?.message ?? "")")
+            if failed { break }
+            running = s.containers.first?.state.running != nil
+            if !running { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(p.createCalls.withLock { $0 } >= 4, "the create was not tried again after running out of descriptors")
+        #expect(running, "the pod did not run once descriptors were back")
+        await DockerTest.remove(docker, [pod])
+    }
+}

@@ -141,6 +141,14 @@ public enum ProviderError: Error, Sendable, Equatable, CustomStringConvertible {
         e == EMFILE || e == ENFILE || e == EAGAIN || e == ENOMEM
     }
 
+    /// `.resourcesExhausted` when a Foundation or POSIX error says this process
+    /// ran out of descriptors or memory (a file write that met EMFILE), else nil.
+    public static func exhaustion(_ error: any Error, _ what: String) -> ProviderError? {
+        let code = (error as? POSIXError)?.code.rawValue ?? ((error as? CocoaError)?.underlying as? POSIXError)?.code.rawValue
+        guard let code, isExhaustion(errno: code) else { return nil }
+        return .resourcesExhausted("\(what): \(String(cString: strerror(code)))")
+    }
+
     /// An errno's failure of `what`: `.resourcesExhausted` for a shortage, else a
     /// transient backend error.
     public static func posix(_ what: String, errno e: Int32) -> ProviderError {

@@ -63,7 +63,10 @@ final class ShortOfDescriptors: Provider {
 
 /// Running out of descriptors (EMFILE) is the server's shortage, never the
 /// pod's: a create that meets it is retried and the pod does not end Failed
-/// (issue 12 point 8). Serialized: the descriptor table is the process's.
+/// (issue 12 point 8). Serialized: the descriptor table is the process's, so
+/// for a few milliseconds at a time these tests take every descriptor of the
+/// test process; another test running beside them (swift test without
+/// --no-parallel) can then meet EMFILE too. `make test` runs one at a time.
 @Suite(.serialized) struct DescriptorExhaustionTests {
     @Test func aCommandStartedWithoutDescriptorsFailsWithATransientError() async throws {
         let error = await DescriptorTable.exhausted { () async -> (any Error)? in
@@ -74,6 +77,27 @@ final class ShortOfDescriptors: Provider {
         #expect(e.isResourceExhaustion)
         // Once descriptors are back the same command runs.
         #expect(try await ProcessRunner.run("/bin/true", []).succeeded)
+    }
+
+    /// The pod-directory writes of both providers (Foundation's and the POSIX ones)
+    /// report the shortage as such, not as a failure that counts against the pod.
+    @Test func fileWritesThatRunOutOfDescriptorsAreTheServersShortage() async throws {
+        let dir = "/tmp/interlink-emfile-" + UUID().uuidString.lowercased()
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let errors = await DescriptorTable.exhausted { () async -> [ProviderError?] in
+            var out: [ProviderError?] = []
+            do { try SlurmFiles.write(Data("x".utf8), to: dir + "/slurm", mode: 0o600); out.append(nil) } catch { out.append(error as? ProviderError) }
+            do { try WorkspaceFiles.writeAtomically(Data("x".utf8), to: dir + "/workspace", mode: 0o600); out.append(nil) } catch { out.append(error as? ProviderError) }
+            return out
+        }
+        for e in errors {
+            guard case .resourcesExhausted? = e else { Issue.record("not reported as a shortage: \(String(describing: e))"); continue }
+            #expect(e?.isRetryable == true)
+        }
+        // With descriptors back, the same writes work.
+        try SlurmFiles.write(Data("x".utf8), to: dir + "/slurm", mode: 0o600)
+        try WorkspaceFiles.writeAtomically(Data("x".utf8), to: dir + "/workspace", mode: 0o600)
     }
 
     @Test(.enabled(if: DockerTest.enabled, "INTERLINK_TEST_DOCKER_HOST is not set"))

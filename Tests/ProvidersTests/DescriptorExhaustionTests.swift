@@ -35,13 +35,13 @@ enum DescriptorTable {
     }
 }
 
-/// A real DockerProvider whose first `failing` creates run while this process
-/// has no descriptor left, so each of them meets EMFILE for real.
+/// A real provider whose first `failing` creates run while this process has no
+/// descriptor left, so each of them meets EMFILE for real.
 final class ShortOfDescriptors: Provider {
-    let inner: DockerProvider
+    let inner: any Provider
     private let failing: Mutex<Int>
     let createCalls = Mutex(0)
-    init(_ inner: DockerProvider, failing: Int) { self.inner = inner; self.failing = Mutex(failing) }
+    init(_ inner: any Provider, failing: Int) { self.inner = inner; self.failing = Mutex(failing) }
 
     var name: String { inner.name }
     var commandCount: Int { inner.commandCount }
@@ -60,6 +60,8 @@ final class ShortOfDescriptors: Provider {
     func ping() async throws -> PingResponse? { try await inner.ping() }
     func advance(_ job: JobRef, start ids: [String]) async throws { try await inner.advance(job, start: ids) }
 }
+
+private let slurmConfForShortage = ProcessInfo.processInfo.environment["INTERLINK_TEST_SLURM_CONF"]
 
 /// Running out of descriptors (EMFILE) is the server's shortage, never the
 /// pod's: a create that meets it is retried and the pod does not end Failed
@@ -100,31 +102,56 @@ final class ShortOfDescriptors: Provider {
         try WorkspaceFiles.writeAtomically(Data("x".utf8), to: dir + "/workspace", mode: 0o600)
     }
 
+    /// Ticks a reconciler (MaxCreateAttempts 1: a failure counted against the pod
+    /// would end it Failed at once) over `p` until the pod's container runs.
+    func runsAfterAShortage(_ p: ShortOfDescriptors, _ pod: DesiredPod) async throws -> Bool {
+        let dir = "/tmp/interlink-emfile-" + UUID().uuidString.lowercased()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try await Reconciler(provider: p, settings: ReconcilerSettings(
+            interval: 3600, maxCreateAttempts: 1, maxRestarts: 10, dataRoot: dir, backoffBase: 0, backoffMax: 0,
+            unseenGraceSeconds: 3600, orphanGraceSeconds: 3600))
+        _ = try await r.create(pod.request)
+        for _ in 0..<300 {
+            await r.tickOnce()
+            let s = await r.status([pod.pod])[0]
+            if PodPhase.derive(from: s.containers) == .failed {
+                Issue.record("the pod ended Failed: \(s.containers.first?.state.terminated?.message ?? "")")
+                return false
+            }
+            if s.containers.first?.state.running != nil { return true }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return false
+    }
+
     @Test(.enabled(if: DockerTest.enabled, "INTERLINK_TEST_DOCKER_HOST is not set"))
     func aCreateThatRunsOutOfDescriptorsIsRetriedAndThePodRuns() async throws {
         let (docker, _) = DockerTest.provider()
         let p = ShortOfDescriptors(docker, failing: 3)
-        let dir = "/tmp/interlink-emfile-" + UUID().uuidString.lowercased()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        // One try only: a failure counted against the pod would end it Failed at once.
-        let r = try await Reconciler(provider: p, settings: ReconcilerSettings(
-            interval: 3600, maxCreateAttempts: 1, maxRestarts: 10, dataRoot: dir, backoffBase: 0, backoffMax: 0,
-            unseenGraceSeconds: 3600, orphanGraceSeconds: 3600))
         let pod = DockerTest.pod([DockerTest.sh("c", "sleep 60")])
-        defer { Task { await DockerTest.remove(docker, [pod]) } }
-        _ = try await r.create(pod.request)
-        var running = false
-        for _ in 0..<100 where !running {
-            await r.tickOnce()
-            let s = await r.status([pod.pod])[0]
-            let failed = PodPhase.derive(from: s.containers) == .failed
-            #expect(!failed, "the pod ended Failed: \(s.containers.first?.state.terminated?.message ?? "")")
-            if failed { break }
-            running = s.containers.first?.state.running != nil
-            if !running { try await Task.sleep(for: .milliseconds(100)) }
-        }
+        let running = try await runsAfterAShortage(p, pod)
         #expect(p.createCalls.withLock { $0 } >= 4, "the create was not tried again after running out of descriptors")
         #expect(running, "the pod did not run once descriptors were back")
         await DockerTest.remove(docker, [pod])
+    }
+
+    @Test(.enabled(if: slurmConfForShortage != nil, "INTERLINK_TEST_SLURM_CONF is not set"))
+    func aSlurmCreateThatRunsOutOfDescriptorsIsRetriedAndThePodRuns() async throws {
+        let root = SlurmFixtures.tempDir("emfile")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        var c = InterLinkConfig()
+        c.containerRuntime = "none"
+        c.dataRootFolder = root
+        c.instanceName = "il-emfile"
+        let slurm = SlurmProvider(config: c, environment: ["SLURM_CONF": slurmConfForShortage ?? ""])
+        let p = ShortOfDescriptors(slurm, failing: 3)
+        let uid = UUID().uuidString.lowercased()
+        let pod = DesiredPod(request: PodCreateRequests(pod: Pod(
+            metadata: ObjectMeta(name: "p-\(uid.prefix(8))", namespace: "ns", uid: uid),
+            spec: PodSpec(containers: [Container(name: "c", image: "none", command: ["sleep", "60"])], restartPolicy: "Never"))))
+        let running = try await runsAfterAShortage(p, pod)
+        #expect(p.createCalls.withLock { $0 } >= 4, "the create was not tried again after running out of descriptors")
+        #expect(running, "the pod did not run once descriptors were back")
+        try? await slurm.delete(JobRef(podUID: uid, namespace: "ns", name: pod.name, jobID: "", attempt: 0, gracePeriodSeconds: 0, pod: pod.pod))
     }
 }

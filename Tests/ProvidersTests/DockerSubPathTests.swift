@@ -73,4 +73,26 @@ struct DockerSubPathTests {
         #expect(!logs.contains("host-only-content-7731"), "the second main container read a host file: \(logs)")
         await T.remove(p, [pod])
     }
+
+    /// Started one at a time, containers with subPaths still all start, next to
+    /// one without, each with its own directory.
+    @Test func mainContainersWithAndWithoutSubPathsStartTogetherAsUsual() async throws {
+        let (p, _) = T.provider()
+        var fill = T.sh("fill", "mkdir -p /work/a /work/b && echo in-a > /work/a/f && echo in-b > /work/b/f")
+        fill.volumeMounts = [VolumeMount(name: "work", mountPath: "/work")]
+        var one = T.sh("one", "cat /sub/f")
+        one.volumeMounts = [VolumeMount(name: "work", mountPath: "/sub", subPath: "a")]
+        var two = T.sh("two", "cat /sub/f")
+        two.volumeMounts = [VolumeMount(name: "work", mountPath: "/sub", subPath: "b")]
+        var all = T.sh("all", "cat /work/a/f /work/b/f")
+        all.volumeMounts = [VolumeMount(name: "work", mountPath: "/work")]
+        let pod = T.pod([all, one, two], inits: [fill], volumes: [Volume(name: "work", emptyDir: EmptyDirVolumeSource())])
+        _ = try await p.create(pod)
+        let o = try await T.waitFinished(p, pod)
+        #expect(o.containers.map { $0.state.terminated?.exitCode } == [0, 0, 0])
+        #expect(try await T.logs(p, pod, "one") == "in-a\n")
+        #expect(try await T.logs(p, pod, "two") == "in-b\n")
+        #expect(try await T.logs(p, pod, "all") == "in-a\nin-b\n")
+        await T.remove(p, [pod])
+    }
 }

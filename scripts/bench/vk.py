@@ -11,7 +11,7 @@ however many pods run (the last line says whether it stayed flat).
 
 Usage: vk.py BINARY [PODS] [IDLE_PODS] [WINDOW_SECONDS]
 """
-import os, shutil, subprocess, sys, tempfile, time, uuid
+import json, os, shutil, subprocess, sys, tempfile, time, uuid
 from contract import ContractServer
 
 binary = sys.argv[1]
@@ -98,6 +98,16 @@ InstanceName: vk-bench
         print("%-22s %8d %10.2f" % (k, kinds[k], kinds[k] / pods))
     print("%-22s %8d %10.2f   (lease and node status included: %.0f s of heartbeats)"
           % ("all requests", len(mine), len(mine) / pods, time.time() - start))
+    # A status write is redundant when it writes what the pod's previous one wrote.
+    last, redundant = {}, 0
+    for r in mine:
+        if r["method"] == "PATCH" and "/pods/" in r["path"] and r["path"].endswith("/status") and r.get("status") == 200:
+            st = json.loads(r["body"]).get("status", {})
+            key = json.dumps([st.get(k) for k in ("phase", "containerStatuses", "initContainerStatuses")]
+                             + [[c.get("type"), c.get("status")] for c in st.get("conditions") or []], sort_keys=True)
+            redundant += last.get(r["path"]) == key
+            last[r["path"]] = key
+    print("status writes only on change: %d redundant of %d (goal 0)" % (redundant, kinds.get("PATCH pods/status", 0)))
 
     # Part 2: idle pods, measured at two sizes (a tenth of IDLE, then IDLE) so
     # that flatness shows: the per-minute figures must not grow with pods.

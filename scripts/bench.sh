@@ -58,7 +58,7 @@ python3 scripts/bench/kube.py "$bin" "${BENCH_KUBE_PODS:-50}"
 
 echo
 echo "== Virtual-kubelet mode: API requests per pod lifecycle and per minute at idle (interlink vk vs the contract API server) =="
-python3 scripts/bench/vk.py "$bin" "${BENCH_VK_PODS:-50}" "${BENCH_VK_IDLE_PODS:-1000}" "${BENCH_VK_WINDOW:-20}"
+python3 scripts/bench/vk.py "$bin" "${BENCH_VK_PODS:-50}" "${BENCH_VK_IDLE_PODS:-1000}" "${BENCH_VK_WINDOW:-30}"
 
 echo
 echo "== Backends (InterLink vs a plain CLI loop, same run) =="

@@ -33,6 +33,15 @@ public enum ProcessError: Error, Sendable, Equatable, CustomStringConvertible {
         case .timedOut(let cmd, let s): return "\(cmd) did not finish within \(s) s and was killed"
         }
     }
+
+    /// Whether the command could not start because this process or the machine
+    /// ran out of descriptors, processes or memory (EMFILE, ENFILE, EAGAIN,
+    /// ENOMEM from `pipe2` or `posix_spawn`). That is the server's shortage,
+    /// never the pod's: it passes, and the same command then runs.
+    public var isResourceExhaustion: Bool {
+        if case .spawnFailed(_, let e) = self { return ProviderError.isExhaustion(errno: e) }
+        return false
+    }
 }
 
 /// Runs CLI tools (docker, sbatch, squeue, ...) with `posix_spawn`: argv arrays,

@@ -1,5 +1,8 @@
 import FoundationEssentials
 import Model
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A pod as the reconciler hands it to a provider: the create request exactly
 /// as the VK sent it (pod, ConfigMaps, Secrets, projected volumes) and which
@@ -106,6 +109,10 @@ public enum ProviderError: Error, Sendable, Equatable, CustomStringConvertible {
     case notFound(String)
     /// The provider lacks a tool or setting it needs.
     case unavailable(String)
+    /// This server (or the machine) ran out of descriptors, processes or memory
+    /// while acting for the pod. Retried, and never counted against the pod's
+    /// `MaxCreateAttempts`: it is not the pod's failure and it passes.
+    case resourcesExhausted(String)
 
     public var description: String {
         switch self {
@@ -114,6 +121,7 @@ public enum ProviderError: Error, Sendable, Equatable, CustomStringConvertible {
         case .backend(let cmd, let m, _): return "\(cmd) failed: \(m)"
         case .notFound(let m): return m
         case .unavailable(let m): return m
+        case .resourcesExhausted(let m): return m
         }
     }
 
@@ -130,9 +138,30 @@ public enum ProviderError: Error, Sendable, Equatable, CustomStringConvertible {
     public var isRetryable: Bool {
         switch self {
         case .invalidPod, .notFound: return false
-        case .imageNotFound, .unavailable: return true
+        case .imageNotFound, .unavailable, .resourcesExhausted: return true
         case .backend(_, _, let transient): return transient
         }
+    }
+
+    /// Whether an errno says "out of descriptors, processes or memory".
+    public static func isExhaustion(errno e: Int32) -> Bool {
+        e == EMFILE || e == ENFILE || e == EAGAIN || e == ENOMEM
+    }
+
+    /// `.resourcesExhausted` when a Foundation or POSIX error says this process
+    /// ran out of descriptors or memory (a file write that met EMFILE), else nil.
+    public static func exhaustion(_ error: any Error, _ what: String) -> ProviderError? {
+        let code = (error as? POSIXError)?.code.rawValue ?? ((error as? CocoaError)?.underlying as? POSIXError)?.code.rawValue
+        guard let code, isExhaustion(errno: code) else { return nil }
+        return .resourcesExhausted("\(what): \(String(cString: strerror(code)))")
+    }
+
+    /// An errno's failure of `what`: `.resourcesExhausted` for a shortage, else a
+    /// transient backend error.
+    public static func posix(_ what: String, errno e: Int32) -> ProviderError {
+        let message = "\(what): \(String(cString: strerror(e)))"
+        if isExhaustion(errno: e) { return .resourcesExhausted(message) }
+        return .backend(command: what, message: String(cString: strerror(e)), transient: true)
     }
 }
 

@@ -197,6 +197,10 @@ extension Reconciler {
             switch o {
             case .created(let uid, let attempt, let jobID):
                 followUp.append((uid, .created(attempt: attempt, jobID: jobID))); requeue.append(uid)
+            case .createFailed(let uid, _, .resourcesExhausted(_)):
+                // The server ran out of descriptors or memory: not the pod's failure, so it is
+                // not recorded (nor counted against MaxCreateAttempts); the create is tried again.
+                delayed.append((uid, settings.backoff(failures: 1)))
             case .createFailed(let uid, let attempt, let e):
                 followUp.append((uid, .createFailed(attempt: attempt, reason: e.waitingReason,
                                                     message: e.description, retryable: e.isRetryable)))

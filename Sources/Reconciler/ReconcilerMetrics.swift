@@ -59,6 +59,7 @@ public final class ReconcilerMetrics: Sendable {
         case .backend?: return "backend"
         case .notFound?: return "notFound"
         case .unavailable?: return "unavailable"
+        case .resourcesExhausted?: return "resourcesExhausted"
         case nil: return error is CancellationError ? "cancelled" : "other"
         }
     }

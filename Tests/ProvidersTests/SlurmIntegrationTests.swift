@@ -69,6 +69,40 @@ final class SlurmIntegrationTests {
         #expect(try await logs(p, d, id, "c", LogOpts(Follow: true)) == "first\nsecond\n")
     }
 
+    /// A job whose container never writes its exit file (its wrapper is killed
+    /// outright, as a node failure or a KILL to the job would do) must still end a
+    /// follow: the provider asks squeue whether the job lives. Before, the stream
+    /// lasted until the client left.
+    @Test func followEndsWhenTheJobEndsWithoutAnExitFile() async throws {
+        let p = provider()
+        // $PPID is the job script's wrapper of this container, which writes the exit file.
+        let d = pod([Container(name: "c", image: "none", command: ["sh", "-c", "echo started; sleep 3; kill -9 $PPID; sleep 300"])])
+        let id = try await p.create(d)
+        #expect(try await waitFor(p, d.uid, until: { $0.containers.first?.state.running != nil }) != nil)
+        let ref = JobRef(podUID: d.uid, namespace: d.namespace, name: d.name, jobID: id)
+        let stream = try await p.logs(ref, container: "c", options: LogOpts(Follow: true))
+        let got = try await withThrowingTaskGroup(of: String?.self) { group in
+            group.addTask {
+                var out = ""
+                for try await chunk in stream { out += String(decoding: chunk, as: UTF8.self) }
+                return out
+            }
+            group.addTask {
+                try await Task.sleep(for: .seconds(60))
+                return nil
+            }
+            let first = try await group.next()!
+            group.cancelAll()
+            return first
+        }
+        #expect(got != nil, "the follow did not end within 60 s although the job ended")
+        #expect(got == "started\n")
+        // The path under test: the job ended without the container's exit file.
+        let layout = SlurmLayout(dataRoot: root, namespace: d.namespace, uid: d.uid, attempt: d.attempt)
+        #expect(!FileManager.default.fileExists(atPath: layout.exitFile("c")))
+        _ = try? await ProcessRunner.run("scancel", [id], environment: ["SLURM_CONF": slurmConf ?? "", "PATH": "/usr/bin:/bin"])
+    }
+
     @Test func exitCodeIsReported() async throws {
         let p = provider()
         let d = pod([Container(name: "c", image: "none", command: ["sh", "-c", "exit 42"])])

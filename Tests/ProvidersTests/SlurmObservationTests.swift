@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Model
+import Synchronization
 import Testing
 @testable import Providers
 
@@ -130,5 +131,50 @@ import Testing
         let p = SlurmCapacity.parse("vm|1/3/0/4|8000|1000|mixed|\nn2|0/8/0/8|4000|0|down*|\n")
         #expect(p.resources?.cpu == "3")
         #expect(p.resources?.memory == "7000Mi")
+    }
+}
+
+/// A follow asks squeue whether its job lives at most once per interval, and
+/// only a clear answer (terminal state, purged, unknown id) ends it.
+@Suite struct SlurmJobLivenessTests {
+    func result(_ out: String, exit: Int32 = 0, err: String = "") -> ProcessResult {
+        ProcessResult(exitCode: exit, signal: nil, stdout: Data(out.utf8), stderr: Data(err.utf8))
+    }
+
+    @Test func squeueAnswersAreReadAsEndedOnlyWhenTheyAreClear() {
+        #expect(!SlurmJobLiveness.ended(result("RUNNING\n")))
+        #expect(!SlurmJobLiveness.ended(result("PENDING\n")))
+        #expect(!SlurmJobLiveness.ended(result("COMPLETING\n")))
+        #expect(SlurmJobLiveness.ended(result("CANCELLED\n")))
+        #expect(SlurmJobLiveness.ended(result("FAILED\n")))
+        #expect(SlurmJobLiveness.ended(result("")))   // purged
+        #expect(SlurmJobLiveness.ended(result("", exit: 1, err: "slurm_load_jobs error: Invalid job id specified")))
+        #expect(!SlurmJobLiveness.ended(result("", exit: 1, err: "slurm_load_jobs error: Unable to contact slurm controller")))
+    }
+
+    @Test func squeueIsAskedAtMostOncePerIntervalAndNotAgainOnceEnded() async {
+        let now = Mutex(100.0)
+        let calls = Mutex(0)
+        let state = Mutex("RUNNING\n")
+        let l = SlurmJobLiveness(jobID: { "7" }, query: { id in
+            calls.withLock { $0 += 1 }
+            return ProcessResult(exitCode: 0, signal: nil, stdout: Data(state.withLock { $0 }.utf8), stderr: Data())
+        }, clock: { now.withLock { $0 } })
+        for _ in 0..<20 { #expect(await l.ended() == false) }
+        #expect(calls.withLock { $0 } == 1)
+        now.withLock { $0 += SlurmJobLiveness.interval + 0.1 }
+        state.withLock { $0 = "CANCELLED\n" }
+        #expect(await l.ended())
+        #expect(calls.withLock { $0 } == 2)
+        now.withLock { $0 += 60 }
+        #expect(await l.ended())
+        #expect(calls.withLock { $0 } == 2)
+    }
+
+    @Test func aJobNotSubmittedYetIsNotAskedAbout() async {
+        let calls = Mutex(0)
+        let l = SlurmJobLiveness(jobID: { "" }, query: { _ in calls.withLock { $0 += 1 }; return nil })
+        #expect(await l.ended() == false)
+        #expect(calls.withLock { $0 } == 0)
     }
 }

@@ -11,45 +11,19 @@ patch per change, plus one read per pod (UID check) and nothing else.
 
 Usage: kube.py BINARY [PODS]
 """
-import json, os, shutil, ssl, subprocess, sys, tempfile, time, urllib.request, uuid
+import json, os, shutil, subprocess, sys, tempfile, time, uuid
+from contract import ContractServer
 
-here = os.path.dirname(os.path.abspath(__file__))
 binary = sys.argv[1]
 pods = int(sys.argv[2]) if len(sys.argv) > 2 else 50
 work = tempfile.mkdtemp(prefix="kube-bench-")
-procs = []
-
-
-def sh(*args):
-    subprocess.run(args, cwd=work, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def pki():
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    sh("openssl", "req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "1", "-subj", "/CN=bench-ca")
-    open(os.path.join(work, "server.ext"), "w").write("subjectAltName=IP:127.0.0.1\n")
-    sh("openssl", "req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
-    sh("openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-       "-out", "server.crt", "-days", "1", "-extfile", "server.ext")
+api = None
 
 
 def main():
-    pki()
-    token = os.path.join(work, "token")
-    open(token, "w").write("bench-token\n")
-    out = subprocess.run([sys.executable, os.path.join(here, "..", "kube-contract-server.py"), "--cert",
-                          os.path.join(work, "server.crt"), "--key", os.path.join(work, "server.key"),
-                          "--token-file", token, "--parent-pid", str(os.getpid())],
-                         capture_output=True, text=True, check=True).stdout.split()
-    api_port, api_pid = int(out[1]), int(out[2])
-    procs.append(api_pid)
-    ctx = ssl.create_default_context(cafile=os.path.join(work, "ca.crt"))
-    api = "https://127.0.0.1:%d" % api_port
-
-    def control(path, body=None):
-        req = urllib.request.Request(api + path, data=json.dumps(body).encode() if body is not None else None,
-                                     method="POST" if body is not None else "GET")
-        return json.load(urllib.request.urlopen(req, context=ctx))
+    global api
+    api = ContractServer(work)
+    control = api.call
 
     objs = []
     for i in range(pods):
@@ -68,14 +42,8 @@ Provider: mock
 MockRunSeconds: 2
 ReconcileIntervalSeconds: 0.5
 InstanceName: kube-bench
-Kubernetes:
-  PatchStatus: true
-  Server: %s
-  TokenFile: %s
-  CAFile: %s/ca.crt
-  QPS: 50
-  Burst: 100
-""" % (sock, work, api, token, work))
+%s  PatchStatus: true
+""" % (sock, work, api.kubernetes_yaml(50, 100)))
     log = open(os.path.join(work, "server.log"), "w")
     server = subprocess.Popen([binary, "serve", "--config", cfg], stderr=log)
     for _ in range(100):
@@ -127,9 +95,6 @@ Kubernetes:
 try:
     main()
 finally:
-    for pid in procs:
-        try:
-            os.kill(pid, 9)
-        except OSError:
-            pass
+    if api:
+        api.stop()
     shutil.rmtree(work, ignore_errors=True)

@@ -4,57 +4,35 @@
 Starts the contract API server (--graceful-delete) on HTTPS with a throwaway
 PKI and `interlink vk` on the mock provider pointed at it. Part 1: N pods
 bound to the node run to Succeeded and are deleted by their owner; every
-request the node made is counted per pod lifecycle. Part 2: IDLE pods run
-(long), and the requests of a quiet window are scaled to a minute: the goal is
-lease renewals plus node status only, flat however many pods run.
+request the node made is counted per pod lifecycle. Part 2: IDLE/10, then
+IDLE pods run (long), and the requests of a quiet window at each size are
+scaled to a minute: the goal is lease renewals plus node status only, the same
+however many pods run (the last line says whether it stayed flat).
 
 Usage: vk.py BINARY [PODS] [IDLE_PODS] [WINDOW_SECONDS]
 """
-import json, os, shutil, ssl, subprocess, sys, tempfile, time, urllib.request, uuid
+import json, os, shutil, subprocess, sys, tempfile, time, uuid
+from contract import ContractServer
 
-here = os.path.dirname(os.path.abspath(__file__))
 binary = sys.argv[1]
 pods = int(sys.argv[2]) if len(sys.argv) > 2 else 50
 idle = int(sys.argv[3]) if len(sys.argv) > 3 else 1000
-window = float(sys.argv[4]) if len(sys.argv) > 4 else 20
+window = float(sys.argv[4]) if len(sys.argv) > 4 else 30
 work = tempfile.mkdtemp(prefix="vk-bench-")
-procs = []
-
-
-def sh(*args):
-    subprocess.run(args, cwd=work, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+api = None
 
 
 def main():
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    sh("openssl", "req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "1", "-subj", "/CN=bench-ca")
-    open(os.path.join(work, "server.ext"), "w").write("subjectAltName=IP:127.0.0.1\n")
-    sh("openssl", "req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
-    sh("openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-       "-out", "server.crt", "-days", "1", "-extfile", "server.ext")
-    token = os.path.join(work, "token")
-    open(token, "w").write("bench-token\n")
-    out = subprocess.run([sys.executable, os.path.join(here, "..", "kube-contract-server.py"), "--cert",
-                          os.path.join(work, "server.crt"), "--key", os.path.join(work, "server.key"),
-                          "--token-file", token, "--graceful-delete", "--parent-pid", str(os.getpid())],
-                         capture_output=True, text=True, check=True).stdout.split()
-    api_port = int(out[1]); procs.append(int(out[2]))
-    ctx = ssl.create_default_context(cafile=os.path.join(work, "ca.crt"))
-    api = "https://127.0.0.1:%d" % api_port
+    global api
+    api = ContractServer(work, graceful_delete=True)
+    call = api.call
 
-    def call(path, body=None, method=None, auth=False):
-        req = urllib.request.Request(api + path, data=json.dumps(body).encode() if body is not None else None,
-                                     method=method or ("POST" if body is not None else "GET"))
-        req.add_header("Content-Type", "application/json")
-        if auth:
-            req.add_header("Authorization", "Bearer bench-token")
-        return json.load(urllib.request.urlopen(req, context=ctx))
-
-    def seed(prefix, n, seconds):
+    def seed(prefix, n, seconds, start=0):
+        """Pods prefix-start .. prefix-(n-1), bound to the node."""
         call("/_control/pods", [{"metadata": {"name": "%s-%d" % (prefix, i), "namespace": "default", "uid": str(uuid.uuid4()),
                                               "annotations": {"interlink.mock/run-seconds": str(seconds)}},
                                  "spec": {"nodeName": "vk-bench", "restartPolicy": "Never",
-                                          "containers": [{"name": "main", "image": "busybox"}]}} for i in range(n)])
+                                          "containers": [{"name": "main", "image": "busybox"}]}} for i in range(start, n)])
 
     def phases(prefix):
         return [(p.get("status") or {}).get("phase") for p in call("/_control/pods")
@@ -84,18 +62,12 @@ DataRootFolder: %s/data
 Provider: mock
 ReconcileIntervalSeconds: 0.5
 InstanceName: vk-bench
-Kubernetes:
-  Server: %s
-  TokenFile: %s
-  CAFile: %s/ca.crt
-  QPS: 100
-  Burst: 200
-VirtualKubelet:
+%sVirtualKubelet:
   NodeName: vk-bench
   KubeletListenAddress: 127.0.0.1
   KubeletPort: 0
   LeaderElection: false
-""" % (work, work, api, token, work))
+""" % (work, work, api.kubernetes_yaml(100, 200)))
     log = open(os.path.join(work, "vk.log"), "w")
     vk = subprocess.Popen([binary, "vk", "--config", cfg], stderr=log)
     for _ in range(100):
@@ -126,35 +98,54 @@ VirtualKubelet:
         print("%-22s %8d %10.2f" % (k, kinds[k], kinds[k] / pods))
     print("%-22s %8d %10.2f   (lease and node status included: %.0f s of heartbeats)"
           % ("all requests", len(mine), len(mine) / pods, time.time() - start))
+    # A status write is redundant when it writes what the pod's previous one wrote.
+    last, redundant = {}, 0
+    for r in mine:
+        if r["method"] == "PATCH" and "/pods/" in r["path"] and r["path"].endswith("/status") and r.get("status") == 200:
+            st = json.loads(r["body"]).get("status", {})
+            key = json.dumps([st.get(k) for k in ("phase", "containerStatuses", "initContainerStatuses")]
+                             + [[c.get("type"), c.get("status")] for c in st.get("conditions") or []], sort_keys=True)
+            redundant += last.get(r["path"]) == key
+            last[r["path"]] = key
+    print("status writes only on change: %d redundant of %d (goal 0)" % (redundant, kinds.get("PATCH pods/status", 0)))
 
-    # Part 2: idle pods.
-    seed("idle", idle, 3600)
-    t0 = time.time()
-    while time.time() - t0 < 300 and phases("idle").count("Running") < idle:
-        time.sleep(1)
-    running = phases("idle").count("Running")
-    time.sleep(3)
-    call("/_control/reset", {})
-    time.sleep(window)
-    reqs = [r for r in call("/_control/requests") if r["auth"]]
-    kinds = counts(reqs)
-    scale = 60.0 / window
+    # Part 2: idle pods, measured at two sizes (a tenth of IDLE, then IDLE) so
+    # that flatness shows: the per-minute figures must not grow with pods.
+    def quiet_minute(n):
+        seed("idle", n, 3600, start=len(phases("idle")))
+        t0 = time.time()
+        while time.time() - t0 < 300 and phases("idle").count("Running") < n:
+            time.sleep(1)
+        running, started = phases("idle").count("Running"), time.time() - t0
+        time.sleep(3)  # the last status writes of the intake land before the window
+        call("/_control/reset", {})
+        time.sleep(window)
+        reqs = [r for r in call("/_control/requests") if r["auth"]]
+        return running, started, {k: v * 60.0 / window for k, v in counts(reqs).items()}, len(reqs) * 60.0 / window
+
+    sizes = sorted({max(1, idle // 10), idle})
+    results = [quiet_minute(n) for n in sizes]
     print()
-    print("idle: %d pods Running; requests in a %.0f s quiet window, scaled to one minute" % (running, window))
-    print("%-22s %10s" % ("call (node -> API)", "per minute"))
-    for k in sorted(kinds):
-        print("%-22s %10.1f" % (k, kinds[k] * scale))
-    print("%-22s %10.1f   (goal: lease every 10 s + node status at least every 60 s = ~7, flat in pods)"
-          % ("all requests", len(reqs) * scale))
+    print("idle pods Running, requests of a %.0f s quiet window scaled to one minute"
+          " (all Running %s after being added)" % (window, ", ".join("%d pods %.0f s" % (r[0], r[1]) for r in results)))
+    print("%-22s" % "call (node -> API)" + "".join("%14s" % ("%d pods" % r[0]) for r in results))
+    for k in sorted(set().union(*[r[2] for r in results])):
+        print("%-22s" % k + "".join("%14.1f" % r[2].get(k, 0) for r in results))
+    print("%-22s" % "all requests" + "".join("%14.1f" % r[3] for r in results))
+    small, large = results[0][3], results[-1][3]
+    # Lease every 10 s, node status at least once a minute, a watch re-opened when
+    # the server ends it: a window sees each of them once more or once less, so the
+    # noise is three requests scaled to a minute. Growth with pods would be ~10x.
+    noise = 3 * 60.0 / window
+    flat = large <= small + noise
+    print("per minute at %d pods vs %d: %s (goal: lease every 10 s + node status at least every 60 s = ~7,"
+          " the same at any number of pods)" % (results[-1][0], results[0][0], "flat" if flat else "GROWS WITH PODS"))
     vk.terminate(); vk.wait(timeout=30)
 
 
 try:
     main()
 finally:
-    for pid in procs:
-        try:
-            os.kill(pid, 9)
-        except OSError:
-            pass
+    if api:
+        api.stop()
     shutil.rmtree(work, ignore_errors=True)

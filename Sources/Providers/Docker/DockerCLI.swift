@@ -48,6 +48,7 @@ final class DockerCLI: Sendable {
             switch e {
             case .notFound: throw .unavailable("the docker CLI was not found at \(path) (set dockerPath in the config)")
             case .timedOut: throw .backend(command: "docker \(args.first ?? "")", message: e.description, transient: true)
+            case .spawnFailed where e.isResourceExhaustion: throw .resourcesExhausted("docker \(args.first ?? ""): \(e.description)")
             case .spawnFailed: throw .backend(command: "docker \(args.first ?? "")", message: e.description, transient: true)
             }
         } catch {
@@ -70,6 +71,8 @@ final class DockerCLI: Sendable {
             return try ProcessLogSource(path, args, environment: environment)
         } catch ProcessError.notFound {
             throw .unavailable("the docker CLI was not found at \(path) (set dockerPath in the config)")
+        } catch let e as ProcessError where e.isResourceExhaustion {
+            throw .resourcesExhausted("docker logs: \(e.description)")
         } catch {
             throw .backend(command: "docker logs", message: "\(error)", transient: true)
         }
@@ -80,6 +83,8 @@ final class DockerCLI: Sendable {
     static func failure(_ args: [String], _ result: ProcessResult) -> ProviderError {
         let text = result.stderrText.trimmed.isEmpty ? result.stdoutText.trimmed : result.stderrText.trimmed
         let message = String(text.prefix(2000))
+        // The CLI or the daemon out of descriptors: their shortage, not the pod's.
+        if message.lowercased().contains("too many open files") { return .resourcesExhausted("docker \(args.first ?? ""): \(message)") }
         return .backend(command: "docker \(args.first ?? "")", message: message.isEmpty ? "exit code \(result.exitCode)" : message,
                         transient: isDaemonTrouble(message))
     }

@@ -235,16 +235,25 @@ public final class DockerProvider: Provider {
             try await startLock.withLock {
                 let records = self.withRefusals(try await self.inspect(group))
                 let due = DockerPodProgress.plan(records).toStart.filter { only?.contains($0) ?? true }
-                var startable: [String] = []
+                // Docker binds a subPath by path when its container starts, so a container
+                // started before it in the same `docker start` could swap a directory of that
+                // path for a link first. Containers with subPaths therefore start before the
+                // rest of their step, one at a time, each checked right before its own start.
+                func launch(_ ids: [String]) async throws(ProviderError) {
+                    guard !ids.isEmpty else { return }
+                    let starting = records.filter { ids.contains($0.id) }
+                    await self.prober.willStart(starting)
+                    try await self.start(ids)
+                    // postStart runs right after the start, beside the container.
+                    await self.prober.started(starting)
+                }
+                var rest: [String] = []
                 for id in due {
                     guard let r = records.first(where: { $0.id == id }) else { continue }
-                    if let reason = self.unsafeMount(r) { self.refuse(r, reason) } else { startable.append(id) }
+                    if r.subPaths.isEmpty { rest.append(id); continue }
+                    if let reason = self.unsafeMount(r) { self.refuse(r, reason) } else { try await launch([id]) }
                 }
-                let starting = records.filter { startable.contains($0.id) }
-                await self.prober.willStart(starting)
-                try await self.start(startable)
-                // postStart runs right after the start, beside the container.
-                await self.prober.started(starting)
+                try await launch(rest)
             }
         } catch let e as ProviderError {
             throw e

@@ -39,7 +39,8 @@ enum SlurmFiles {
     }
 
     static func unreadable(_ path: String, _ code: Int32) -> ProviderError {
-        .unavailable("cannot read \(path): \(String(cString: strerror(code)))")
+        if ProviderError.isExhaustion(errno: code) { return .resourcesExhausted("cannot read \(path): \(String(cString: strerror(code)))") }
+        return .unavailable("cannot read \(path): \(String(cString: strerror(code)))")
     }
 
     static func readIndex(_ path: String) throws(ProviderError) -> SlurmIndex? {
@@ -69,13 +70,13 @@ enum SlurmFiles {
                 throw ProviderError.unavailable("could not rename \(tmp) to \(path): \(String(cString: strerror(errno)))")
             }
         } catch let e as ProviderError { throw e } catch {
-            throw .unavailable("could not write \(path): \(error)")
+            throw ProviderError.exhaustion(error, "could not write \(path)") ?? .unavailable("could not write \(path): \(error)")
         }
     }
 
     static func makeDirectory(_ path: String) throws(ProviderError) {
         do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
-            throw .unavailable("could not create directory \(path): \(error)")
+            throw ProviderError.exhaustion(error, "could not create directory \(path)") ?? .unavailable("could not create directory \(path): \(error)")
         }
     }
 

@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Model
+import Synchronization
 
 /// Serves a container's log file as the job wrote it (`<RFC 3339 time> <line>`)
 /// through the shared `LogPipeline`: a tail is found by reading the file
@@ -33,5 +34,60 @@ enum SlurmLogs {
         }
         let source = FileLogSource(path: log, tail: selection.tail, follow: selection.follow, ended: ended)
         return LogPipeline.stream(source, selection)
+    }
+}
+
+/// Whether a followed job is over by any means, for a follow whose container
+/// may never write its exit file (the job was cancelled with KILL, its node
+/// died, or it was purged). Asks `squeue -h -j ID -o %T` at most once per
+/// `interval` however often the log reader asks (it asks at every end of file),
+/// so a follow costs one squeue every few seconds, not one per read. The query
+/// runs through `ProcessRunner`, off the cooperative pool.
+final class SlurmJobLiveness: Sendable {
+    /// Seconds between two squeue calls of one follow.
+    static let interval: Double = 3
+
+    private let jobID: @Sendable () async -> String
+    private let query: @Sendable (String) async -> ProcessResult?
+    private let clock: @Sendable () -> Double
+    private let last = Mutex<(at: Double, ended: Bool)?>(nil)
+
+    /// - Parameters:
+    ///   - jobID: the job to ask about ("" while it is not known yet: not ended).
+    ///   - query: runs squeue for a job id; nil when it could not run.
+    init(jobID: @escaping @Sendable () async -> String,
+         query: @escaping @Sendable (String) async -> ProcessResult?,
+         clock: @escaping @Sendable () -> Double = { ProcessRunner.monotonicSeconds() }) {
+        self.jobID = jobID; self.query = query; self.clock = clock
+    }
+
+    func ended() async -> Bool {
+        let now = clock()
+        let due = last.withLock { l -> Bool? in
+            if let l, l.ended || now - l.at < Self.interval { return l.ended ? nil : false }
+            l = (now, false)   // claimed before asking: a second caller meanwhile waits its turn
+            return true
+        }
+        switch due {
+        case nil: return true
+        case false?: return false
+        case true?: break
+        }
+        let id = await jobID()
+        guard !id.isEmpty, let result = await query(id) else { return false }
+        let ended = Self.ended(result)
+        if ended { last.withLock { $0 = (now, true) } }
+        return ended
+    }
+
+    /// What one `squeue -h -j ID -o %T` says. Only a clear answer ends a follow:
+    /// a terminal state, no line (purged), or "Invalid job id" (unknown to
+    /// slurmctld). Slurm not answering is not an end: the follow goes on.
+    static func ended(_ r: ProcessResult) -> Bool {
+        guard r.succeeded else { return r.stderrText.contains("Invalid job id") }
+        guard let state = r.stdoutText.split(separator: "\n").first.map({ String($0).trimmed }), !state.isEmpty else {
+            return true
+        }
+        return !SlurmObservation.liveStates.contains(state) && !SlurmObservation.pendingStates.contains(state)
     }
 }

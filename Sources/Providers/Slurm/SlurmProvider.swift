@@ -253,15 +253,41 @@ public final class SlurmProvider: Provider {
     public func logs(_ job: JobRef, container: String, options: LogOpts) async throws -> LogStream {
         let podDir = PodWorkspace(dataRoot: config.dataRootFolder, namespace: job.namespace, uid: job.podUID).root
         let indexFile = SlurmLayout(podDir: podDir, attempt: 0).indexFile
-        let (attempt, exists) = try await io.run("reading \(indexFile)") { () throws -> (Int, Bool) in
-            let attempt = try SlurmFiles.readIndex(indexFile)?.attempt ?? job.attempt
-            return (attempt, FileManager.default.fileExists(atPath: SlurmLayout(podDir: podDir, attempt: attempt).script))
+        let (attempt, indexJobID, exists) = try await io.run("reading \(indexFile)") { () throws -> (Int, String, Bool) in
+            let index = try SlurmFiles.readIndex(indexFile)
+            let attempt = index?.attempt ?? job.attempt
+            return (attempt, index?.jobID ?? "", FileManager.default.fileExists(atPath: SlurmLayout(podDir: podDir, attempt: attempt).script))
         }
         let layout = SlurmLayout(podDir: podDir, attempt: attempt)
         guard SlurmScript.isDNSLabel(container), exists else {
             throw ProviderError.notFound("no Slurm job files for container \(container) of pod \(job.namespace)/\(job.name)")
         }
-        return SlurmLogs.stream(log: layout.log(container), exitFile: layout.exitFile(container), options: options)
+        var jobEnded: (@Sendable () async -> Bool)? = nil
+        if options.Follow {
+            jobEnded = followedJobEnded(jobID: indexJobID.isEmpty && job.attempt == attempt ? job.jobID : indexJobID,
+                                        indexFile: indexFile, attempt: attempt)
+        }
+        return SlurmLogs.stream(log: layout.log(container), exitFile: layout.exitFile(container), options: options,
+                                jobEnded: jobEnded)
+    }
+
+    /// A follow's way to learn that its job ended without writing an exit file
+    /// (cancelled with KILL, node lost, purged): squeue, rate-limited by
+    /// `SlurmJobLiveness`. A job id not known yet (submission in flight) is
+    /// looked up in the index again when asked.
+    private func followedJobEnded(jobID: String, indexFile: String, attempt: Int) -> @Sendable () async -> Bool {
+        let io = self.io
+        let known = Mutex(jobID)
+        let liveness = SlurmJobLiveness(jobID: {
+            if let id = known.withLock({ $0.isEmpty ? nil : $0 }) { return id }
+            let index = try? await io.run("reading \(indexFile)") { try SlurmFiles.readIndex(indexFile) }
+            guard let index, index.attempt == attempt else { return "" }
+            known.withLock { $0 = index.jobID }
+            return index.jobID
+        }, query: { [self] id in
+            try? await self.run(self.config.squeuePath, ["-h", "-j", id, "-o", "%T"])
+        })
+        return { await liveness.ended() }
     }
 
     public func ping() async throws -> PingResponse? {
@@ -288,6 +314,8 @@ public final class SlurmProvider: Provider {
         let env = cliEnvironment()
         do {
             return try await ProcessRunner.run(tool, args, environment: env, workingDirectory: workingDirectory, timeout: 60)
+        } catch let e as ProcessError where e.isResourceExhaustion {
+            throw ProviderError.resourcesExhausted("\(tool): \(e.description)")
         } catch let e as ProcessError {
             throw ProviderError.unavailable("\(tool): \(e.description)")
         }

@@ -13,7 +13,7 @@ enum WorkspaceFiles {
         do {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         } catch {
-            throw .backend(command: "mkdir \(path)", message: "\(error)", transient: true)
+            throw ProviderError.exhaustion(error, "mkdir \(path)") ?? .backend(command: "mkdir \(path)", message: "\(error)", transient: true)
         }
         guard chmod(path, mode) == 0 else { throw posixError("chmod \(path)") }
     }
@@ -119,7 +119,6 @@ enum WorkspaceFiles {
     }
 
     static func posixError(_ what: String) -> ProviderError {
-        let message = String(cString: strerror(errno))
-        return .backend(command: what, message: message, transient: true)
+        ProviderError.posix(what, errno: errno)
     }
 }

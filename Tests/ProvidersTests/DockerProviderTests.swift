@@ -285,6 +285,34 @@ struct DockerProviderTests {
         await T.remove(p, [pod])
     }
 
+    @Test func aCustomTerminationMessagePathAndTheLogsFallbackFillTheMessageAsKubeletDoes() async throws {
+        let (p, _) = T.provider()
+        var custom = T.sh("custom", "printf 'quota exceeded' > /tmp/why; exit 4")
+        custom.terminationMessagePath = "/tmp/why"
+        // 100 lines, the last 80 are the fallback, cut to their last 2048 bytes.
+        var fallback = T.sh("fallback", "i=0; while [ $i -lt 100 ]; do echo \"line $i of the failing run, padded to be long enough\"; i=$((i+1)); done; exit 2")
+        fallback.terminationMessagePolicy = "FallbackToLogsOnError"
+        var wrote = T.sh("wrote", "echo noise; printf 'own words' > /dev/termination-log; exit 5")
+        wrote.terminationMessagePolicy = "FallbackToLogsOnError"
+        var succeeded = T.sh("succeeded", "echo all good")
+        succeeded.terminationMessagePolicy = "FallbackToLogsOnError"
+        let filePolicy = T.sh("file", "echo only in the log; exit 6")
+        let pod = T.pod([custom, fallback, wrote, succeeded, filePolicy])
+        _ = try await p.create(pod)
+        _ = try await T.waitFinished(p, pod)
+        let o = try #require(try await p.observe().first { $0.podUID == pod.uid })
+        func message(_ name: String) -> String? { o.containers.first { $0.name == name }?.state.terminated?.message }
+        #expect(message("custom") == "quota exceeded")
+        let tail = try #require(message("fallback"))
+        #expect(tail.hasSuffix("line 99 of the failing run, padded to be long enough\n"))
+        #expect(tail.utf8.count == 2048, "the kubelet keeps the last 2048 bytes")
+        #expect(!tail.contains("line 19 "), "only the last 80 lines are read")
+        #expect(message("wrote") == "own words", "the file wins over the logs")
+        #expect(message("succeeded") == nil, "the fallback is for failures only")
+        #expect(message("file") == nil, "policy File never reads the logs")
+        await T.remove(p, [pod])
+    }
+
     @Test func theImagesOwnEntrypointAndCmdRunWhenThePodGivesNone() async throws {
         // An image with an entrypoint and a cmd of its own, made locally (no registry).
         let tag = "interlink-test/entrypoint:\(UInt32.random(in: 0...UInt32.max))"

@@ -85,7 +85,7 @@ public enum DockerCreateArgs {
             (DockerLabel.count, String(plan.count)),
             (DockerLabel.restart, String(plan.restart)), (DockerLabel.backoffStreak, String(plan.backoffStreak)),
             (DockerLabel.restartPolicy, pod.pod.restartPolicy.rawValue),
-        ]
+        ] + (c.terminationMessagePolicy == "FallbackToLogsOnError" ? [(DockerLabel.logsFallback, "true")] : [])
         args += labels.map { "--label=\($0.0)=\($0.1)" }
         let subPaths = plan.mounts.compactMap(\.subPath)
         if !subPaths.isEmpty {

@@ -42,6 +42,8 @@ public struct DockerContainerRecord: Sendable, Equatable {
     public var restartPolicy: RestartPolicy? = nil
     /// Probes and hooks to run (`DockerLabel.lifecycle`).
     public var lifecycle: DockerLifecycleSpec? = nil
+    /// terminationMessagePolicy FallbackToLogsOnError (`DockerLabel.logsFallback`).
+    public var logsFallback: Bool = false
     /// Why InterLink killed it (a failed liveness/startup probe or postStart hook),
     /// filled by the provider from its prober; becomes `terminated.message`.
     public var killReason: String? = nil
@@ -133,7 +135,8 @@ public enum DockerInspect {
             restart: Int(labels[DockerLabel.restart] ?? "") ?? 0,
             backoffStreak: Int(labels[DockerLabel.backoffStreak] ?? "") ?? 0,
             restartPolicy: labels[DockerLabel.restartPolicy].flatMap(RestartPolicy.init(rawValue:)),
-            lifecycle: DockerLifecycleSpec.decode(labels[DockerLabel.lifecycle]))
+            lifecycle: DockerLifecycleSpec.decode(labels[DockerLabel.lifecycle]),
+            logsFallback: labels[DockerLabel.logsFallback] == "true")
     }
 
     /// Docker writes `2024-05-01T10:00:00.123456789Z`, and year 1 for "never";

@@ -30,6 +30,8 @@ public enum DockerLabel {
     public static let restartPolicy = "interlink.restart-policy"
     /// JSON `DockerLifecycleSpec`: the container's probes and hooks (named ports resolved).
     public static let lifecycle = "interlink.lifecycle"
+    /// `true` when the container's terminationMessagePolicy is FallbackToLogsOnError.
+    public static let logsFallback = "interlink.termination-logs-fallback"
 }
 
 /// Docker container names for pod containers: readable, valid for Docker

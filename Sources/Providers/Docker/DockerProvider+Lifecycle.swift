@@ -39,11 +39,16 @@ extension DockerProvider {
             ctx.localImages[spec.c.image] = info != nil
             ctx.imageUsers[spec.c.image] = info?.user
         }
-        let termination = try TerminationMessage.prepare(TerminationMessage.file(
-            dataRoot: dataRoot, namespace: pod.namespace, uid: pod.uid, isInit: spec.isInit,
-            index: spec.index, attempt: pod.attempt, restart: run))
+        var mounts = ctx.materialised?.mounts[spec.c.name] ?? []
+        // The pod's terminationMessagePath (default /dev/termination-log); a volume
+        // mounted at that very path wins, as it is what the container writes to.
+        let messagePath = TerminationMessage.containerPath(of: spec.c)
+        if !mounts.contains(where: { $0.containerPath == messagePath }) {
+            mounts.append(try TerminationMessage.prepare(TerminationMessage.file(
+                dataRoot: dataRoot, namespace: pod.namespace, uid: pod.uid, isInit: spec.isInit,
+                index: spec.index, attempt: pod.attempt, restart: run), containerPath: messagePath))
+        }
         let lifecycle = try DockerLifecycleSpec.of(spec.c, pod: pod.pod)
-        var mounts = (ctx.materialised?.mounts[spec.c.name] ?? []) + [termination]
         if lifecycle.needsHelper { mounts.append(try helperMount()) }
         var plan = DockerContainerPlan(
             container: spec.c, isInit: spec.isInit, index: spec.index, count: count,

@@ -206,6 +206,14 @@ public final class DockerProvider: Provider {
         let ids = ps.stdoutText.split(whereSeparator: \.isNewline).map(String.init)
         var records = terminationMessages.fill(
             withRefusals(try await inspect(ids).filter { $0.managedBy == settings.instanceName }), dataRoot: dataRoot)
+        // FallbackToLogsOnError: the end of a failed container's log, read once per container.
+        for r in terminationMessages.needingLogs(records) {
+            // A failed read is tried again next round; only an answer is kept.
+            guard let tail = try? await cli.run(["logs", "--tail=\(TerminationMessage.fallbackLines)", "--", r.id],
+                                                timeout: 30, mergeStderr: true), tail.succeeded else { continue }
+            terminationMessages.setLogs(TerminationMessage.fallback(fromLogTail: tail.stdout), for: r.id)
+        }
+        records = terminationMessages.withLogFallbacks(records)
         // The prober's verdicts as of now (it also starts probing what started since).
         let probes = await prober.sync(records)
         let killed = await prober.allKillReasons()

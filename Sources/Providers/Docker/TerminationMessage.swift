@@ -9,11 +9,27 @@ import Glibc
 /// of its own in the pod directory, bound at `/dev/termination-log` (the
 /// Kubernetes default `terminationMessagePath`), and what the container wrote
 /// there (at most 4096 bytes, the kubelet's limit) becomes
-/// `terminated.message`. (A pod's own `terminationMessagePath` and
-/// `FallbackToLogsOnError` need those fields in the pod model first.)
+/// `terminated.message`. The file is bound at the container's own
+/// `terminationMessagePath` when it names one. With `terminationMessagePolicy:
+/// FallbackToLogsOnError`, a container that failed and wrote no message gets
+/// the end of its log instead: the last 80 lines, at most 2048 bytes, as the
+/// kubelet takes them.
 enum TerminationMessage {
-    static let containerPath = "/dev/termination-log"
+    static let defaultContainerPath = "/dev/termination-log"
     static let maxBytes = 4096
+    static let fallbackLines = 80
+    static let fallbackBytes = 2048
+
+    static func containerPath(of c: Container) -> String {
+        guard let p = c.terminationMessagePath, !p.isEmpty else { return defaultContainerPath }
+        return p
+    }
+
+    /// The kubelet's fallback message from a log's tail: its last `fallbackBytes`.
+    static func fallback(fromLogTail tail: Data) -> String? {
+        guard !tail.isEmpty else { return nil }
+        return String(decoding: tail.suffix(fallbackBytes), as: UTF8.self)
+    }
 
     static func file(dataRoot: String, namespace: String, uid: String, isInit: Bool, index: Int, attempt: Int,
                      restart: Int = 0) -> String {
@@ -22,7 +38,7 @@ enum TerminationMessage {
     }
 
     /// Creates the empty file (mode 0666: the container may run as any user) and its mount.
-    static func prepare(_ path: String) throws(ProviderError) -> Mount {
+    static func prepare(_ path: String, containerPath: String = defaultContainerPath) throws(ProviderError) -> Mount {
         let dir = String(path[..<path.lastIndex(of: "/")!])
         try WorkspaceFiles.makeDirectory(dir, mode: 0o755)
         if !WorkspaceFiles.exists(path) { try WorkspaceFiles.writeAtomically(Data(), to: path, mode: 0o666) }
@@ -45,14 +61,37 @@ enum TerminationMessage {
 
 /// Read-once cache of termination messages by container id: a finished
 /// container's message never changes, and observe must not read thousands of
-/// files every tick.
+/// files (or run a `docker logs` per failed container) every tick.
 final class TerminationMessages: Sendable {
     private let cache = Mutex<[String: String?]>([:])
+
+    /// Failed containers whose policy falls back to their logs, that wrote no
+    /// message and have not had their log read yet (at most `limit`).
+    func needingLogs(_ records: [DockerContainerRecord], limit: Int = 16) -> [DockerContainerRecord] {
+        let pending = cache.withLock { c in
+            records.filter { $0.logsFallback && $0.isTerminated && $0.exitCode != 0 && !$0.failedToStart
+                && ($0.terminationMessage ?? "").isEmpty && c[$0.id + "/logs"] == nil }
+        }
+        return Array(pending.prefix(limit))
+    }
+
+    /// Records the log fallback of `id` and fills it into `records`.
+    func setLogs(_ message: String?, for id: String) { cache.withLock { $0[id + "/logs"] = .some(message) } }
+
+    func withLogFallbacks(_ records: [DockerContainerRecord]) -> [DockerContainerRecord] {
+        cache.withLock { c in
+            records.map { r in
+                guard r.logsFallback, (r.terminationMessage ?? "").isEmpty, let m = c[r.id + "/logs"] ?? nil else { return r }
+                var out = r; out.terminationMessage = m; return out
+            }
+        }
+    }
 
     func fill(_ records: [DockerContainerRecord], dataRoot: String) -> [DockerContainerRecord] {
         let live = Set(records.map(\.id))
         return cache.withLock { c in
-            c = c.filter { live.contains($0.key) }  // forget removed containers
+            // Forget removed containers (keys are ids, or "id/logs" for a log fallback).
+            c = c.filter { live.contains(String($0.key.prefix { $0 != "/" })) }
             return records.map { r in
                 guard r.isTerminated, !r.failedToStart else { return r }
                 var out = r

@@ -2,6 +2,7 @@ import FoundationEssentials
 import Model
 #if canImport(Glibc)
 import Glibc
+import Support
 #endif
 
 /// The durable desired state: one `PodRecord` per pod UID, kept in memory and

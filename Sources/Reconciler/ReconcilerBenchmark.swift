@@ -3,6 +3,7 @@ import Model
 import Providers
 #if canImport(Glibc)
 import Glibc
+import Support
 #endif
 
 /// `interlink bench reconcile`: the scale table of issue 14 on the mock provider
@@ -174,20 +175,4 @@ public enum ReconcilerBenchmark {
     }
     static func format2(_ x: Double) -> String { String((x * 100).rounded() / 100) }
     static func pad(_ s: String, _ w: Int) -> String { s.count >= w ? s + " " : s + String(repeating: " ", count: w - s.count) }
-}
-
-extension Reconciler {
-    /// Records many desired pods in one durable batch (benchmarks, bulk import)
-    /// and enqueues their keys.
-    public func seed(_ requests: [PodCreateRequests]) async throws(PodAPIError) {
-        guard !requests.isEmpty else { return }
-        let touched = try await persist(requests.map { ($0.pod.uid, PodEvent.desired($0)) })
-        var changes: [String: PodStatus?] = [:]
-        for (uid, r) in touched { if let r { changes[uid] = StatusMapper.status(r, observation: nil) } }
-        statusView.update(changes)
-        for r in requests { queue.add(r.pod.uid) }
-    }
-
-    /// Backend actions still running.
-    var inFlightCount: Int { inFlight.count }
 }

@@ -2,6 +2,7 @@ import FoundationEssentials
 import KubeClient
 import Model
 import Reconciler
+import Support
 
 /// Pods in and deletions out. Watches the pods bound to this node and treats
 /// the API server as the source of truth:

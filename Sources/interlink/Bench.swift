@@ -4,6 +4,7 @@ import Providers
 import Reconciler
 #if canImport(Glibc)
 import Glibc
+import Support
 #endif
 
 /// `interlink bench reconcile`: in-process benchmarks (see `make bench`). Each

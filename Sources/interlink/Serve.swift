@@ -8,6 +8,7 @@ import Server
 import StatusPatcher
 #if canImport(Glibc)
 import Glibc
+import Support
 #endif
 
 /// `interlink serve`: load the config, open the desired-state store, start the

@@ -5,6 +5,7 @@ import Model
 import Providers
 import Reconciler
 import StatusPatcher
+import Support
 
 /// `serve`'s Kubernetes side: the status patcher when `Kubernetes.PatchStatus`
 /// is on (nil otherwise), and the API core with its metrics added.

@@ -6,6 +6,7 @@ import Reconciler
 import Server
 #if canImport(Glibc)
 import Glibc
+import Support
 #endif
 
 /// `interlink sidecar --provider docker|slurm|mock [--config PATH]`: serves the

@@ -3,6 +3,7 @@ import FoundationEssentials
 import Model
 #if canImport(Glibc)
 import Glibc
+import Support
 #endif
 
 /// Runs each pod as Docker containers, one per pod container, through the

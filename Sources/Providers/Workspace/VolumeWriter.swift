@@ -2,6 +2,7 @@ import FoundationEssentials
 import Model
 #if canImport(Glibc)
 import Glibc
+import Support
 #endif
 
 /// Writes one volume of a pod into its workspace directory and says how it is

@@ -2,6 +2,7 @@ import FoundationEssentials
 import Model
 #if canImport(Glibc)
 import Glibc
+import Support
 #endif
 
 /// One client connection, served on its own OS thread with blocking I/O and

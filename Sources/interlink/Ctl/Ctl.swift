@@ -3,6 +3,7 @@ import HTTPClient
 import Model
 #if canImport(Glibc)
 import Glibc
+import Support
 #endif
 
 /// `interlink ctl`: a small client of the interLink REST API for people and

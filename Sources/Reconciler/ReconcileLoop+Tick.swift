@@ -1,8 +1,9 @@
 import FoundationEssentials
 import Model
 import Providers
+import Support
 
-extension Reconciler {
+extension ReconcileLoop {
     /// The body of `tickOnce`, the resync: observe once, plan every record,
     /// record, act, refresh every status. The only O(n) pass.
     func tick() async {
@@ -46,7 +47,7 @@ extension Reconciler {
             others[uid] = jobs.filter { $0 != current[uid] }
         }
         otherJobs = others
-        observed = current
+        observed.replaceAll(current)
 
         let verdict = orphans.update(orphans: unknown, knownJobs: known, now: clock.now,
                                      grace: settings.orphanGraceSeconds, massThreshold: settings.massOrphanThreshold,
@@ -59,7 +60,7 @@ extension Reconciler {
         let outcomes = await execute(actions, wait: settings.actionWaitSeconds)
         await complete(outcomes)
         await refreshStatuses()
-        observedFlag.withLock { $0 = true }  // statuses now reflect the backend, not only the journal
+        progress.markObserved()  // statuses now reflect the backend, not only the journal
     }
 
     /// The event path: reconciles one pod key against the last resync's view of
@@ -131,7 +132,7 @@ extension Reconciler {
             for a in abandoned {
                 metricsRegistry.workspaceLeaked()
                 Log.error("the pod's files could not be removed; recording the leak and forgetting the pod",
-                          Self.logFields(a.ref.pod ?? Pod(metadata: ObjectMeta(name: a.ref.name, namespace: a.ref.namespace, uid: a.uid)),
+                          PodLogFields.of(a.ref.pod ?? Pod(metadata: ObjectMeta(name: a.ref.name, namespace: a.ref.namespace, uid: a.uid)),
                                          ["action": "abandon", "tries": String(settings.maxCleanupAttempts),
                                           "error": lastErrors[a.uid] ?? ""]))
                 dropCaches(a.uid)
@@ -252,9 +253,9 @@ extension Reconciler {
     /// New statuses for the records `touched` (nil: forgotten).
     func updateStatuses(_ touched: [String: PodRecord?]) {
         var changes: [String: PodStatus?] = [:]
-        for (uid, r) in touched {
-            recordsVisited += 1
-            changes[uid] = .some(r.map { StatusMapper.status($0, observation: observed[uid]) })
+        recordsVisited += touched.count
+        observed.withMap { obs in
+            for (uid, r) in touched { changes[uid] = .some(r.map { StatusMapper.status($0, observation: obs[uid]) }) }
         }
         statusView.update(changes)
     }
@@ -265,18 +266,20 @@ extension Reconciler {
         recordsVisited += records.count
         var changes: [String: PodStatus?] = [:]
         changes.reserveCapacity(records.count)
-        for (uid, r) in records { changes[uid] = StatusMapper.status(r, observation: observed[uid]) }
+        observed.withMap { obs in
+            for (uid, r) in records { changes[uid] = StatusMapper.status(r, observation: obs[uid]) }
+        }
         statusView.update(changes)
     }
 
     func dropCaches(_ uid: String) {
-        observed[uid] = nil; otherJobs[uid] = nil; advanceBackoff[uid] = nil
+        observed.set(uid, nil); otherJobs[uid] = nil; advanceBackoff[uid] = nil
     }
 
     /// The containers just started are no longer due (the next resync says what is).
     func clearDue(_ uid: String, _ ids: [String]) {
         let started = Set(ids)
-        if var o = observed[uid] { o.dueToStart.removeAll { started.contains($0) }; observed[uid] = o }
+        observed.modify(uid) { $0.dueToStart.removeAll { started.contains($0) } }
         if var jobs = otherJobs[uid] {
             for i in jobs.indices { jobs[i].dueToStart.removeAll { started.contains($0) } }
             otherJobs[uid] = jobs
@@ -301,12 +304,6 @@ extension Reconciler {
         case .created(let a, let j): return ["attempt": String(a), "jobID": j]
         default: return [:]
         }
-    }
-
-    static func logFields(_ pod: Pod, _ extra: [String: String]) -> [String: String] {
-        var f = extra
-        f["namespace"] = pod.namespace; f["name"] = pod.name; f["uid"] = pod.uid
-        return f
     }
 }
 

@@ -56,7 +56,7 @@ public struct PodRecord: Codable, Sendable, Equatable {
     /// The reference providers need to stop or read the current job.
     public var jobRef: JobRef {
         JobRef(podUID: uid, namespace: pod.namespace, name: pod.name, jobID: jobID, attempt: attempt,
-               gracePeriodSeconds: Int(clamping: pod.spec?.terminationGracePeriodSeconds ?? 30), pod: pod)
+               gracePeriodSeconds: Int(clamping: PodBounds.gracePeriodSeconds(of: pod.spec)), pod: pod)
     }
 
     public var desiredPod: DesiredPod { DesiredPod(request: request, attempt: attempt) }

@@ -14,10 +14,12 @@ final class ObservedJobs: Sendable {
 
     subscript(uid: String) -> JobObservation? { map.withLock { $0[uid] } }
 
-    /// Replaces every entry (a resync): the old map is released outside the lock.
-    func replaceAll(_ all: [String: JobObservation]) {
+    /// Replaces every entry (a resync); answers the map it replaced.
+    @discardableResult
+    func replaceAll(_ all: [String: JobObservation]) -> [String: JobObservation] {
         var old = all
         map.withLock { swap(&$0, &old) }
+        return old
     }
 
     func set(_ uid: String, _ o: JobObservation?) { map.withLock { $0[uid] = o } }

@@ -40,9 +40,11 @@ public enum StatusMapper {
             }
         }
         let restarts = Int32(clamping: rec.restartCount)
+        // Written only when different: the containers array is shared with the
+        // observation, and a write copies it (per pod, per resync).
         for i in st.containers.indices {
-            st.containers[i].restartCount = restarts
-            if let last = rec.lastState[st.containers[i].name] { st.containers[i].lastState = last }
+            if st.containers[i].restartCount != restarts { st.containers[i].restartCount = restarts }
+            if let last = rec.lastState[st.containers[i].name], st.containers[i].lastState != last { st.containers[i].lastState = last }
         }
         return st
     }

@@ -1,7 +1,7 @@
 import Model
+import Support
 #if canImport(Glibc)
 import Glibc
-import Support
 #endif
 
 /// A serial executor with a thread of its own, for an actor whose methods block

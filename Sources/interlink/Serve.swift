@@ -6,9 +6,9 @@ import Providers
 import Reconciler
 import Server
 import StatusPatcher
+import Support
 #if canImport(Glibc)
 import Glibc
-import Support
 #endif
 
 /// `interlink serve`: load the config, open the desired-state store, start the

@@ -4,9 +4,9 @@ import Model
 import Providers
 import Reconciler
 import Server
+import Support
 #if canImport(Glibc)
 import Glibc
-import Support
 #endif
 
 /// `interlink sidecar --provider docker|slurm|mock [--config PATH]`: serves the

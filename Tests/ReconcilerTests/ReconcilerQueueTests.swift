@@ -35,6 +35,29 @@ import Providers
         #expect(p.createCalls(of: Fx.uid(5000)) == 1)
     }
 
+    /// The resync plans every record once; statuses are rebuilt only for pods
+    /// whose observation changed (a steady backend rebuilds none), and only the
+    /// pod that changed is published to the status view's subscribers.
+    @Test func aSteadyResyncPlansEachRecordOnceAndRebuildsOnlyChangedStatuses() async throws {
+        let p = FaultInjectingProvider(), r = try await make(p)
+        try await r.seed((0..<200).map { Fx.request($0) })
+        await r.tickOnce()                      // creates
+        try await eventually { await r.inFlightCount == 0 && p.mock.jobs.count == 200 }
+        await r.tickOnce(); await r.tickOnce()  // observed running, recorded as seen
+        var before = await r.recordsVisited
+        await r.tickOnce()
+        #expect(await r.recordsVisited - before == 200, "a steady resync: one plan per record, no status rebuilt")
+
+        let changes = r.statusView.changes()
+        try await p.mock.delete(JobRef(podUID: Fx.uid(7), namespace: "default", name: "pod-7", jobID: "", attempt: 0))
+        before = await r.recordsVisited
+        await r.tickOnce()                      // pod 7's job is gone: re-created (restartPolicy Always)
+        #expect(await r.recordsVisited - before <= 200 + 4, "the plan, and pod 7's statuses only")
+        var it = changes.makeAsyncIterator()
+        let first = await it.next()
+        #expect(first.map { Set($0.keys) } == [Fx.uid(7)])
+    }
+
     @Test func theWorkerCreatesAndDeletesWithoutWaitingForAResync() async throws {
         let p = FaultInjectingProvider(), r = try await make(p)   // interval: one hour
         let loop = Task { await r.run() }

@@ -1,9 +1,9 @@
 import Config
 import FoundationEssentials
 import Model
+import Support
 #if canImport(Glibc)
 import Glibc
-import Support
 #endif
 
 /// Runs each pod as Docker containers, one per pod container, through the

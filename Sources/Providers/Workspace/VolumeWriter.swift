@@ -1,8 +1,8 @@
 import FoundationEssentials
 import Model
+import Support
 #if canImport(Glibc)
 import Glibc
-import Support
 #endif
 
 /// Writes one volume of a pod into its workspace directory and says how it is

@@ -1,8 +1,8 @@
 import FoundationEssentials
 import Model
+import Support
 #if canImport(Glibc)
 import Glibc
-import Support
 #endif
 
 /// One client connection, served on its own OS thread with blocking I/O and

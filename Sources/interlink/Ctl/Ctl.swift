@@ -1,9 +1,9 @@
 import FoundationEssentials
 import HTTPClient
 import Model
+import Support
 #if canImport(Glibc)
 import Glibc
-import Support
 #endif
 
 /// `interlink ctl`: a small client of the interLink REST API for people and

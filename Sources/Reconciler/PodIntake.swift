@@ -42,11 +42,19 @@ final class PodIntake: Sendable {
         return CreateStruct(PodUID: uid, PodJID: rec?.jobID ?? "")
     }
 
-    func delete(_ pod: Pod) async throws(PodAPIError) {
+    /// With `gracePeriodSeconds`, the stop takes at most that long (bounded);
+    /// a repeated delete with a shorter one (a forced delete) shortens it.
+    func delete(_ pod: Pod, gracePeriodSeconds: Int64? = nil) async throws(PodAPIError) {
         let uid = pod.uid
-        guard !uid.isEmpty, let r = await store.record(uid), r.desired else { return }
-        _ = try await persist([(uid, .undesired)])
-        Log.info("pod no longer desired", PodLogFields.of(r.pod, ["action": "undesire"]))
+        guard !uid.isEmpty, let r = await store.record(uid) else { return }
+        let grace = gracePeriodSeconds.map { PodBounds.bounded(gracePeriodSeconds: $0) }
+        if !r.desired {
+            guard let grace, grace < Int64(r.stopGracePeriodSeconds) else { return }
+        }
+        _ = try await persist([(uid, grace.map { .undesiredWithin(gracePeriodSeconds: $0) } ?? .undesired)])
+        var fields = PodLogFields.of(r.pod, ["action": "undesire"])
+        if let grace { fields["gracePeriodSeconds"] = String(grace) }
+        Log.info("pod no longer desired", fields)
         queue.add(uid)
     }
 

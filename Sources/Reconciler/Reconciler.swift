@@ -53,6 +53,9 @@ public final class Reconciler: PodAPI, Sendable {
 
     public func create(_ request: PodCreateRequests) async throws(PodAPIError) -> CreateStruct { try await intake.create(request) }
     public func delete(_ pod: Pod) async throws(PodAPIError) { try await intake.delete(pod) }
+    public func delete(_ pod: Pod, gracePeriodSeconds: Int64?) async throws(PodAPIError) {
+        try await intake.delete(pod, gracePeriodSeconds: gracePeriodSeconds)
+    }
     public func updateCache(_ pod: Pod) async { intake.updateCache(pod) }
     public func status(_ pods: [Pod]) async -> [PodStatus] { reader.status(pods) }
     public func logs(_ request: LogStruct) async throws(PodAPIError) -> LogStream { try await reader.logs(request) }

@@ -95,7 +95,7 @@ public actor PodController {
                 deleting[p.uid] = (p, .now)
                 Log.info("pod deleting; stopping it on the backend", ["pod": "\(p.pod.namespace)/\(p.pod.name)",
                                                                       "grace": String(p.deletionGracePeriodSeconds ?? 30)])
-                do { try await core.delete(p.pod) } catch {
+                do { try await core.delete(p.pod, gracePeriodSeconds: p.deletionGracePeriodSeconds) } catch {
                     Log.warn("backend delete not recorded; retrying", ["pod": p.pod.name, "error": error.description])
                     deleting[p.uid] = nil
                 }

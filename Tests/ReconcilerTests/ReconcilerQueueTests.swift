@@ -58,6 +58,28 @@ import Providers
         #expect(first.map { Set($0.keys) } == [Fx.uid(7)])
     }
 
+    /// Issue 16: the VK's delete carries the pod's deletionGracePeriodSeconds;
+    /// the backend stop uses it (bounded), not the spec's 120 s; without one, the spec's.
+    @Test(arguments: [(Int64?.some(5), 5), (.some(1 << 40), Int(PodBounds.maxGracePeriodSeconds)), (.some(-3), 0), (nil, 120)])
+    func aDeleteWithItsOwnGracePeriodStopsTheJobWithIt(grace: Int64?, expected: Int) async throws {
+        let p = FaultInjectingProvider(), r = try await make(p)
+        var req = Fx.request(1)
+        req.pod.spec?.terminationGracePeriodSeconds = 120
+        _ = try await r.create(req)
+        await r.tickOnce()                      // creates
+        try await eventually { await r.inFlightCount == 0 && p.mock.jobs.count == 1 }
+        await r.tickOnce()                      // observes it running
+        try await r.delete(req.pod, gracePeriodSeconds: grace)
+        await r.tickOnce()                      // cancels it
+        try await eventually { !p.deleted.isEmpty }
+        #expect(p.deleted.first?.gracePeriodSeconds == expected)
+        if grace != nil {
+            await r.stop()
+            let again = try await make(p, r.settings.dataRoot)   // durable: journaled with the delete
+            #expect(await again.store.record(Fx.uid(1))?.stopGracePeriodSeconds == expected)
+        }
+    }
+
     @Test func theWorkerCreatesAndDeletesWithoutWaitingForAResync() async throws {
         let p = FaultInjectingProvider(), r = try await make(p)   // interval: one hour
         let loop = Task { await r.run() }

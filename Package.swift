@@ -29,30 +29,34 @@ let package = Package(
             pkgConfig: "openssl",
             providers: [.apt(["libssl-dev"])]
         ),
-        // Codable wire types (Kubernetes Pod subset, interLink API shapes). No I/O.
+        // Codable wire types (Kubernetes Pod subset, interLink API shapes), validation,
+        // pure helpers (quantities, RFC 3339). Value types only: no I/O, no threads.
         .target(name: "Model"),
+        // Runtime helpers every module shares: structured logging, blocking threads,
+        // the process environment, whole writes to file descriptors, the Service protocol.
+        .target(name: "Support", dependencies: ["Model"]),
         // Hand-written YAML reader and InterLinkConfig with defaults and env overrides.
-        .target(name: "Config", dependencies: ["Model"]),
+        .target(name: "Config", dependencies: ["Model", "Support"]),
         // The Provider protocol and its implementations: mock, docker, slurm.
         // (KubeClient: the libcurl client the remote provider calls plugins with.)
-        .target(name: "Providers", dependencies: ["Model", "Config", "CShims", "HTTPClient"]),
+        .target(name: "Providers", dependencies: ["Model", "Support", "Config", "CShims", "HTTPClient"]),
         // Desired-state store (journal), observe -> plan -> act loop, status view.
-        .target(name: "Reconciler", dependencies: ["Model", "Providers", "Config"]),
+        .target(name: "Reconciler", dependencies: ["Model", "Support", "Providers", "Config"]),
         // HTTP/1.1 server on POSIX sockets and the interLink API handlers.
-        .target(name: "Server", dependencies: ["Model", "Reconciler", "Config", "CShims", "COpenSSL", "Providers"]),
+        .target(name: "Server", dependencies: ["Model", "Support", "Reconciler", "Config", "CShims", "COpenSSL"]),
         // Generic libcurl HTTP client (TCP, unix socket, TLS, streaming, kept connections).
-        .target(name: "HTTPClient", dependencies: ["CCurl", "Model"]),
+        .target(name: "HTTPClient", dependencies: ["CCurl", "Model", "Support"]),
         // Kubernetes API client: kubeconfig/in-cluster config, QPS limits, retries, watch.
-        .target(name: "KubeClient", dependencies: ["HTTPClient", "Model", "Config"]),
+        .target(name: "KubeClient", dependencies: ["HTTPClient", "Model", "Support", "Config"]),
         // Writes interLink's pod status to the API server's pods/status subresource.
-        .target(name: "StatusPatcher", dependencies: ["KubeClient", "Model", "Reconciler"]),
+        .target(name: "StatusPatcher", dependencies: ["KubeClient", "Model", "Support", "Reconciler"]),
         // Virtual-kubelet mode: node + lease, pods in from the API server, deletions, leader election, kubelet API.
         // The kubelet endpoint's self-signed certificate, made with OpenSSL's API (no openssl CLI in the image).
         .target(name: "CKubeletCert", dependencies: ["COpenSSL"]),
-        .target(name: "VirtualKubelet", dependencies: ["KubeClient", "Model", "Config", "Reconciler", "Server", "Providers", "CKubeletCert"]),
+        .target(name: "VirtualKubelet", dependencies: ["KubeClient", "Model", "Support", "Config", "Reconciler", "Server", "Providers", "CKubeletCert"]),
         .executableTarget(
             name: "interlink",
-            dependencies: ["Model", "Config", "Providers", "Reconciler", "Server", "HTTPClient", "KubeClient", "StatusPatcher", "VirtualKubelet"]
+            dependencies: ["Model", "Support", "Config", "Providers", "Reconciler", "Server", "HTTPClient", "KubeClient", "StatusPatcher", "VirtualKubelet"]
         ),
 
         // The Docker provider's httpGet/tcpSocket probe helper, run inside pod
@@ -63,7 +67,7 @@ let package = Package(
 
         .testTarget(name: "ModelTests", dependencies: ["Model"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "Providers"], resources: [.copy("Corpus")]),
-        .testTarget(name: "ProvidersTests", dependencies: ["Providers", "Model", "Config", "Server", "Reconciler"], resources: [.copy("Golden")]),
+        .testTarget(name: "ProvidersTests", dependencies: ["Providers", "Model", "Support", "Config", "Server", "Reconciler"], resources: [.copy("Golden")]),
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "Providers", "Model", "Config"]),
         .testTarget(name: "ServerTests", dependencies: ["Server", "Reconciler", "Providers", "Model", "Config", "CShims", "HTTPClient"], resources: [.copy("Fixtures")]),
         .testTarget(name: "KubeClientTests", dependencies: ["HTTPClient", "KubeClient", "StatusPatcher", "Providers", "Model", "Config", "Reconciler"]),
@@ -74,6 +78,6 @@ let package = Package(
         // backend is not up (make test always brings them up).
         // VK mode against the contract API server over HTTPS on the mock provider, in process.
         .testTarget(name: "VirtualKubeletTests", dependencies: ["VirtualKubelet", "KubeClient", "StatusPatcher", "Reconciler", "Providers", "Model", "Config", "HTTPClient", "Server"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Model", "Providers", "HTTPClient"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Model", "Support", "Providers", "HTTPClient"]),
     ]
 )

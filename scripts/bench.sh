@@ -49,7 +49,7 @@ echo
 scripts/bench/http.sh "$duration"
 
 echo
-echo "== Reconciler (mock provider, in process) =="
+echo "== Reconciler (mock provider and Slurm provider with fake sbatch/squeue/scancel, in process) =="
 "$bin" bench reconcile --pods "${BENCH_PODS:-100,1000,10000}"
 
 echo

@@ -24,10 +24,6 @@ int cshims_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path)
     return posix_spawn_file_actions_addchdir_np(actions, path);
 }
 
-int cshims_spawn_addclosefrom(posix_spawn_file_actions_t *actions, int from) {
-    return posix_spawn_file_actions_addclosefrom_np(actions, from);
-}
-
 int cshims_spawnattr_defaults(posix_spawnattr_t *attr, int new_process_group) {
     sigset_t all, none;
     sigfillset(&all);
@@ -44,8 +40,6 @@ int cshims_spawnattr_defaults(posix_spawnattr_t *attr, int new_process_group) {
     }
     return posix_spawnattr_setflags(attr, flags);
 }
-
-int cshims_errno(void) { return errno; }
 
 #include <sys/resource.h>
 #include <stdio.h>

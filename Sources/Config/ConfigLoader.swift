@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Model
+import Support
 
 /// Finds, reads and validates InterLinkConfig.yaml. Precedence, lowest first:
 /// the defaults in `InterLinkConfig`, the file, the environment overrides.

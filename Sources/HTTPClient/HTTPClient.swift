@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Model
+import Support
 
 /// An HTTP/1.1 client on libcurl: TCP or a unix socket, TLS with files or
 /// in-memory PEM (kubeconfig `*-data`), bearer tokens, any verb with or

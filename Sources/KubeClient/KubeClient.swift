@@ -1,6 +1,7 @@
 import FoundationEssentials
 import HTTPClient
 import Model
+import Support
 import Synchronization
 
 /// A Kubernetes API client on libcurl. One value per API server: it keeps its

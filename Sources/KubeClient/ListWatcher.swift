@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Model
+import Support
 
 /// An object that can say which resourceVersion it is at (a watch resumes from it).
 public protocol KubeVersioned: Decodable, Sendable {

@@ -29,6 +29,9 @@ public enum PodBounds {
 
     static func clampGrace(_ v: Int64) -> Int64 { min(max(0, v), maxGracePeriodSeconds) }
 
+    /// A grace period from anywhere (a delete's, a journal's): never negative, at most `maxGracePeriodSeconds`.
+    public static func bounded(gracePeriodSeconds v: Int64) -> Int64 { clampGrace(v) }
+
     /// The pod with every clamped number at its bound, and a note per change
     /// (for the log). Numbers Kubernetes refuses are `problem(withNumbersOf:)`'s job.
     public static func clamped(_ pod: Pod) -> (pod: Pod, notes: [String]) {

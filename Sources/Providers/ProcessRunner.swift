@@ -2,6 +2,7 @@ import CShims
 import Dispatch
 import FoundationEssentials
 import Model
+import Support
 import Synchronization
 #if canImport(Glibc)
 import Glibc

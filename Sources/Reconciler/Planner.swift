@@ -104,7 +104,8 @@ public enum Planner {
             if let n = rec.cancelFailures, n > 0, let at = rec.cancelFailedAt,
                now < at.addingTimeInterval(settings.backoff(failures: n)) { return }
             var ref = o.ref; ref.pod = rec.pod
-            if let g = rec.pod.spec?.terminationGracePeriodSeconds { ref.gracePeriodSeconds = Int(clamping: g) }
+            // The delete's grace period, else the spec's; bounded (see `stopGracePeriodSeconds`).
+            ref.gracePeriodSeconds = rec.stopGracePeriodSeconds
             actions.append(.cancel(ref, reason: reason))
         }
         if !rec.desired {

@@ -11,6 +11,10 @@ public protocol PodAPI: Sendable {
     func create(_ request: PodCreateRequests) async throws(PodAPIError) -> CreateStruct
     /// Records the pod as no longer desired; unknown pods are fine (idempotent).
     func delete(_ pod: Pod) async throws(PodAPIError)
+    /// The same, with the deletion's own grace period (Kubernetes'
+    /// `metadata.deletionGracePeriodSeconds`, which the VK's pod watch knows):
+    /// the backend stop uses it instead of the spec's, bounded by `PodBounds`.
+    func delete(_ pod: Pod, gracePeriodSeconds: Int64?) async throws(PodAPIError)
     /// One entry per pod asked for; a pod never created gets empty `containers`.
     func status(_ pods: [Pod]) async -> [PodStatus]
     /// Log bytes of one container; `.notFound` for an unknown pod or container.
@@ -24,6 +28,11 @@ public protocol PodAPI: Sendable {
     func metrics() async -> String
     /// True once the desired state is loaded and the loop has started.
     func isReady() async -> Bool
+}
+
+extension PodAPI {
+    /// A core that does not record deletion grace periods stops with the spec's.
+    public func delete(_ pod: Pod, gracePeriodSeconds: Int64?) async throws(PodAPIError) { try await delete(pod) }
 }
 
 /// Failures the API turns into HTTP status codes.

@@ -42,6 +42,9 @@ public struct PodRecord: Codable, Sendable, Equatable {
     public var cleanupFailures: Int?
     public var cleanupFailedAt: Date?
     public var lastCleanupError: String?
+    /// The delete's own grace period, when it came with one (bounded); else
+    /// the spec's applies. Optional so records written before it still load.
+    public var deletionGracePeriodSeconds: Int64?
 
     public init(request: PodCreateRequests, at now: Date) {
         _request = Boxed(wrappedValue: request); desired = true; attempt = 0; jobID = ""; restartCount = 0
@@ -56,7 +59,15 @@ public struct PodRecord: Codable, Sendable, Equatable {
     /// The reference providers need to stop or read the current job.
     public var jobRef: JobRef {
         JobRef(podUID: uid, namespace: pod.namespace, name: pod.name, jobID: jobID, attempt: attempt,
-               gracePeriodSeconds: Int(clamping: pod.spec?.terminationGracePeriodSeconds ?? 30), pod: pod)
+               gracePeriodSeconds: stopGracePeriodSeconds, pod: pod)
+    }
+
+    /// Seconds a stop of this pod's job may take: the delete's own grace period
+    /// once the pod is deleted with one, else the spec's, both bounded again (a
+    /// record from an older journal was written before the API bounded them).
+    public var stopGracePeriodSeconds: Int {
+        if !desired, let g = deletionGracePeriodSeconds { return Int(clamping: PodBounds.bounded(gracePeriodSeconds: g)) }
+        return Int(clamping: PodBounds.gracePeriodSeconds(of: pod.spec))
     }
 
     public var desiredPod: DesiredPod { DesiredPod(request: request, attempt: attempt) }
@@ -94,6 +105,9 @@ public enum PodEvent: Codable, Sendable, Equatable {
     case desired(PodCreateRequests)
     /// `/delete`: the pod should not exist any more.
     case undesired
+    /// A delete that carries its own grace period (the VK's pod watch): as
+    /// `undesired`, and the stop uses these seconds (already bounded).
+    case undesiredWithin(gracePeriodSeconds: Int64)
     /// The backend accepted (or already had) the job of `attempt`.
     case created(attempt: Int, jobID: String)
     case createFailed(attempt: Int, reason: String, message: String, retryable: Bool)
@@ -128,6 +142,9 @@ extension PodRecord {
         case .desired: break
         case .undesired:
             r.desired = false; if r.deletedAt == nil { r.deletedAt = now }
+        case .undesiredWithin(let g):
+            r.desired = false; if r.deletedAt == nil { r.deletedAt = now }
+            r.deletionGracePeriodSeconds = PodBounds.bounded(gracePeriodSeconds: g)
         case .created(let attempt, let jobID):
             guard attempt == r.attempt else { return r }
             r.jobID = jobID; if r.jobCreatedAt == nil { r.jobCreatedAt = now }

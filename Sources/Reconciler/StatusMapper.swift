@@ -40,12 +40,17 @@ public enum StatusMapper {
             }
         }
         let restarts = Int32(clamping: rec.restartCount)
+        // Written only when different: the containers array is shared with the
+        // observation, and a write copies it (per pod, per resync).
         for i in st.containers.indices {
-            // A provider that restarts containers itself (Docker, kubelet-style)
-            // reports their count and last run; re-creates of lost work count too.
+            // A provider that restarts containers itself (Docker, kubelet-style, and
+            // the Slurm job's supervisor) reports their count and last run; re-creates
+            // of lost work count too. Fields are written only when they change.
             let own = st.containers[i].restartCount
-            if own <= restarts, let last = rec.lastState[st.containers[i].name] { st.containers[i].lastState = last }
-            st.containers[i].restartCount = max(restarts, own)
+            if own <= restarts, let last = rec.lastState[st.containers[i].name], st.containers[i].lastState != last {
+                st.containers[i].lastState = last
+            }
+            if own < restarts { st.containers[i].restartCount = restarts }
         }
         return st
     }

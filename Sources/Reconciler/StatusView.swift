@@ -60,15 +60,44 @@ public final class StatusView: Sendable {
         publish(changes)
     }
 
+    /// Entries written per hold of the lock: a resync that changes every pod
+    /// makes a `/status` reader wait for one slice, not for all of them.
+    static let writeSlice = 256
+
+    /// Sets each entry (nil: removes it); entries equal to what is stored are
+    /// left alone and not published. Replaced values are released after the
+    /// lock is let go.
     public func update(_ changes: [String: PodStatus?]) {
+        guard !changes.isEmpty else { return }
         var changed: [String: PodStatus?] = [:]
-        state.withLock { s in
-            let watched = !s.observers.isEmpty
-            for (k, v) in changes {
-                if watched && s.map[k] != v { changed[k] = .some(v.map { StatusMapper.marked($0, s.marks) }) }
-                s.map[k] = v
+        var slice: [(String, PodStatus?)] = []
+        slice.reserveCapacity(min(changes.count, Self.writeSlice))
+        var replaced: [PodStatus] = []
+        replaced.reserveCapacity(min(changes.count, Self.writeSlice))
+        func write() {
+            state.withLock { s in
+                let watched = !s.observers.isEmpty
+                for (k, v) in slice {
+                    let old: PodStatus?
+                    if let v {
+                        guard s.map[k] != v else { continue }
+                        old = s.map.updateValue(v, forKey: k)
+                    } else {
+                        guard let gone = s.map.removeValue(forKey: k) else { continue }
+                        old = gone
+                    }
+                    if watched { changed[k] = .some(v.map { StatusMapper.marked($0, s.marks) }) }
+                    if let old { replaced.append(old) }
+                }
             }
+            slice.removeAll(keepingCapacity: true)
+            replaced.removeAll(keepingCapacity: true)
         }
+        for (k, v) in changes {
+            slice.append((k, v))
+            if slice.count == Self.writeSlice { write() }
+        }
+        if !slice.isEmpty { write() }
         publish(changed)
     }
 

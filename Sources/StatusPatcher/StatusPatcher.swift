@@ -2,11 +2,15 @@ import FoundationEssentials
 import KubeClient
 import Model
 import Reconciler
+import Support
 import Synchronization
 
-/// Where the patcher reads interLink's pod statuses from: by pod UID.
+/// Where the patcher reads interLink's pod statuses from: by pod UID, once
+/// whole and then as a stream of the entries that changed (nil: the pod is gone).
 public protocol PodStatusSource: Sendable {
     func snapshot() -> [String: PodStatus]
+    /// Changes from the moment of the call on, in the order they were made.
+    func changes() -> AsyncStream<[String: PodStatus?]>
 }
 
 extension StatusView: PodStatusSource {}
@@ -16,9 +20,11 @@ extension StatusView: PodStatusSource {}
 /// backend loss and restarts.
 ///
 /// Contract:
-/// - Changes are seen by comparing snapshots of the status source every
-///   `pollInterval`; a pod whose status changes again before its patch went
-///   out is patched once, with the latest status (counted as coalesced).
+/// - `run()` subscribes to the source's `changes()`, reads its snapshot once
+///   (what changed while the patcher was not running), then only consumes
+///   changes: no polling. A pod whose status changes again before its patch
+///   went out is patched once, with the latest status (counted as coalesced).
+///   A failed patch is retried after `retryDelay` (or at the pod's next change).
 /// - Every pod is read from the API server once first: its UID must be the
 ///   one interLink knows (else it is another pod reusing the name and is left
 ///   alone), its current status is what the next patch is computed against, so
@@ -62,7 +68,8 @@ public actor StatusPatcher {
 
     private let client: KubeClient
     private let source: any PodStatusSource
-    private let pollInterval: Duration
+    private let retryDelay: Duration
+    /// The latest status of each pod, as the source last said.
     private var seen: [String: PodStatus] = [:]
     private var pending: [String: PodStatus] = [:]
     private var order: [String] = []
@@ -70,11 +77,13 @@ public actor StatusPatcher {
     private var recorder = EventRecorder()
     private var metricsValue = Metrics()
     private let metricsBox = Mutex(Metrics())
+    /// Wakes `run()` when work was queued (nil outside `run()`).
+    private var wake: AsyncStream<Void>.Continuation?
 
-    public init(client: KubeClient, source: any PodStatusSource, pollInterval: Duration = .milliseconds(500)) {
+    public init(client: KubeClient, source: any PodStatusSource, retryDelay: Duration = .seconds(1)) {
         self.client = client
         self.source = source
-        self.pollInterval = pollInterval
+        self.retryDelay = retryDelay
     }
 
     /// Safe from any thread, without waiting for the actor.
@@ -99,46 +108,94 @@ public actor StatusPatcher {
     }
 
     public func run() async {
+        // Subscribe before the snapshot, so no change falls between the two
+        // (one seen twice is harmless: it is queued once).
+        let changes = source.changes()
+        resync(source.snapshot())
+        let (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        self.wake = wake
+        // Changes arrive on their own task, so those made while a patch is out
+        // (this actor waits on the API server) coalesce into the queue.
+        let feeder = Task {
+            for await batch in changes { self.receive(batch) }   // on this actor (the task inherits it)
+            wake.finish()
+        }
+        var wakeup = wakeups.makeAsyncIterator()
         while !Task.isCancelled {
-            poll()
             while let uid = order.first, !Task.isCancelled {
                 order.removeFirst()
                 guard let st = pending.removeValue(forKey: uid) else { continue }
                 await patch(uid, st)
-                poll()  // changes made while we waited on the API server coalesce into the queue
             }
-            try? await Task.sleep(for: pollInterval)
+            if await wakeup.next() == nil { break }   // nil: cancelled, or the source ended
         }
+        feeder.cancel()
+        self.wake = nil
     }
 
-    /// One pass of the loop without the wait (tests, bench): queue the
-    /// changes, send them, looking for newer changes after each call.
+    /// One pass without `run()`'s stream (tests, bench): compare a snapshot
+    /// of the source with what was seen, send what changed, and compare again
+    /// after each call (changes made meanwhile coalesce).
     public func flush() async {
-        poll()
+        resync(source.snapshot())
         while let uid = order.first {
             order.removeFirst()
             if let st = pending.removeValue(forKey: uid) { await patch(uid, st) }
-            poll()
+            resync(source.snapshot())
         }
     }
 
-    private func poll() {
-        let now = source.snapshot()
-        // New work in UID order, so one poll's queue does not depend on hashing.
-        let changed = now.filter { seen[$0.key] != $0.value }.sorted { $0.key < $1.key }
-        for (uid, st) in changed {
-            seen[uid] = st
-            if tracks[uid]?.stopped == true { continue }
-            if pending.updateValue(st, forKey: uid) != nil {
-                bump { $0.patchesCoalesced += 1 }
-            } else {
-                order.append(uid)
+    /// Queues what differs between `now` (every status) and what was seen.
+    private func resync(_ now: [String: PodStatus]) {
+        var changes: [String: PodStatus?] = [:]
+        for (uid, st) in now where seen[uid] != st { changes[uid] = .some(st) }
+        for uid in seen.keys where now[uid] == nil { changes[uid] = .some(nil) }
+        enqueue(changes)
+    }
+
+    private func receive(_ batch: [String: PodStatus?]) {
+        enqueue(batch)
+        wake?.yield()
+    }
+
+    private func enqueue(_ changes: [String: PodStatus?]) {
+        // New work in UID order, so one batch's queue does not depend on hashing.
+        for (uid, st) in changes.sorted(by: { $0.key < $1.key }) {
+            guard let st else {
+                seen[uid] = nil; tracks[uid] = nil; pending[uid] = nil
+                recorder.forget(uid: uid)
+                continue
             }
+            guard seen[uid] != st else { continue }
+            seen[uid] = st
+            queue(uid, st)
         }
-        for uid in seen.keys where now[uid] == nil {
-            seen[uid] = nil; tracks[uid] = nil; pending[uid] = nil
-            recorder.forget(uid: uid)
+    }
+
+    private func queue(_ uid: String, _ st: PodStatus) {
+        if tracks[uid]?.stopped == true { return }
+        if pending.updateValue(st, forKey: uid) != nil {
+            bump { $0.patchesCoalesced += 1 }
+        } else {
+            order.append(uid)
         }
+    }
+
+    /// After a failed patch: the pod's latest status again, once `retryDelay`
+    /// has passed (`flush()` sees it on its next snapshot instead).
+    private func retryLater(_ uid: String) {
+        guard wake != nil else { return }
+        let delay = retryDelay
+        Task {
+            try? await Task.sleep(for: delay)
+            self.retry(uid)
+        }
+    }
+
+    private func retry(_ uid: String) {
+        guard let st = seen[uid], pending[uid] == nil else { return }
+        queue(uid, st)
+        wake?.yield()
     }
 
     private func patch(_ uid: String, _ st: PodStatus) async {
@@ -178,15 +235,22 @@ public actor StatusPatcher {
                 t.stopped = true
             } else {
                 bump { $0.patchesFailed += 1 }
-                Log.warn("pod status patch failed; retrying on the next change or poll", ["pod": "\(t.namespace)/\(t.name)", "error": e.description])
-                seen[uid] = nil  // seen again as a change on the next poll
-                t.server = nil   // and read afresh
+                Log.warn("pod status patch failed; retrying", ["pod": "\(t.namespace)/\(t.name)", "error": e.description])
+                failed(uid)
+                t.server = nil   // read afresh before the retry
             }
             tracks[uid] = t
         } catch {
             bump { $0.patchesFailed += 1 }
+            failed(uid)
             tracks[uid] = t
         }
+    }
+
+    /// A patch that did not go through is sent again: by `flush()` at its next
+    /// snapshot (the status counts as unseen), by `run()` after `retryDelay`.
+    private func failed(_ uid: String) {
+        if wake == nil { seen[uid] = nil } else { retryLater(uid) }
     }
 
     private func emitEvents(before: PodStatus?, after: PodStatus, pod: PodRef) async {

@@ -1,6 +1,7 @@
 import CKubeletCert
 import FoundationEssentials
 import Model
+import Support
 
 /// The kubelet endpoint's serving certificate when none is configured: a
 /// self-signed EC P-256 pair made with OpenSSL's API under

@@ -1,6 +1,7 @@
 import FoundationEssentials
 import KubeClient
 import Model
+import Support
 
 /// client-go's leaderelection on a coordination.k8s.io Lease:
 /// - a candidate takes the lease when it has no holder, or when the record it

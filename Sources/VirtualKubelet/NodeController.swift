@@ -2,6 +2,7 @@ import FoundationEssentials
 import KubeClient
 import Model
 import Reconciler
+import Support
 
 /// The Node object and its heartbeat, split the way kubelet splits them: the
 /// Lease in kube-node-lease is renewed every `nodeLeaseRenew` (cheap), the

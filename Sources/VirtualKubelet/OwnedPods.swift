@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Model
+import Support
 import Synchronization
 
 /// The set of pod UIDs the node took from the API server, kept in a small

@@ -2,6 +2,7 @@ import FoundationEssentials
 import KubeClient
 import Model
 import Reconciler
+import Support
 
 /// Pods in and deletions out. Watches the pods bound to this node and treats
 /// the API server as the source of truth:
@@ -94,7 +95,7 @@ public actor PodController {
                 deleting[p.uid] = (p, .now)
                 Log.info("pod deleting; stopping it on the backend", ["pod": "\(p.pod.namespace)/\(p.pod.name)",
                                                                       "grace": String(p.deletionGracePeriodSeconds ?? 30)])
-                do { try await core.delete(p.pod) } catch {
+                do { try await core.delete(p.pod, gracePeriodSeconds: p.deletionGracePeriodSeconds) } catch {
                     Log.warn("backend delete not recorded; retrying", ["pod": p.pod.name, "error": error.description])
                     deleting[p.uid] = nil
                 }

@@ -2,6 +2,7 @@ import FoundationEssentials
 import Model
 import Providers
 import Reconciler
+import Support
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,14 +13,23 @@ import Glibc
 enum Bench {
     static func run(_ args: [String]) async -> Int32 {
         guard args.first == "reconcile" else {
-            printError("usage: interlink bench reconcile [--pods 100,1000,10000]")
+            printError("usage: interlink bench reconcile [--pods 100,1000,10000] [--backend mock,slurm]")
             return 2
         }
         // Thousands of pod actions would otherwise log a line each.
         Log.level = .warn
+        var backends = ReconcilerBenchmark.Backend.allCases
+        if let i = args.firstIndex(of: "--backend"), i + 1 < args.count {
+            let parsed = args[i + 1].split(separator: ",").map { ReconcilerBenchmark.Backend(rawValue: String($0)) }
+            guard !parsed.isEmpty, parsed.allSatisfy({ $0 != nil }) else {
+                printError("interlink bench: --backend takes mock, slurm or both separated by a comma")
+                return 2
+            }
+            backends = parsed.compactMap { $0 }
+        }
         if let i = args.firstIndex(of: "--row"), i + 1 < args.count, let n = Int(args[i + 1]), n > 0 {
             do {
-                let row = try await ReconcilerBenchmark.measure(pods: n)
+                let row = try await ReconcilerBenchmark.measure(pods: n, backend: backends[0])
                 writeStdout(try JSONEncoder().encode(row) + Data("\n".utf8))
                 return 0
             } catch {
@@ -37,17 +47,21 @@ enum Bench {
             counts = parsed
         }
         var rows: [ReconcilerBenchmark.Row] = []
-        for n in counts {
-            do {
-                let r = try await ProcessRunner.run(selfPath(), ["bench", "reconcile", "--row", String(n)], timeout: 1800)
-                guard r.succeeded, let line = r.stdoutText.split(separator: "\n").last else {
-                    printError("interlink bench: the \(n)-pod run failed: \(r.stderrText.suffix(500))")
+        for backend in backends {
+            for n in counts {
+                let what = "the \(n)-pod \(backend.rawValue) run"
+                do {
+                    let r = try await ProcessRunner.run(selfPath(), ["bench", "reconcile", "--row", String(n), "--backend", backend.rawValue],
+                                                        timeout: 1800)
+                    guard r.succeeded, let line = r.stdoutText.split(separator: "\n").last else {
+                        printError("interlink bench: \(what) failed: \(r.stderrText.suffix(500))")
+                        return 1
+                    }
+                    rows.append(try JSONDecoder().decode(ReconcilerBenchmark.Row.self, from: Data(line.utf8)))
+                } catch {
+                    printError("interlink bench: \(what) failed: \(error)")
                     return 1
                 }
-                rows.append(try JSONDecoder().decode(ReconcilerBenchmark.Row.self, from: Data(line.utf8)))
-            } catch {
-                printError("interlink bench: the \(n)-pod run failed: \(error)")
-                return 1
             }
         }
         print(ReconcilerBenchmark.table(rows))

@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Model
+import Support
 
 // Whole, unbuffered writes (followed logs appear at once; no corelibs FileHandle).
 func writeStdout(_ data: Data) { FileDescriptor.writeAll(1, data) }

@@ -6,6 +6,7 @@ import Providers
 import Reconciler
 import Server
 import StatusPatcher
+import Support
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -5,6 +5,7 @@ import Model
 import Providers
 import Reconciler
 import StatusPatcher
+import Support
 
 /// `serve`'s Kubernetes side: the status patcher when `Kubernetes.PatchStatus`
 /// is on (nil otherwise), and the API core with its metrics added.
@@ -30,6 +31,9 @@ struct PodAPIWithPatcherMetrics: PodAPI {
 
     func create(_ request: PodCreateRequests) async throws(PodAPIError) -> CreateStruct { try await core.create(request) }
     func delete(_ pod: Pod) async throws(PodAPIError) { try await core.delete(pod) }
+    func delete(_ pod: Pod, gracePeriodSeconds: Int64?) async throws(PodAPIError) {
+        try await core.delete(pod, gracePeriodSeconds: gracePeriodSeconds)
+    }
     func status(_ pods: [Pod]) async -> [PodStatus] { await core.status(pods) }
     func logs(_ request: LogStruct) async throws(PodAPIError) -> LogStream { try await core.logs(request) }
     func ping() async throws(PodAPIError) -> PingResponse? { try await core.ping() }

@@ -1,5 +1,6 @@
 import Config
 import Model
+import Support
 
 /// What SIGHUP changes without a restart. Only the log level: everything else
 /// (listen address, provider, data root) is bound at start, and the token

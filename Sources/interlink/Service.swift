@@ -1,20 +1,11 @@
 import Dispatch
 import FoundationEssentials
 import Model
+import Support
 import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// A long-running part of the server (after swift-service-lifecycle's
-/// `Service`): `run()` works until its task is cancelled, then finishes what
-/// it has in flight and returns. Returning or throwing on its own means the
-/// service stopped, and the group shuts the others down.
-protocol Service: Sendable {
-    /// For logs ("http", "reconciler", "status-patcher").
-    var name: String { get }
-    func run() async throws
-}
 
 /// Runs services and owns SIGTERM/SIGINT. On a signal (or when any service
 /// ends by itself) it shuts them down one at a time in reverse start order,

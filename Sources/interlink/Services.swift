@@ -3,7 +3,7 @@ import Model
 import Reconciler
 import Server
 import StatusPatcher
-import Synchronization
+import Support
 
 /// The HTTP API as a service: cancelling it stops accepting and drains the
 /// requests in flight (each create is journaled before its 200 goes out).
@@ -20,21 +20,16 @@ struct HTTPServerService: Service {
     }
 }
 
-/// The reconcile loop as a service: cancelling it lets the current tick
-/// finish and closes the journal before `run()` returns.
+/// The reconciler as a service: its loop (`ReconcileLoop`, itself a
+/// `Service`) returns once cancelled, after the tick under way; then the
+/// intake is closed and the journal with it.
 struct ReconcilerService: Service {
     let reconciler: Reconciler
     var name: String { "reconciler" }
 
     func run() async {
-        let stopper = Mutex<Task<Void, Never>?>(nil)
-        await withTaskCancellationHandler {
-            await reconciler.run()
-        } onCancel: {
-            let r = reconciler
-            stopper.withLock { $0 = Task { await r.stop() } }
-        }
-        if let t = stopper.withLock({ $0 }) { await t.value } else { await reconciler.stop() }
+        await reconciler.run()
+        await reconciler.stop()
     }
 }
 

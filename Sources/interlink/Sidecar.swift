@@ -4,6 +4,7 @@ import Model
 import Providers
 import Reconciler
 import Server
+import Support
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -2,6 +2,7 @@ import Config
 import FoundationEssentials
 import Model
 import Reconciler
+import Support
 
 /// `interlink state check|repair [--config PATH]`: inspect or repair the
 /// desired-state journal of the configured `DataRootFolder` (see

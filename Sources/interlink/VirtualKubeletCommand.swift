@@ -7,6 +7,7 @@ import Providers
 import Reconciler
 import Server
 import StatusPatcher
+import Support
 import VirtualKubelet
 #if canImport(Glibc)
 import Glibc

@@ -7,19 +7,38 @@ import Synchronization
 import Testing
 
 /// A status source the test drives: each `snapshot()` answers the next
-/// scripted map (the last one repeats), or the live map when not scripted.
+/// scripted map (the last one repeats), or the live map when not scripted;
+/// `set` also publishes the change to `changes()` subscribers, as StatusView does.
 final class FakeStatusSource: PodStatusSource {
-    private let state = Mutex<(live: [String: PodStatus], script: [[String: PodStatus]])>(([:], []))
-    func set(_ uid: String, _ st: PodStatus?) { state.withLock { $0.live[uid] = st } }
+    private struct State {
+        var live: [String: PodStatus] = [:]
+        var script: [[String: PodStatus]] = []
+        var snapshots = 0
+        var observers: [AsyncStream<[String: PodStatus?]>.Continuation] = []
+    }
+    private let state = Mutex(State())
+    func set(_ uid: String, _ st: PodStatus?) {
+        let observers = state.withLock { s in s.live[uid] = st; return s.observers }
+        for o in observers { o.yield([uid: st]) }
+    }
     func script(_ maps: [[String: PodStatus]]) { state.withLock { $0.script = maps } }
     func snapshot() -> [String: PodStatus] {
         state.withLock { s in
+            s.snapshots += 1
             guard !s.script.isEmpty else { return s.live }
             let next = s.script.count > 1 ? s.script.removeFirst() : s.script[0]
             s.live = next
             return next
         }
     }
+    func changes() -> AsyncStream<[String: PodStatus?]> {
+        let (stream, c) = AsyncStream.makeStream(of: [String: PodStatus?].self)
+        state.withLock { $0.observers.append(c) }
+        return stream
+    }
+    /// How many times the patcher read every status.
+    var snapshotCount: Int { state.withLock { $0.snapshots } }
+    var subscribers: Int { state.withLock { $0.observers.count } }
 }
 
 /// The status patcher against the contract API server: what reaches
@@ -113,6 +132,43 @@ final class FakeStatusSource: PodStatusSource {
         try #require(!files.isEmpty)
         let r = try await ProcessRunner.run("kubernetes-validate", ["--strict", "--quiet"] + files, timeout: 120)
         #expect(r.succeeded, "kubernetes-validate (install it with scripts/install-deps.sh test): \(r.stdoutText) \(r.stderrText)")
+    }
+
+    /// `run()`: one snapshot at start, then only the source's change stream (no
+    /// polling); each change arrives as one patch, in order, and a patch the
+    /// API server refused (500 twice: the client's own retry is spent) is sent
+    /// again by the patcher without another change.
+    @Test func runConsumesChangesWithoutPollingAndRetriesAFailedPatch() async throws {
+        let server = try await ContractServer.start(); defer { server.stop() }
+        try await server.seed([Self.seedPod("web", uid: u1)])
+        let source = FakeStatusSource()
+        source.set(u1, Self.status("web", u1, Self.creating))   // before start: found by the snapshot
+        let patcher = StatusPatcher(client: try client(server), source: source, retryDelay: .milliseconds(50))
+        let run = Task { await patcher.run() }
+        defer { run.cancel() }
+        try await eventually { self.phases(try await self.statusPatches(server), "web") == ["Pending"] }
+        source.set(u1, Self.status("web", u1, Self.running))
+        try await eventually { self.phases(try await self.statusPatches(server), "web") == ["Pending", "Running"] }
+        try await server.inject([["method": "PATCH", "path": "/api/v1/namespaces/default/pods/web/status", "status": 500, "count": 2]])
+        source.set(u1, Self.status("web", u1, Self.exited(0)))
+        try await eventually { self.phases(try await self.statusPatches(server).filter { $0.code == 200 }, "web").last == "Succeeded" }
+        let patches = try await statusPatches(server)
+        #expect(patches.map(\.code).filter { $0 == 500 }.count == 2, "the injected failures were met")
+        #expect(phases(patches.filter { $0.code == 200 }, "web") == ["Pending", "Running", "Succeeded"])
+        #expect(patcher.metrics.patchesFailed == 1)
+        #expect(source.snapshotCount == 1, "run() read the whole source once and then only its changes")
+        run.cancel()
+        await run.value
+        #expect(source.subscribers == 1)
+    }
+
+    /// Polls `condition` (every 5 ms) and fails the test after `timeout` seconds instead of hanging.
+    func eventually(_ timeout: Double = 20, _ condition: () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + .milliseconds(Int64(timeout * 1000))
+        while !(try await condition()) {
+            guard ContinuousClock.now < deadline else { Issue.record("condition not met in \(timeout) s"); throw CancellationError() }
+            try await Task.sleep(for: .milliseconds(5))
+        }
     }
 
     @Test func afterARestartMatchingStatusesAreNotPatchedAgain() async throws {

@@ -1,5 +1,6 @@
 import Config
 import FoundationEssentials
+import Support
 import Testing
 import Model
 @testable import Providers

@@ -67,6 +67,21 @@ import Providers
         #expect(plan([r], []) == [.forget(uid: Fx.uid(1), r.jobRef)])
     }
 
+    /// A pod from a journal written before the API bounded grace periods: its
+    /// raw number never reaches a provider (a year-long or negative stop).
+    @Test(arguments: [(Int64(400 * 86_400), Int(PodBounds.maxGracePeriodSeconds)), (-5, 0), (7, 7)])
+    func theCancelOfAnOldJournalsPodUsesTheBoundedGracePeriod(raw: Int64, expected: Int) {
+        var req = Fx.request(1)
+        req.pod.spec?.terminationGracePeriodSeconds = raw
+        var r = PodRecord(request: req, at: now)
+        r = PodRecord.apply(.created(attempt: 0, jobID: "job-1"), to: r, at: now)!
+        r = PodRecord.apply(.undesired, to: r, at: now)!
+        let a = plan([r], [obs(1)])
+        guard case .cancel(let ref, .undesired)? = a.first else { Issue.record("got \(a)"); return }
+        #expect(ref.gracePeriodSeconds == expected)
+        #expect(r.jobRef.gracePeriodSeconds == expected, "cleanup and logs use the same bound")
+    }
+
     @Test func anUndesiredPodWhoseJobAlreadyFinishedIsForgottenNotCancelledForever() {
         let r = PodRecord.apply(.undesired, to: created(1), at: now)!
         #expect(plan([r], [obs(1, state: .finished)]) == [.forget(uid: Fx.uid(1), r.jobRef)])

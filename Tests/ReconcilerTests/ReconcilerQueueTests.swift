@@ -35,6 +35,51 @@ import Providers
         #expect(p.createCalls(of: Fx.uid(5000)) == 1)
     }
 
+    /// The resync plans every record once; statuses are rebuilt only for pods
+    /// whose observation changed (a steady backend rebuilds none), and only the
+    /// pod that changed is published to the status view's subscribers.
+    @Test func aSteadyResyncPlansEachRecordOnceAndRebuildsOnlyChangedStatuses() async throws {
+        let p = FaultInjectingProvider(), r = try await make(p)
+        try await r.seed((0..<200).map { Fx.request($0) })
+        await r.tickOnce()                      // creates
+        try await eventually { await r.inFlightCount == 0 && p.mock.jobs.count == 200 }
+        await r.tickOnce(); await r.tickOnce()  // observed running, recorded as seen
+        var before = await r.recordsVisited
+        await r.tickOnce()
+        #expect(await r.recordsVisited - before == 200, "a steady resync: one plan per record, no status rebuilt")
+
+        let changes = r.statusView.changes()
+        try await p.mock.delete(JobRef(podUID: Fx.uid(7), namespace: "default", name: "pod-7", jobID: "", attempt: 0))
+        before = await r.recordsVisited
+        await r.tickOnce()                      // pod 7's job is gone: re-created (restartPolicy Always)
+        #expect(await r.recordsVisited - before <= 200 + 4, "the plan, and pod 7's statuses only")
+        var it = changes.makeAsyncIterator()
+        let first = await it.next()
+        #expect(first.map { Set($0.keys) } == [Fx.uid(7)])
+    }
+
+    /// Issue 16: the VK's delete carries the pod's deletionGracePeriodSeconds;
+    /// the backend stop uses it (bounded), not the spec's 120 s; without one, the spec's.
+    @Test(arguments: [(Int64?.some(5), 5), (.some(1 << 40), Int(PodBounds.maxGracePeriodSeconds)), (.some(-3), 0), (nil, 120)])
+    func aDeleteWithItsOwnGracePeriodStopsTheJobWithIt(grace: Int64?, expected: Int) async throws {
+        let p = FaultInjectingProvider(), r = try await make(p)
+        var req = Fx.request(1)
+        req.pod.spec?.terminationGracePeriodSeconds = 120
+        _ = try await r.create(req)
+        await r.tickOnce()                      // creates
+        try await eventually { await r.inFlightCount == 0 && p.mock.jobs.count == 1 }
+        await r.tickOnce()                      // observes it running
+        try await r.delete(req.pod, gracePeriodSeconds: grace)
+        await r.tickOnce()                      // cancels it
+        try await eventually { !p.deleted.isEmpty }
+        #expect(p.deleted.first?.gracePeriodSeconds == expected)
+        if grace != nil {
+            await r.stop()
+            let again = try await make(p, r.settings.dataRoot)   // durable: journaled with the delete
+            #expect(await again.store.record(Fx.uid(1))?.stopGracePeriodSeconds == expected)
+        }
+    }
+
     @Test func theWorkerCreatesAndDeletesWithoutWaitingForAResync() async throws {
         let p = FaultInjectingProvider(), r = try await make(p)   // interval: one hour
         let loop = Task { await r.run() }

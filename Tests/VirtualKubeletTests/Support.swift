@@ -165,7 +165,7 @@ final class VKNode: @unchecked Sendable {  // fields set once in start()
         let vk = VKNode(reconciler: reconciler, node: node, pods: pods, kubelet: kubelet, provider: provider)
         vk.client = client
         try await pods.initialSync()
-        let patcher = StatusPatcher(client: client, source: reconciler.statusView, pollInterval: .milliseconds(100))
+        let patcher = StatusPatcher(client: client, source: reconciler.statusView)
         vk.tasks = [
             Task { await patcher.run() },
             Task { await reconciler.run() },

@@ -12,11 +12,8 @@ int cshims_pipe2_cloexec(int fds[2]);
 int cshims_pidfd_open(pid_t pid);
 // posix_spawn_file_actions_addchdir_np; returns an errno value.
 int cshims_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path);
-// posix_spawn_file_actions_addclosefrom_np; returns an errno value.
-int cshims_spawn_addclosefrom(posix_spawn_file_actions_t *actions, int from);
 // Resets every signal disposition and unblocks all signals in the child.
 int cshims_spawnattr_defaults(posix_spawnattr_t *attr, int new_process_group);
-int cshims_errno(void);
 // Raises the soft RLIMIT_NOFILE to the hard limit (fs.nr_open if unlimited);
 // returns the soft limit now in force (-1 on error), the hard one in *hard_out.
 long cshims_raise_nofile(long *hard_out);

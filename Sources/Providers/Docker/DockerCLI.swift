@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Model
+import Support
 import Synchronization
 
 /// Runs the `docker` CLI (never the Engine API) against one daemon and counts

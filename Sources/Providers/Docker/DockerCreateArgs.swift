@@ -128,15 +128,15 @@ public enum DockerCreateArgs {
         var args: [String] = []
         func pick(_ key: String) -> QuantityString? { c.resources?.limits?[key] ?? c.resources?.requests?[key] }
         if let mem = pick("memory") {
-            let q = try Quantity.parse(mem.text)
+            let q = try Quantity.parseForPod(mem.text)
             if q.bytes > 0 { args.append("--memory=\(q.bytes)") }
         }
         if let cpu = pick("cpu") {
-            let q = try Quantity.parse(cpu.text)
+            let q = try Quantity.parseForPod(cpu.text)
             if q.milliValue > 0 { args.append("--cpus=\(decimalCores(q.milliValue))") }
         }
         if let gpu = pick("nvidia.com/gpu") {
-            let q = try Quantity.parse(gpu.text)
+            let q = try Quantity.parseForPod(gpu.text)
             let count = Quantity.divideRoundingUp(q.milliValue, 1000)
             if count > 0 {
                 guard settings.enableGPU else {

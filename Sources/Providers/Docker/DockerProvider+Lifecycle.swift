@@ -1,3 +1,4 @@
+import Support
 import FoundationEssentials
 import Model
 #if canImport(Glibc)

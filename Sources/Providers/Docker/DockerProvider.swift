@@ -1,6 +1,7 @@
 import Config
 import FoundationEssentials
 import Model
+import Support
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,6 +1,7 @@
 import CShims
 import FoundationEssentials
 import Model
+import Support
 import Synchronization
 #if canImport(Glibc)
 import Glibc

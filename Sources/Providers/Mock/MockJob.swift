@@ -51,6 +51,14 @@ public struct MockJob: Codable, Sendable, Equatable {
         return (mainStart, finishedAt, exitCode)
     }
 
+    /// The first instant after `now` at which `observation(at:)` answers
+    /// differently (a container starts or ends); `distantFuture` once finished.
+    public func nextChange(after now: Date) -> Date {
+        var next = Date.distantFuture
+        for t in [firstStart] + (0...initContainers.count).map(initStart) + [finishedAt] where t > now && t < next { next = t }
+        return next
+    }
+
     /// The job as `observe()` reports it at `now`.
     public func observation(at now: Date) -> JobObservation {
         let inits = initContainers.map { status(of: $0, at: now, isInit: true) }

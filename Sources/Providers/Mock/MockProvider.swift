@@ -25,6 +25,10 @@ public final class MockProvider: Provider {
     public let statePath: String?
     private struct State {
         var jobs: [String: MockJob] = [:]
+        /// Each job's last observation, until its next change: an unchanged job
+        /// is reported with the very same values (no new strings per resync,
+        /// and comparing it with the last one is a pointer check).
+        var seen: [String: (observation: JobObservation, until: Date)] = [:]
         var commands = 0
         var creates = 0
         var observes = 0
@@ -84,7 +88,7 @@ public final class MockProvider: Provider {
                             jobID: "mock-\(pod.uid)-\(pod.attempt)", createdAt: Date(),
                             startDelay: startDelay, runSeconds: run, exitCode: exit,
                             initContainers: pod.pod.initContainers.map(conv), containers: pod.pod.containers.map(conv))
-            s.jobs[k] = j
+            s.jobs[k] = j; s.seen[k] = nil
             return (j, true)
         }
         if isNew { record(put: [job], delete: []) }
@@ -93,14 +97,25 @@ public final class MockProvider: Provider {
 
     public func observe() async throws -> [JobObservation] {
         let now = Date()
-        let jobs = state.withLock { s in s.commands += 1; s.observes += 1; return s.jobs }
-        return jobs.values.map { $0.observation(at: now) }
+        return state.withLock { s in
+            s.commands += 1; s.observes += 1
+            var out: [JobObservation] = []
+            out.reserveCapacity(s.jobs.count)
+            for (k, j) in s.jobs {
+                if let c = s.seen[k], now < c.until { out.append(c.observation); continue }
+                let o = j.observation(at: now)
+                s.seen[k] = (o, j.nextChange(after: now))
+                out.append(o)
+            }
+            return out
+        }
     }
 
     public func delete(_ job: JobRef) async throws {
         let k = Self.key(job.podUID, job.attempt)
         let existed = state.withLock { s in
             s.commands += 1
+            s.seen[k] = nil
             return s.jobs.removeValue(forKey: k) != nil
         }
         if existed { record(put: [], delete: [k]) }
@@ -110,7 +125,7 @@ public final class MockProvider: Provider {
     /// containers) goes with the pod, every attempt of it.
     public func cleanup(_ job: JobRef) async throws {
         let keys = state.withLock { s -> [String] in
-            (0...max(0, job.attempt)).map { Self.key(job.podUID, $0) }.filter { s.jobs.removeValue(forKey: $0) != nil }
+            (0...max(0, job.attempt)).map { Self.key(job.podUID, $0) }.filter { s.seen[$0] = nil; return s.jobs.removeValue(forKey: $0) != nil }
         }
         record(put: [], delete: keys)
     }
@@ -134,7 +149,7 @@ public final class MockProvider: Provider {
 
     /// Forgets every job, as a backend (or sidecar) restart that lost its state would.
     public func forgetAll() {
-        let keys = state.withLock { s in defer { s.jobs = [:] }; return Array(s.jobs.keys) }
+        let keys = state.withLock { s in defer { s.jobs = [:]; s.seen = [:] }; return Array(s.jobs.keys) }
         record(put: [], delete: keys)
     }
 
@@ -142,7 +157,7 @@ public final class MockProvider: Provider {
     public func removeJob(podUID: String) {
         let keys = state.withLock { s -> [String] in
             let ks = s.jobs.filter { $0.value.podUID == podUID }.map(\.key)
-            for k in ks { s.jobs[k] = nil }
+            for k in ks { s.jobs[k] = nil; s.seen[k] = nil }
             return ks
         }
         record(put: [], delete: keys)
@@ -150,7 +165,10 @@ public final class MockProvider: Provider {
 
     /// Adds a job as if someone (an earlier InterLink) had created it.
     public func insert(_ job: MockJob) {
-        state.withLock { $0.jobs[Self.key(job.podUID, job.attempt)] = job }
+        state.withLock { s in
+            let k = Self.key(job.podUID, job.attempt)
+            s.jobs[k] = job; s.seen[k] = nil
+        }
         record(put: [job], delete: [])
     }
 

@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Model
+import Support
 import Synchronization
 #if canImport(Glibc)
 import Glibc

@@ -1,4 +1,5 @@
 import Model
+import Support
 import Synchronization
 
 /// Runs the provider's filesystem work (pod directories live on a filesystem

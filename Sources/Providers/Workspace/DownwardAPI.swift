@@ -64,11 +64,11 @@ public enum DownwardAPI {
         }
         let (kind, resource) = (parts[0], parts[1])
         let divisorText = sel.divisor?.text ?? "1"
-        let divisor = try Quantity.parse(divisorText, for: "divisor of \(context)")
+        let divisor = try Quantity.parseForPod(divisorText, for: "divisor of \(context)")
         guard divisor.milliValue > 0 else { throw .invalidPod("\(context): divisor \"\(divisorText)\" must be positive") }
 
-        let limit = try c.resources?.limits?[resource].map { q throws(ProviderError) in try Quantity.parse(q.text, for: "limits.\(resource) of container \(c.name)") }
-        let request = try c.resources?.requests?[resource].map { q throws(ProviderError) in try Quantity.parse(q.text, for: "requests.\(resource) of container \(c.name)") }
+        let limit = try c.resources?.limits?[resource].map { q throws(ProviderError) in try Quantity.parseForPod(q.text, for: "limits.\(resource) of container \(c.name)") }
+        let request = try c.resources?.requests?[resource].map { q throws(ProviderError) in try Quantity.parseForPod(q.text, for: "requests.\(resource) of container \(c.name)") }
         let value: Quantity
         if kind == "limits" {
             value = limit ?? hostAllocatable(resource)

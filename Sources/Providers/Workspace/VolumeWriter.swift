@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Model
+import Support
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,7 +1,7 @@
 import FoundationEssentials
 import Model
-import Providers
 import Reconciler
+import Support
 
 /// The interLink REST API as the Go virtual kubelet calls it (see WIRE.md):
 /// `/create`, `/delete`, `/status`, `/getLogs`, `/pinglink`, `/updateCache`,

@@ -1,4 +1,5 @@
 import FoundationEssentials
+import Support
 import Synchronization
 import CShims
 import Model

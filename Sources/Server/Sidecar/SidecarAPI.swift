@@ -1,6 +1,7 @@
 import FoundationEssentials
 import Model
 import Reconciler
+import Support
 
 /// The interLink -> plugin API (WIRE.md, "interLink -> plugin"), served by
 /// `interlink sidecar` so that an interLink server (upstream's, or ours with

@@ -1,6 +1,7 @@
 import FoundationEssentials
 import HTTPClient
 import Model
+import Support
 #if canImport(Glibc)
 import Glibc
 #endif

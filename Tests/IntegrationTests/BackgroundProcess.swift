@@ -1,18 +1,19 @@
-import CShims
 import FoundationEssentials
 import Model
+@testable import Providers
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// A long-running child (a server under test, later a sidecar) whose output
 /// goes to a log file. Started with `posix_spawn`, argv only, own process group.
-public final class BackgroundProcess: Sendable {
-    public let pid: pid_t
-    public let logPath: String
+/// Test-only: the product starts its children through `ProcessRunner`.
+final class BackgroundProcess: Sendable {
+    let pid: pid_t
+    let logPath: String
 
     /// Starts `executable` with `arguments`; stdout and stderr are appended to `logPath`.
-    public init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
+    init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
                 logPath: String, workingDirectory: String? = nil) throws(ProcessError) {
         guard let path = ProcessRunner.resolve(executable) else { throw .notFound(executable) }
         let child = try Spawn.start(path, arguments, environment: environment, workingDirectory: workingDirectory) { actions in
@@ -25,11 +26,11 @@ public final class BackgroundProcess: Sendable {
     }
 
     /// Sends `signal` to the process.
-    public func kill(_ signal: Int32 = SIGTERM) { _ = Glibc.kill(pid, signal) }
+    func kill(_ signal: Int32 = SIGTERM) { _ = Glibc.kill(pid, signal) }
 
     /// Waits for the exit and returns the exit code (128+n for signal n), or nil
     /// when it has not exited within `timeout` seconds.
-    public func wait(timeout: Double) async -> Int32? {
+    func wait(timeout: Double) async -> Int32? {
         let deadline = ProcessRunner.monotonicSeconds() + timeout
         while true {
             var status: Int32 = 0
@@ -45,5 +46,5 @@ public final class BackgroundProcess: Sendable {
     }
 
     /// The log so far, for failure messages.
-    public func log() -> String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+    func log() -> String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 }

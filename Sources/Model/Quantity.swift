@@ -1,4 +1,9 @@
-import Model
+/// Why a quantity does not parse: the message names the text and the field.
+public struct QuantityError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
 
 /// A Kubernetes resource quantity (`500m`, `1.5`, `128Mi`, `1G`, `1e3`), parsed
 /// exactly as Kubernetes' `resource.ParseQuantity` does:
@@ -16,19 +21,20 @@ public struct Quantity: Sendable, Equatable, CustomStringConvertible {
 
     public init(milliValue: Int64) { self.milliValue = milliValue }
 
-    /// Throws `ProviderError.invalidPod` naming the bad text. Negative values are
-    /// rejected: every quantity InterLink reads is a resource amount.
-    public static func parse(_ text: String) throws(ProviderError) -> Quantity {
+    /// Throws a `QuantityError` naming the bad text (the providers turn it into
+    /// `ProviderError.invalidPod`). Negative values are rejected: every quantity
+    /// InterLink reads is a resource amount.
+    public static func parse(_ text: String) throws(QuantityError) -> Quantity {
         try parse(text, for: "resource")
     }
 
     /// Parses `text`; `what` names the field in the error ("cpu of container app").
-    public static func parse(_ text: String, for what: String, allowNegative: Bool = false) throws(ProviderError) -> Quantity {
+    public static func parse(_ text: String, for what: String, allowNegative: Bool = false) throws(QuantityError) -> Quantity {
         guard let milli = milliValue(of: text) else {
-            throw .invalidPod("invalid quantity \"\(text)\" for \(what)")
+            throw QuantityError("invalid quantity \"\(text)\" for \(what)")
         }
         if milli < 0 && !allowNegative {
-            throw .invalidPod("invalid quantity \"\(text)\" for \(what): it must not be negative")
+            throw QuantityError("invalid quantity \"\(text)\" for \(what): it must not be negative")
         }
         return Quantity(milliValue: milli)
     }
@@ -44,7 +50,7 @@ public struct Quantity: Sendable, Equatable, CustomStringConvertible {
 
     /// `a / b` rounded up without the `a + b - 1` that overflows near Int64.max
     /// (quantities up to Int64.max milli-units parse).
-    static func divideRoundingUp(_ a: Int64, _ b: Int64) -> Int64 { a / b + (a % b > 0 ? 1 : 0) }
+    public static func divideRoundingUp(_ a: Int64, _ b: Int64) -> Int64 { a / b + (a % b > 0 ? 1 : 0) }
     public var description: String { "\(milliValue)m" }
 
     // MARK: - Grammar

@@ -1,6 +1,7 @@
 import FoundationEssentials
 import Model
 import Providers
+import Support
 
 /// What one backend action came to; turned into durable events by `complete`.
 enum ActionOutcome: Sendable {
@@ -41,10 +42,10 @@ extension Action {
 }
 
 /// The provider calls behind each action, with their metrics and log lines.
-extension Reconciler {
+extension ReconcileLoop {
     static func create(_ rec: PodRecord, _ provider: any Provider, _ metrics: ReconcilerMetrics) async -> ActionOutcome {
         metrics.backendCommand("create"); metrics.action("create")
-        var f = logFields(rec.pod, ["action": "create", "attempt": String(rec.attempt)])
+        var f = PodLogFields.of(rec.pod, ["action": "create", "attempt": String(rec.attempt)])
         do {
             let jobID = try await provider.create(rec.desiredPod)
             f["jobID"] = jobID

@@ -1,11 +1,12 @@
 import FoundationEssentials
+import Model
 import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// Structured logging: one JSON object per line on stderr, quiet by default.
-/// The one piece of I/O in Model, so every module can log the same way.
+/// In Support (not Model, which holds value types only), so every module can log the same way.
 ///
 ///     Log.info("pod created", ["pod": "default/hello", "uid": uid])
 public enum Log {

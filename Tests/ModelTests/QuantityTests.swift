@@ -1,5 +1,5 @@
 import Testing
-@testable import Providers
+@testable import Model
 
 @Suite struct QuantityTests {
     @Test(arguments: [
@@ -39,7 +39,7 @@ import Testing
         if let milli {
             #expect(try Quantity.parse(text).milliValue == milli)
         } else {
-            #expect(throws: ProviderError.invalidPod("invalid quantity \"\(text)\" for resource")) {
+            #expect(throws: QuantityError("invalid quantity \"\(text)\" for resource")) {
                 try Quantity.parse(text)
             }
         }
@@ -48,16 +48,16 @@ import Testing
     @Test(arguments: ["", "1.2.3", "5x", "Mi", "--1", " 1", "1 ", "1 Mi", "1K", "1mi", "e3", "1e", "1e3.5",
                       "1Ki3", ".", "+", "1e99999999999", "１", "0x10", "1_000"])
     func rejectsMalformedText(text: String) {
-        #expect(throws: ProviderError.invalidPod("invalid quantity \"\(text)\" for memory of container app")) {
+        #expect(throws: QuantityError("invalid quantity \"\(text)\" for memory of container app")) {
             try Quantity.parse(text, for: "memory of container app")
         }
     }
 
     @Test func rejectsNegativeResourceAmounts() {
-        #expect(throws: ProviderError.invalidPod("invalid quantity \"-1\" for cpu: it must not be negative")) {
+        #expect(throws: QuantityError("invalid quantity \"-1\" for cpu: it must not be negative")) {
             try Quantity.parse("-1", for: "cpu")
         }
-        #expect(throws: ProviderError.self) { try Quantity.parse("-500m") }
+        #expect(throws: QuantityError.self) { try Quantity.parse("-500m") }
     }
 
     @Test func negativeValuesParseWhenAllowed() throws {
@@ -78,11 +78,11 @@ import Testing
 
     @Test func overlongTextIsRejected() {
         let text = "1" + String(repeating: "0", count: Quantity.maxLength) + "n"
-        #expect(throws: ProviderError.self) { try Quantity.parse(text) }
+        #expect(throws: QuantityError.self) { try Quantity.parse(text) }
     }
 
     @Test func largestRepresentableValueParses() throws {
         #expect(try Quantity.parse("9223372036854775807m").milliValue == Int64.max)
-        #expect(throws: ProviderError.self) { try Quantity.parse("9223372036854775808m") }
+        #expect(throws: QuantityError.self) { try Quantity.parse("9223372036854775808m") }
     }
 }

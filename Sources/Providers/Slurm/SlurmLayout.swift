@@ -34,6 +34,11 @@ struct SlurmLayout: Sendable, Equatable {
     func log(_ container: String) -> String { "\(jobDir)/logs/\(container).log" }
     func startFile(_ container: String) -> String { "\(jobDir)/status/\(container).start" }
     func exitFile(_ container: String) -> String { "\(jobDir)/status/\(container).exit" }
+    /// The supervisor's files: the restart count and previous run, the backoff, the started and ready marks.
+    func lastFile(_ container: String) -> String { "\(jobDir)/status/\(container).last" }
+    func waitingFile(_ container: String) -> String { "\(jobDir)/status/\(container).waiting" }
+    func startedFile(_ container: String) -> String { "\(jobDir)/status/\(container).started" }
+    func readyFile(_ container: String) -> String { "\(jobDir)/status/\(container).ready" }
     func envFile(_ container: String) -> String { "\(jobDir)/env/\(container).env" }
     /// The file bound at the container's `/dev/termination-log` (docker/podman runtimes).
     func terminationLog(_ container: String) -> String { "\(jobDir)/term/\(container)" }
@@ -89,4 +94,7 @@ struct SlurmIndex: Codable, Sendable, Equatable {
     var finalState: String?
     /// Pod flags InterLink ignored or replaced (reported in the observation's message).
     var notes: [String]?
+    /// The script runs the in-job supervisor (`SlurmSupervisor`), so `ready` and
+    /// `started` come from its files; nil for jobs submitted before it existed.
+    var supervised: Bool? = nil
 }

@@ -28,8 +28,8 @@ il_backoff_base=10 il_backoff_max=300 il_backoff_reset=600 il_grace=30
 il_backoff_reason=CrashLoopBackOff
 il_sups=() il_stopping= il_cpid= il_sleep=
 # --- in-job supervisor: probes, lifecycle hooks and restarts as kubelet does them (SlurmSupervisor)
-il_tcp_code='exec 3<>"/dev/tcp/$1/$2" || { echo "dial tcp $1:$2: connection refused"; exit 1; }'
-il_http_code='h=$1 p=$2 path=$3; shift 3; exec 3<>"/dev/tcp/$h/$p" || { echo "Get http://$h:$p$path: connection refused"; exit 1; }; { printf '\''GET %s HTTP/1.0\r\nHost: %s:%s\r\nUser-Agent: kube-probe/interlink\r\nAccept: */*\r\n'\'' "$path" "$h" "$p"; while [ $# -ge 2 ]; do printf '\''%s: %s\r\n'\'' "$1" "$2"; shift 2; done; printf '\''Connection: close\r\n\r\n'\''; } >&3; IFS='\'' '\'' read -r v c r <&3; case ${c:-} in [23][0-9][0-9]) exit 0 ;; esac; echo "HTTP probe failed with statuscode: ${c:-none}"; exit 1'
+il_tcp_code='{ exec 3<>"/dev/tcp/$1/$2"; } 2>/dev/null || { echo "dial tcp $1:$2: connection refused"; exit 1; }'
+il_http_code='h=$1 p=$2 path=$3; shift 3; { exec 3<>"/dev/tcp/$h/$p"; } 2>/dev/null || { echo "Get http://$h:$p$path: connection refused"; exit 1; }; { printf '\''GET %s HTTP/1.0\r\nHost: %s:%s\r\nUser-Agent: kube-probe/interlink\r\nAccept: */*\r\n'\'' "$path" "$h" "$p"; while [ $# -ge 2 ]; do printf '\''%s: %s\r\n'\'' "$1" "$2"; shift 2; done; printf '\''Connection: close\r\n\r\n'\''; } >&3; IFS='\'' '\'' read -r v c r <&3; case ${c:-} in [23][0-9][0-9]) exit 0 ;; esac; echo "HTTP probe failed with statuscode: ${c:-none}"; exit 1'
 il_https_code='h=$1 p=$2 path=$3; shift 3; command -v curl >/dev/null || { echo "HTTPS probes need curl on the compute node, which is not installed"; exit 1; }; a=(); while [ $# -ge 2 ]; do a+=(-H "$1: $2"); shift 2; done; c=$(curl -sk -o /dev/null -w '\''%{http_code}'\'' "${a[@]}" "https://$h:$p$path"); case $c in [23][0-9][0-9]) exit 0 ;; esac; echo "HTTPS probe failed with statuscode: $c"; exit 1'
 # il_handle TIMEOUT IDX KIND ARGS...: one probe or hook handler; its output explains a failure.
 il_handle() { local t=$1 idx=$2 kind=$3 pid; shift 3; local -a to=() pre=(); [ "$t" -gt 0 ] && to=(timeout -k 1 "$t"); if [ "$kind" != exec ] && [ "$kind" != sleep ] && declare -p "il_w_$idx" >/dev/null 2>&1; then local -n w=il_w_$idx; pid=$("${w[0]}" inspect -f '{{.State.Pid}}' "${w[1]}" 2>/dev/null); [ "${pid:-0}" -gt 0 ] 2>/dev/null || { echo "container ${w[1]} is not running"; return 1; }; pre=(nsenter -n -t "$pid" --); fi; case $kind in exec) "${to[@]}" "$@" ;; tcp) "${to[@]}" "${pre[@]}" /bin/bash -c "$il_tcp_code" il-probe "$@" ;; http) if [ "$1" = HTTPS ]; then shift; "${to[@]}" "${pre[@]}" /bin/bash -c "$il_https_code" il-probe "$@"; else shift; "${to[@]}" "${pre[@]}" /bin/bash -c "$il_http_code" il-probe "$@"; fi ;; sleep) sleep "$1" ;; esac; local rc=$?; [ "$rc" -eq 124 ] && echo "timed out after ${t}s"; return "$rc"; }
@@ -63,10 +63,16 @@ il_sups=($!); il_wait $! || exit $?
 il_sups=()
 # container main
 il_c_1=(unshare -m --propagation private -- /bin/bash -c 'while [ "$1" != -- ]; do if [ -d "$1" ]; then mkdir -p "$2"; else mkdir -p "$(dirname "$2")" && touch "$2"; fi && mount --bind "$1" "$2" || exit 126; if [ "$3" = ro ]; then mount -o remount,bind,ro "$2" || exit 126; fi; shift 3; done; shift; exec "$@"' il-mount /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data /data rw -- env -C /data -- GREETING=hello 'QUOTED=it'\''s "here"' sh -c 'echo hello world')
-il_check_mounts main /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555 /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data && il_supervise 1 main always '' &
+il_p_1_startup=(0 2 1 1 30 tcp 127.0.0.1 8080)
+il_p_1_liveness=(5 10 2 1 3 exec unshare -m --propagation private -- /bin/bash -c 'while [ "$1" != -- ]; do if [ -d "$1" ]; then mkdir -p "$2"; else mkdir -p "$(dirname "$2")" && touch "$2"; fi && mount --bind "$1" "$2" || exit 126; if [ "$3" = ro ]; then mount -o remount,bind,ro "$2" || exit 126; fi; shift 3; done; shift; exec "$@"' il-mount /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data /data rw -- env -C /data -- GREETING=hello 'QUOTED=it'\''s "here"' cat /data/alive)
+il_p_1_readiness=(0 10 1 2 3 http HTTP 127.0.0.1 8080 /healthz X-Probe 'it'\''s $(ready)')
+il_h_1_postStart=(exec unshare -m --propagation private -- /bin/bash -c 'while [ "$1" != -- ]; do if [ -d "$1" ]; then mkdir -p "$2"; else mkdir -p "$(dirname "$2")" && touch "$2"; fi && mount --bind "$1" "$2" || exit 126; if [ "$3" = ro ]; then mount -o remount,bind,ro "$2" || exit 126; fi; shift 3; done; shift; exec "$@"' il-mount /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data /data rw -- env -C /data -- GREETING=hello 'QUOTED=it'\''s "here"' sh -c 'echo up > /data/alive')
+il_h_1_preStop=(sleep 3)
+il_check_mounts main /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555 /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data && il_supervise 1 main always startup,liveness,readiness,postStart,preStop &
 il_sups+=($!)
 # container sidecar
 il_c_2=(env -- sleep 1)
-il_supervise 2 sidecar always '' &
+il_h_2_preStop=(http HTTPS 127.0.0.1 8443 /quit)
+il_supervise 2 sidecar always preStop &
 il_sups+=($!)
 il_wait_all "${il_sups[@]}"

@@ -147,9 +147,8 @@ enum UpstreamPending {
 
     static let pending: [UpstreamAcceptanceTests.Backend: [String: String]] = [
         .docker: ["090-probes.yaml": probes, "115-lifecycle-hooks.yaml": hooks],
-        .slurmDocker: ["090-probes.yaml": probes, "115-lifecycle-hooks.yaml": hooks],
-        .slurmNone: ["090-probes.yaml": probes, "115-lifecycle-hooks.yaml": hooks,
-                     // Not a bug: runtime none runs commands on the node, so there is no image
+        // Slurm runs probes and hooks in the job (SlurmSupervisor).
+        .slurmNone: [// Not a bug: runtime none runs commands on the node, so there is no image
                      // entrypoint; the pod fails with that reason, as issue 13.5 asks.
                      "095-default-entrypoint.yaml": "runtime none has no image entrypoint/cmd (refused with a clear reason, by design)"],
     ]

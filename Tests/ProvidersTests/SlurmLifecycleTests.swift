@@ -264,3 +264,45 @@ final class SlurmLifecycleTests {
         #expect(SlurmSupervisor.policyWord(.never, isInit: true) == "never")
     }
 }
+
+private let dockerHost = ProcessInfo.processInfo.environment["INTERLINK_TEST_DOCKER_HOST"]
+
+/// The same supervisor with runtime docker: exec probes and hooks through
+/// `docker exec`, network probes inside the container's network namespace.
+@Suite(.serialized, .enabled(if: slurmConf != nil && dockerHost != nil, "needs INTERLINK_TEST_SLURM_CONF and INTERLINK_TEST_DOCKER_HOST"))
+final class SlurmDockerLifecycleTests {
+    let root = SlurmFixtures.tempDir("dlife")
+    let base = SlurmLifecycleTests()
+    deinit { try? FileManager.default.removeItem(atPath: root) }
+
+    func provider() -> SlurmProvider {
+        var c = InterLinkConfig()
+        c.containerRuntime = "docker"
+        c.dockerHost = dockerHost
+        c.dataRootFolder = root
+        c.instanceName = "il-dlife"
+        c.slurmRestartBackoffSeconds = 1
+        return SlurmProvider(config: c, environment: ["SLURM_CONF": slurmConf ?? ""])
+    }
+
+    @Test func probesAndHooksReachTheContainerAndAFailedLivenessRestartsIt() async throws {
+        let p = provider()
+        var web = Container(name: "web", image: DockerTest.image,
+                            command: ["sh", "-c", "mkdir -p /w && echo ok > /w/index.html && exec httpd -f -p 8080 -h /w"])
+        web.readinessProbe = Probe(httpGet: HTTPGetAction(path: "/index.html", port: .int(8080)), periodSeconds: 1)
+        web.startupProbe = Probe(tcpSocket: TCPSocketAction(port: .int(8080)), periodSeconds: 1, failureThreshold: 30)
+        web.livenessProbe = Probe(exec: ExecAction(command: ["cat", "/tmp/alive"]), periodSeconds: 1, failureThreshold: 1)
+        web.lifecycle = Lifecycle(postStart: LifecycleHandler(exec: ExecAction(command: ["sh", "-c", "touch /tmp/alive"])))
+        var dying = Container(name: "dying", image: DockerTest.image, command: ["sleep", "300"])
+        dying.livenessProbe = Probe(exec: ExecAction(command: ["sh", "-c", "echo gone; exit 1"]), periodSeconds: 1, failureThreshold: 1)
+        let d = base.pod([web, dying], restartPolicy: "Always", grace: 2)
+        let id = try await p.create(d)
+        let ready = try await base.waitFor(p, d.uid, seconds: 120) { $0.containers.first?.ready == true }
+        #expect(ready?.containers.first?.started == true, "\(String(describing: ready))")
+        let restarted = try await base.waitFor(p, d.uid, seconds: 60) { ($0.containers.last?.restartCount ?? 0) >= 2 }
+        let last = try #require(restarted?.containers.last?.lastState.terminated)
+        #expect(last.message?.contains("Liveness probe failed: gone") == true, "\(last)")
+        #expect(restarted?.containers.first?.restartCount == 0)   // the healthy one was left alone
+        try await base.stop(p, d, id)
+    }
+}

@@ -92,6 +92,33 @@ final class SlurmLifecycleTests {
         #expect(o?.containers.first?.restartCount == 0)
     }
 
+    @Test func aFailedInitContainerRestartsUnderOnFailureAndTheMainOneRunsAfterIt() async throws {
+        let p = provider()
+        let marker = "\(root)/init-\(UUID().uuidString)"
+        let initC = Container(name: "setup", image: "none",
+                              command: ["sh", "-c", "if [ -e \"$0\" ]; then exit 0; fi; touch \"$0\"; exit 7", marker])
+        var d = pod([Container(name: "main", image: "none", command: ["echo", "main ran"])], restartPolicy: "OnFailure")
+        d.request.pod.spec?.initContainers = [initC]
+        _ = try await p.create(d)
+        let o = try await waitFor(p, d.uid) { $0.state == .finished }
+        let setup = try #require(o?.initContainers.first)
+        #expect(setup.restartCount == 1 && setup.lastState.terminated?.exitCode == 7)
+        #expect(setup.state.terminated?.exitCode == 0)
+        #expect(o?.containers.first?.state.terminated?.exitCode == 0)
+    }
+
+    @Test func aProbeThatOutlivesItsTimeoutFails() async throws {
+        let p = provider()
+        var c = Container(name: "c", image: "none", command: ["sleep", "300"])
+        c.livenessProbe = Probe(exec: ExecAction(command: ["sleep", "30"]), timeoutSeconds: 1, periodSeconds: 1, failureThreshold: 1)
+        let d = pod([c], restartPolicy: "Always", grace: 2)
+        let id = try await p.create(d)
+        let o = try await waitFor(p, d.uid) { ($0.containers.first?.restartCount ?? 0) >= 1 }
+        #expect(o?.containers.first?.lastState.terminated?.message?.contains("Liveness probe failed: timed out after 1s") == true,
+                "\(String(describing: o?.containers.first?.lastState))")
+        try await stop(p, d, id)
+    }
+
     @Test func readinessExecProbeFlipsReady() async throws {
         let p = provider()
         let flag = "\(root)/ready-\(UUID().uuidString)"

@@ -206,6 +206,38 @@ final class SlurmLifecycleTests {
         try await stop(p, d, id)
     }
 
+    @Test func anHTTPSProbeGoesThroughCurlAndItsHeadersArrive() async throws {
+        let p = provider()
+        let port = freePort()
+        let dir = "\(root)/tls-\(port)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let cert = try await ProcessRunner.run("/usr/bin/openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                                                                    "-keyout", "\(dir)/key.pem", "-out", "\(dir)/cert.pem"])
+        #expect(cert.succeeded, "\(cert.stderrText)")
+        // Answers 200 only when the probe's header arrived, and records each request's header.
+        let server = """
+        import http.server, ssl, sys
+        d, port = sys.argv[1], int(sys.argv[2])
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                open(d + "/seen", "a").write(self.headers.get("X-Token", "none") + "\\n")
+                self.send_response(200 if self.headers.get("X-Token") == "s3cret" and self.path == "/ok" else 500)
+                self.end_headers()
+        s = http.server.HTTPServer(("127.0.0.1", port), H)
+        c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); c.load_cert_chain(d + "/cert.pem", d + "/key.pem")
+        s.socket = c.wrap_socket(s.socket, server_side=True)
+        s.serve_forever()
+        """
+        var c = Container(name: "tls", image: "none", command: ["python3", "-c", server, dir, String(port)])
+        c.readinessProbe = Probe(httpGet: HTTPGetAction(path: "/ok", port: .int(port), scheme: "HTTPS",
+                                                        httpHeaders: [HTTPHeader(name: "X-Token", value: "s3cret")]), periodSeconds: 1)
+        let d = pod([c], restartPolicy: "Always")
+        let id = try await p.create(d)
+        #expect(try await waitFor(p, d.uid, seconds: 30) { $0.containers.first?.ready == true } != nil)
+        #expect(FileManager.default.contents(atPath: "\(dir)/seen").map { String(decoding: $0, as: UTF8.self) }?.contains("s3cret\n") == true)
+        try await stop(p, d, id)
+    }
+
     @Test func postStartRunsAfterStartAndAFailingOneKillsTheContainer() async throws {
         let p = provider()
         let out = "\(root)/post-\(UUID().uuidString)"

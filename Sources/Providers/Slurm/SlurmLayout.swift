@@ -9,7 +9,8 @@ import Model
 /// attempt holding `job.sh`, Slurm's `job.out`, and for each container
 /// `logs/<name>.log` (timestamped lines), `status/<name>.start` (RFC 3339 start
 /// time) and `status/<name>.exit` (`<code> <finishedAt>`, then optional reason
-/// and message lines). The job's comment (`SlurmJobMark`) lets one squeue call
+/// and message lines), plus the in-job supervisor's `<name>.last`, `.waiting`,
+/// `.started` and `.ready` (see `SlurmSupervisor`). The job's comment (`SlurmJobMark`) lets one squeue call
 /// find every job of this instance after any restart; the job name
 /// `<instance>.<uid>.<attempt>` is for people reading squeue (and for jobs
 /// submitted before the comment existed). Neither depends on the pod's name, so

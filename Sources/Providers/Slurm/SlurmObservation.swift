@@ -104,6 +104,10 @@ struct ContainerFiles: Sendable, Equatable {
 /// finished with each container's own exit code; containers without an exit file
 /// or killed by the end of the job take the reason of the Slurm state: TIMEOUT and
 /// DEADLINE -> `DeadlineExceeded`, OUT_OF_MEMORY -> `OOMKilled`, others by name.
+/// Jobs under the in-job supervisor (`SlurmIndex.supervised`) also report
+/// `restartCount` and `lastState` from `.last`, `waiting` (`CrashLoopBackOff`)
+/// from `.waiting`, and `ready`/`started` from their marks; older jobs count a
+/// running container as ready and started.
 enum SlurmObservation {
     static let liveStates: Set<String> = ["RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", "STOPPED",
                                           "SIGNALING", "RESIZING", "REQUEUED", "REQUEUE_FED", "REQUEUE_HOLD", "STAGE_OUT"]

@@ -8,7 +8,8 @@
 # whole root filesystem on a vfs-backed daemon.
 ARG BASE=interlink-base:bookworm
 FROM ${BASE}
-# rootfs/ holds usr/local/bin/interlink and etc/interlink/InterLinkConfig.yaml.
+# rootfs/ holds usr/local/bin/interlink (and interlink-probe, the Docker provider's
+# probe helper) and etc/interlink/InterLinkConfig.yaml.
 COPY rootfs/ /
 ARG CONTENT=unknown
 LABEL org.opencontainers.image.title="interlink" interlink.content="${CONTENT}"

@@ -15,7 +15,8 @@ deps:
 
 build: deps
 	$(SWIFT) build -c release --product interlink
-	@echo "built .build/release/interlink"
+	$(SWIFT) build -c release --product interlink-probe
+	@echo "built .build/release/interlink (and interlink-probe, the Docker probe helper it runs beside)"
 
 run: build
 	.build/release/interlink serve --config $(CONFIG)

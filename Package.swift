@@ -9,6 +9,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "interlink", targets: ["interlink"]),
+        .executable(name: "interlink-probe", targets: ["interlink-probe"]),
         // For the separate fuzzing package in Fuzz/ (built with -sanitize=fuzzer); not for users.
         .library(name: "InterLinkFuzzable", targets: ["Model", "Config", "Providers", "Server"]),
     ],
@@ -53,6 +54,12 @@ let package = Package(
             name: "interlink",
             dependencies: ["Model", "Config", "Providers", "Reconciler", "Server", "HTTPClient", "KubeClient", "StatusPatcher", "VirtualKubelet"]
         ),
+
+        // The Docker provider's httpGet/tcpSocket probe helper, run inside pod
+        // containers by `docker exec`: C, linked statically so it needs nothing
+        // from the image.
+        .executableTarget(name: "interlink-probe", path: "Sources/interlink-probe",
+                          linkerSettings: [.unsafeFlags(["-static-executable"])]),
 
         .testTarget(name: "ModelTests", dependencies: ["Model"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "Providers"], resources: [.copy("Corpus")]),

@@ -50,11 +50,15 @@ fi
 log "swift build -c release --static-swift-stdlib"
 swift build -c release --static-swift-stdlib --product interlink >"$work/swift-build.log" 2>&1 \
   || { grep -E 'error' "$work/swift-build.log" | head -20 >&2; exit 1; }
+# The Docker provider's probe helper (static C), found beside the executable.
+swift build -c release --product interlink-probe >>"$work/swift-build.log" 2>&1 \
+  || { grep -E 'error' "$work/swift-build.log" | head -20 >&2; exit 1; }
 
 ctx="$(mktemp -d "$work/context.XXXXXX")"
 trap 'rm -rf "$ctx"' EXIT
 mkdir -p "$ctx/rootfs/usr/local/bin" "$ctx/rootfs/etc/interlink"
 cp .build/release/interlink "$ctx/rootfs/usr/local/bin/interlink"
+cp .build/release/interlink-probe "$ctx/rootfs/usr/local/bin/interlink-probe"
 cp kustomizations/base/InterLinkConfig.yaml "$ctx/rootfs/etc/interlink/InterLinkConfig.yaml"
 cp Dockerfile "$ctx/Dockerfile"
 # Same base, binary, config and Dockerfile as the image we have: nothing to do.

@@ -41,6 +41,8 @@ struct ConfigReader {
         "DockerPath": { r, n, c throws(ConfigError) in c.dockerPath = try r.string(n, "DockerPath") },
         "DockerHost": { r, n, c throws(ConfigError) in c.dockerHost = try r.string(n, "DockerHost") },
         "DockerNetwork": { r, n, c throws(ConfigError) in c.dockerNetwork = try r.string(n, "DockerNetwork") },
+        "DockerProbeHelper": { r, n, c throws(ConfigError) in c.dockerProbeHelper = try r.string(n, "DockerProbeHelper") },
+        "DockerRestartBackoffSeconds": { r, n, c throws(ConfigError) in c.dockerRestartBackoffSeconds = try r.int(n, "DockerRestartBackoffSeconds", 1...300) },
         "AllowHostPath": { r, n, c throws(ConfigError) in c.allowHostPath = try r.bool(n, "AllowHostPath") },
         "EnableGPU": { r, n, c throws(ConfigError) in c.enableGPU = try r.bool(n, "EnableGPU") },
         "ContainerRuntime": { r, n, c throws(ConfigError) in c.containerRuntime = try r.oneOf(n, "ContainerRuntime", InterLinkConfig.containerRuntimes) },

@@ -54,6 +54,12 @@ public struct InterLinkConfig: Sendable, Equatable {
     public var dockerHost: String? = nil
     /// `--network` for pod containers.
     public var dockerNetwork = "bridge"
+    /// The static `interlink-probe` helper (httpGet/tcpSocket probes and hooks run it
+    /// inside containers); empty: the one next to the running executable.
+    public var dockerProbeHelper = ""
+    /// First wait before a kubelet-style container restart (doubling to 300 s).
+    /// Kubernetes' is 10 s; tests make it short.
+    public var dockerRestartBackoffSeconds = 10
     public var allowHostPath = false
     public var enableGPU = false
 

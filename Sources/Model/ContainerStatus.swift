@@ -98,6 +98,11 @@ public enum PodPhase: String, Sendable, Codable, CaseIterable {
             return containers.contains { ($0.state.terminated?.exitCode ?? 0) != 0 } ? .failed : .succeeded
         }
         if containers.contains(where: { $0.state.running != nil }) { return .running }
+        // Kubelet's rule: a container waiting out its restart backoff has run and
+        // will run again, so the pod is Running, not Pending.
+        if containers.contains(where: { $0.state.waiting?.reason == "CrashLoopBackOff" && $0.lastState.terminated != nil }) {
+            return .running
+        }
         return .pending
     }
 }

@@ -72,14 +72,21 @@ public struct JobObservation: Sendable, Equatable, Codable {
     /// the main containers. Filled by `observe` (which only observes), acted on
     /// only by the planner's `.advance` action, so the loop has one place that acts.
     public var dueToStart: [String] = []
+    /// Containers (by Kubernetes name) whose restart is due now, or that must be
+    /// killed first (a failed liveness or startup probe, a failed postStart hook):
+    /// kubelet-style restarts within the incarnation. The planner answers with a
+    /// `.create` of the same attempt, which the provider treats as "make the
+    /// incarnation whole again" (idempotent, re-checked against the backend).
+    public var restartDue: [String] = []
 
     public init(podUID: String, namespace: String = "", name: String = "", jobID: String, attempt: Int = 0,
                 state: JobState, containers: [ContainerStatus] = [], initContainers: [ContainerStatus] = [],
-                message: String? = nil, interruption: String? = nil, dueToStart: [String] = []) {
+                message: String? = nil, interruption: String? = nil, dueToStart: [String] = [],
+                restartDue: [String] = []) {
         self.podUID = podUID; self.namespace = namespace; self.name = name; self.jobID = jobID
         self.attempt = attempt; self.state = state; self.containers = containers
         self.initContainers = initContainers; self.message = message; self.interruption = interruption
-        self.dueToStart = dueToStart
+        self.dueToStart = dueToStart; self.restartDue = restartDue
     }
 
     public var ref: JobRef {

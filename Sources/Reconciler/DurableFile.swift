@@ -72,11 +72,19 @@ enum DurableFile {
 
     /// Opens `path` and takes an exclusive, non-blocking flock on it (released
     /// when the descriptor closes, also when the process dies).
-    static func lock(_ path: String) throws(ReconcilerError) -> Int32 {
+    /// How long `lock` waits for a holder that is letting go. A flock belongs to
+    /// the open file description, so a child the process is spawning at that
+    /// moment (between clone and exec, before CLOEXEC applies) holds it a little
+    /// after `close`; so does a previous server that is still exiting.
+    static let lockWaitSeconds: Double = 3
+
+    static func lock(_ path: String, wait: Double = lockWaitSeconds) throws(ReconcilerError) -> Int32 {
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         if fd < 0 { throw err(path, "open") }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+        let deadline = ContinuousClock.now + .milliseconds(Int(wait * 1000))
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let busy = errno == EWOULDBLOCK
+            if busy && ContinuousClock.now < deadline { usleep(20_000); continue }
             close(fd)
             if busy { throw .io(path: path, message: "another InterLink process is using this state directory") }
             throw err(path, "flock")

@@ -140,7 +140,8 @@ public enum Planner {
         }
         if let o = current {
             if rec.failed != nil { cancel(o, .failed); return actions }
-            actions += observed(rec, o, now: now, settings: settings, advanceNotBefore: advanceNotBefore)
+            actions += observed(rec, o, now: now, settings: settings, advanceNotBefore: advanceNotBefore,
+                                fresh: absenceIsKnown)
         } else if rec.failed == nil && rec.terminal == nil {
             if absenceIsKnown || rec.jobID.isEmpty { actions += missing(rec, now: now, settings: settings) }
         }
@@ -149,7 +150,7 @@ public enum Planner {
 
     /// The current attempt is in the backend: adopt its id, note it alive or finished.
     static func observed(_ rec: PodRecord, _ o: JobObservation, now: Date, settings: ReconcilerSettings,
-                         advanceNotBefore: [String: Date] = [:]) -> [Action] {
+                         advanceNotBefore: [String: Date] = [:], fresh: Bool = true) -> [Action] {
         var out: [Action] = []
         if rec.jobID != o.jobID { out.append(.record(uid: rec.uid, .created(attempt: o.attempt, jobID: o.jobID))) }
         switch o.state {
@@ -175,6 +176,16 @@ public enum Planner {
                 var ref = rec.jobRef
                 ref.jobID = o.jobID
                 out.append(.advance(ref, ids: o.dueToStart))
+            }
+            // A container restart is due within the incarnation (kubelet-style, the
+            // provider decided it from the backend): `create` of the same attempt
+            // makes the incarnation whole again. Only on a fresh observation (the
+            // resync): the event path's may predate the restart it would repeat.
+            if fresh && !o.restartDue.isEmpty && rec.terminal == nil {
+                let backedOff = rec.createFailures > 0 && rec.lastError.map {
+                    now < $0.at.addingTimeInterval(settings.backoff(failures: rec.createFailures))
+                } ?? false
+                if !backedOff { out.append(.create(uid: rec.uid, attempt: rec.attempt)) }
             }
         }
         return out

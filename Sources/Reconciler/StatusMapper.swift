@@ -41,8 +41,11 @@ public enum StatusMapper {
         }
         let restarts = Int32(clamping: rec.restartCount)
         for i in st.containers.indices {
-            st.containers[i].restartCount = restarts
-            if let last = rec.lastState[st.containers[i].name] { st.containers[i].lastState = last }
+            // A provider that restarts containers itself (Docker, kubelet-style)
+            // reports their count and last run; re-creates of lost work count too.
+            let own = st.containers[i].restartCount
+            if own <= restarts, let last = rec.lastState[st.containers[i].name] { st.containers[i].lastState = last }
+            st.containers[i].restartCount = max(restarts, own)
         }
         return st
     }

@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Model
+import Providers
 import Reconciler
 import Server
 
@@ -12,9 +13,14 @@ public struct KubeletAPI: Sendable {
     let view: StatusView
     let nodeName: String
     let startTime: String
+    let usage: UsageCache?
 
-    public init(core: any PodAPI, view: StatusView, nodeName: String) {
+    /// `usage`: the provider, when it can measure its containers (Docker); its
+    /// numbers fill `/stats/summary`, refreshed at most every `usageMaxAge` seconds.
+    public init(core: any PodAPI, view: StatusView, nodeName: String, usage: (any UsageReporting)? = nil,
+                usageMaxAge: Double = 10) {
         self.core = core; self.view = view; self.nodeName = nodeName; self.startTime = RFC3339.now()
+        self.usage = usage.map { UsageCache(source: $0, maxAge: usageMaxAge) }
     }
 
     public var handler: HTTPHandler { { req in await self.handle(req) } }
@@ -25,7 +31,7 @@ public struct KubeletAPI: Sendable {
         switch parts.first {
         case "healthz": return .text(200, "ok")
         case "pods": return json(podList())
-        case "stats" where parts.count == 2 && parts[1] == "summary": return json(summary())
+        case "stats" where parts.count == 2 && parts[1] == "summary": return json(summary(await usage?.current() ?? []))
         case "containerLogs" where parts.count == 4:
             return await logs(namespace: parts[1], pod: parts[2], container: parts[3], query: req.query ?? "")
         default: return .error(404, "no such kubelet endpoint: \(req.path.prefix(200))")
@@ -90,22 +96,42 @@ public struct KubeletAPI: Sendable {
         })
     }
 
-    /// kubelet's stats/v1alpha1 Summary. The backends report no CPU, memory
-    /// or filesystem usage, so those members are absent (the metrics pipeline
-    /// reads absent as unknown) rather than made-up numbers; what is known
-    /// (which pods and containers run, since when) is filled in.
+    /// kubelet's stats/v1alpha1 Summary. CPU and memory come from the provider
+    /// where it measures them (Docker's `docker stats`); where it does not (Slurm,
+    /// the mock, a container not running) those members are absent, which the
+    /// metrics pipeline reads as unknown, rather than made-up numbers. What is
+    /// always known (which pods and containers run, since when) is filled in.
     struct Summary: Encodable {
         struct Node: Encodable { var nodeName: String; var startTime: String }
-        struct Container: Encodable { var name: String; var startTime: String? }
-        struct PodStats: Encodable { var podRef: PodRef; var startTime: String?; var containers: [Container] }
+        struct CPU: Encodable { var time: String; var usageNanoCores: UInt64 }
+        struct Memory: Encodable { var time: String; var usageBytes: UInt64; var workingSetBytes: UInt64 }
+        struct Container: Encodable { var name: String; var startTime: String?; var cpu: CPU?; var memory: Memory? }
+        struct PodStats: Encodable {
+            var podRef: PodRef; var startTime: String?; var containers: [Container]; var cpu: CPU?; var memory: Memory?
+        }
         var node: Node; var pods: [PodStats]
     }
 
-    func summary() -> Summary {
+    func summary(_ measured: [ContainerUsage] = []) -> Summary {
+        var byContainer: [String: ContainerUsage] = [:]
+        for u in measured { byContainer[u.podUID + "/" + u.container] = u }
         let pods = view.snapshot().values.sorted { $0.UID < $1.UID }.map { st -> Summary.PodStats in
-            let cs = st.containers.map { c in Summary.Container(name: c.name, startTime: c.state.running?.startedAt ?? c.state.terminated?.startedAt) }
+            let cs = st.containers.map { c -> Summary.Container in
+                let running = c.state.running != nil
+                let u = running ? byContainer[st.UID + "/" + c.name] : nil
+                return Summary.Container(name: c.name, startTime: c.state.running?.startedAt ?? c.state.terminated?.startedAt,
+                                         cpu: u.flatMap { u in u.cpuNanoCores.map { Summary.CPU(time: u.time, usageNanoCores: $0) } },
+                                         memory: u.flatMap { u in u.memoryBytes.map { Summary.Memory(time: u.time, usageBytes: $0, workingSetBytes: $0) } })
+            }
+            // A pod's total is known only when every running container's is.
+            let live = cs.filter { c in st.containers.first { $0.name == c.name }?.state.running != nil }
+            let cpu: Summary.CPU? = live.isEmpty || live.contains { $0.cpu == nil } ? nil
+                : Summary.CPU(time: live[0].cpu!.time, usageNanoCores: live.reduce(0) { $0 + $1.cpu!.usageNanoCores })
+            let mem: Summary.Memory? = live.isEmpty || live.contains { $0.memory == nil } ? nil
+                : { let b = live.reduce(UInt64(0)) { $0 + $1.memory!.usageBytes }
+                    return Summary.Memory(time: live[0].memory!.time, usageBytes: b, workingSetBytes: b) }()
             return Summary.PodStats(podRef: PodRef(name: st.name, namespace: st.namespace, uid: st.UID),
-                                    startTime: cs.compactMap(\.startTime).min(), containers: cs)
+                                    startTime: cs.compactMap(\.startTime).min(), containers: cs, cpu: cpu, memory: mem)
         }
         return Summary(node: .init(nodeName: nodeName, startTime: startTime), pods: pods)
     }
@@ -132,5 +158,29 @@ public struct KubeletAPI: Sendable {
             } else { bytes.append(b) }
         }
         return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// The provider's last usage sample, shared by concurrent `/stats/summary`
+/// requests: a sample costs the backend about a second (`docker stats`), and
+/// metrics scrapers ask every 15 s or so. A failed sample reads as unknown.
+actor UsageCache {
+    let source: any UsageReporting
+    let maxAge: Double
+    private var last: (at: Date, value: [ContainerUsage])?
+    private var inFlight: Task<[ContainerUsage], Never>?
+
+    init(source: any UsageReporting, maxAge: Double) { self.source = source; self.maxAge = maxAge }
+
+    func current() async -> [ContainerUsage] {
+        if let last, Date().timeIntervalSince(last.at) < maxAge { return last.value }
+        if let inFlight { return await inFlight.value }
+        let source = self.source
+        let task = Task { (try? await source.usage()) ?? [] }
+        inFlight = task
+        let value = await task.value
+        last = (Date(), value)
+        inFlight = nil
+        return value
     }
 }

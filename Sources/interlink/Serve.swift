@@ -51,24 +51,8 @@ enum Serve {
             return fail("cannot load desired state from \(config.dataRootFolder): \(error)", code: 1)
         }
 
-        var http = HTTPServerConfig(listen: listen)
-        http.maxBodyBytes = config.maxBodyBytes
-        http.readTimeoutSeconds = config.readTimeoutSeconds
-        http.bodyTimeoutSeconds = config.bodyTimeoutSeconds
-        // Raise the descriptor limit first, then cap connections at what it leaves room for.
-        let descriptors = DescriptorLimit.raiseToHard()
-        http.maxConnections = descriptors.map { DescriptorLimit.connectionCap(configured: config.maxConnections, descriptors: $0) }
-            ?? config.maxConnections
-        if http.maxConnections < config.maxConnections {
-            Log.warn("MaxConnections lowered to fit the descriptor limit",
-                     ["configured": String(config.maxConnections), "cap": String(http.maxConnections),
-                      "RLIMIT_NOFILE": descriptors.map(String.init) ?? "?"])
-        }
-        if config.tls.enabled {
-            let files = TLSContext.Files(certFile: config.tls.certFile, keyFile: config.tls.keyFile,
-                                         caCertFile: config.tls.caCertFile.isEmpty ? nil : config.tls.caCertFile)
-            do { http.tls = try TLSContext(files: files) } catch { return fail(error.description, code: 2) }
-        }
+        var http: HTTPServerConfig
+        do { http = try httpConfig(config, listen: listen, tls: true) } catch { return fail(error.description, code: 2) }
         let patcher: StatusPatcher?
         do { patcher = try ServeKubernetes.statusPatcher(config, environment: env, source: reconciler.statusView) } catch {
             return fail(error.description, code: 2)
@@ -118,6 +102,31 @@ enum Serve {
             throw ConfigError(path: "InterlinkPort", line: nil, message: "\(c.interlinkPort) is not a TCP port")
         }
         return .tcp(host: host, port: c.interlinkPort)
+    }
+
+    /// The HTTP settings every front door (serve, vk, sidecar) takes from the
+    /// config: limits and timeouts, the descriptor limit raised to its hard
+    /// value with the connection cap derived from it, and TLS when `tls`.
+    static func httpConfig(_ config: InterLinkConfig, listen: ListenAddress, tls: Bool) throws(TLSError) -> HTTPServerConfig {
+        var http = HTTPServerConfig(listen: listen)
+        http.maxBodyBytes = config.maxBodyBytes
+        http.readTimeoutSeconds = config.readTimeoutSeconds
+        http.bodyTimeoutSeconds = config.bodyTimeoutSeconds
+        // Raise the descriptor limit first, then cap connections at what it leaves room for.
+        let descriptors = DescriptorLimit.raiseToHard()
+        http.maxConnections = descriptors.map { DescriptorLimit.connectionCap(configured: config.maxConnections, descriptors: $0) }
+            ?? config.maxConnections
+        if http.maxConnections < config.maxConnections {
+            Log.warn("MaxConnections lowered to fit the descriptor limit",
+                     ["configured": String(config.maxConnections), "cap": String(http.maxConnections),
+                      "RLIMIT_NOFILE": descriptors.map(String.init) ?? "?"])
+        }
+        if tls && config.tls.enabled {
+            let files = TLSContext.Files(certFile: config.tls.certFile, keyFile: config.tls.keyFile,
+                                         caCertFile: config.tls.caCertFile.isEmpty ? nil : config.tls.caCertFile)
+            http.tls = try TLSContext(files: files)
+        }
+        return http
     }
 
     static func fail(_ message: String, code: Int32) -> Int32 {

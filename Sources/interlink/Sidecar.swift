@@ -81,12 +81,12 @@ enum Sidecar {
             return Serve.fail("cannot load desired state from \(config.dataRootFolder): \(error)", code: 1)
         }
 
-        var http = HTTPServerConfig(listen: listen)
-        http.maxBodyBytes = config.maxBodyBytes
-        http.readTimeoutSeconds = config.readTimeoutSeconds
-        http.maxConnections = config.maxConnections
+        // The plugin API is plain HTTP (the server in front dials it so, as upstream's does); the rest as `serve`.
+        var http: HTTPServerConfig
+        do { http = try Serve.httpConfig(config, listen: listen, tls: false) } catch { return Serve.fail(error.description, code: 2) }
         let api = SidecarAPI(core: reconciler, auth: config.sidecarTokenFile.map { TokenAuthenticator(path: $0) },
                              observed: { reconciler.hasObserved })
+        http.headCheck = api.headCheck
         let server = HTTPServer(config: http, handler: api.handler)
         do { try server.start() } catch { return Serve.fail("cannot listen on \(listen): \(error)", code: 1) }
 

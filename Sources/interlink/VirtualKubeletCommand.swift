@@ -65,16 +65,8 @@ enum VirtualKubeletCommand {
         let core: any PodAPI = PodAPIWithPatcherMetrics(core: reconciler, patcher: patcher)
 
         // REST API, as `serve` has it.
-        var http = HTTPServerConfig(listen: listen)
-        http.maxBodyBytes = config.maxBodyBytes
-        http.readTimeoutSeconds = config.readTimeoutSeconds
-        http.bodyTimeoutSeconds = config.bodyTimeoutSeconds
-        http.maxConnections = config.maxConnections
-        if config.tls.enabled {
-            let files = TLSContext.Files(certFile: config.tls.certFile, keyFile: config.tls.keyFile,
-                                         caCertFile: config.tls.caCertFile.isEmpty ? nil : config.tls.caCertFile)
-            do { http.tls = try TLSContext(files: files) } catch { return Serve.fail(error.description, code: 2) }
-        }
+        var http: HTTPServerConfig
+        do { http = try Serve.httpConfig(config, listen: listen, tls: true) } catch { return Serve.fail(error.description, code: 2) }
         let api = InterLinkAPI(core: core, auth: config.vkTokenFile.map { TokenAuthenticator(path: $0) })
         http.headCheck = api.headCheck
         let rest = HTTPServer(config: http, handler: api.handler)
@@ -93,7 +85,8 @@ enum VirtualKubeletCommand {
             kubeletHTTP.tls = try TLSContext(files: TLSContext.Files(certFile: certFile, keyFile: keyFile,
                                                                      caCertFile: vk.kubeletCAFile.isEmpty ? nil : vk.kubeletCAFile))
         } catch { return Serve.fail("kubelet TLS: \(error.description)", code: 2) }
-        let kubelet = HTTPServer(config: kubeletHTTP, handler: KubeletAPI(core: core, view: reconciler.statusView, nodeName: settings.nodeName).handler)
+        let kubelet = HTTPServer(config: kubeletHTTP, handler: KubeletAPI(core: core, view: reconciler.statusView, nodeName: settings.nodeName,
+                                                                                     usage: provider as? any UsageReporting).handler)
 
         let node = NodeController(client: client, core: core, settings: settings)
         let pods = PodController(client: client, core: core, view: reconciler.statusView, nodeName: settings.nodeName,

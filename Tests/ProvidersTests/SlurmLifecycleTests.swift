@@ -304,15 +304,22 @@ final class SlurmLifecycleTests {
 
 /// The script's backoff arithmetic is kubelet's (`KubeletRestart`), so shell and Swift cannot drift.
 @Suite struct SlurmSupervisorScriptTests {
-    @Test func theScriptsBackoffIsKubeletRestartsForEveryStreak() async throws {
+    @Test(arguments: [10, 1, 3])
+    func theScriptsBackoffAndItsMessageAreKubeletRestarts(base: Int) async throws {
         let pod = Pod(metadata: ObjectMeta(name: "p", namespace: "ns", uid: "u"), spec: PodSpec(containers: []))
-        let sup = SlurmSupervisor(runtime: try SlurmContainerCommand(config: SlurmFixtures.config(runtime: "none"), annotations: [:]),
-                                  config: SlurmFixtures.config(runtime: "none"), pod: pod)
-        let program = (sup.settings + SlurmSupervisor.helpers + ["for s in $(seq 1 12); do il_backoff \"$s\"; done"]).joined(separator: "\n")
+        var config = SlurmFixtures.config(runtime: "none")
+        config.slurmRestartBackoffSeconds = base
+        let sup = SlurmSupervisor(runtime: try SlurmContainerCommand(config: config, annotations: [:]), config: config, pod: pod)
+        let program = (sup.settings + SlurmSupervisor.helpers
+            + [#"for s in $(seq 1 12); do b=$(il_backoff "$s"); echo "$b back-off $(il_godur "$b") restarting failed container=c$il_pod_suffix"; done"#])
+            .joined(separator: "\n")
         let r = try await SlurmFixtures.bash(["-c", program])
         #expect(r.succeeded, "\(r.stderrText)")
-        let got = r.stdoutText.split(separator: "\n").map { Int($0) }
-        #expect(got == (1...12).map { KubeletRestart.backoffSeconds(streak: $0) })
+        let want = (1...12).map { streak in
+            let b = KubeletRestart.backoffSeconds(streak: streak, base: base)
+            return "\(b) \(KubeletRestart.backoffMessage(seconds: b, container: "c", pod: "p", namespace: "ns", uid: "u"))"
+        }
+        #expect(r.stdoutText.split(separator: "\n").map(String.init) == want)
         #expect(sup.settings[0].contains("il_backoff_reset=\(KubeletRestart.backoffResetSeconds)"))
     }
 

@@ -1,3 +1,4 @@
+import Dispatch
 import FoundationEssentials
 import Testing
 import Model
@@ -19,6 +20,32 @@ import Glibc
         #expect(all[Fx.uid(1)]?.jobID == "j1")
         #expect(all[Fx.uid(2)]?.desired == false)
         #expect(all[Fx.uid(1)]?.request == Fx.request(1))
+    }
+
+    @Test func aSecondStoreOnAnOpenDirectoryIsRefusedWithOneClearLine() async throws {
+        let dir = Fx.tempDir()
+        let s1 = try DesiredStore(directory: dir + "/state")
+        do {
+            _ = try DesiredStore(directory: dir + "/state")
+            Issue.record("a second writer opened the same state directory")
+        } catch {
+            #expect("\(error)".contains("another InterLink process is using this state directory"), "\(error)")
+        }
+        await s1.close()
+        #expect(throws: Never.self) { _ = try DesiredStore(directory: dir + "/state") }
+    }
+
+    @Test func aHolderThatLetsGoShortlyAfterIsWaitedFor() async throws {
+        // As a previous server still exiting, or a child spawned at the moment of
+        // close (it shares the lock's open file description until its exec).
+        let dir = Fx.tempDir()
+        try DurableFile.makeDirectory(dir + "/state")
+        let holder = open(dir + "/state/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        #expect(flock(holder, LOCK_EX | LOCK_NB) == 0)
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.4) { _ = Glibc.close(holder) }
+        let s = try DesiredStore(directory: dir + "/state")
+        #expect(await s.all().isEmpty)
+        await s.close()
     }
 
     @Test func aTornLastRecordIsDroppedAndTheRestKept() async throws {

@@ -10,16 +10,31 @@ import Testing
 struct HTTPAuthBeforeBodyTests {
     static let uid = "0f8c2a5e-3b1d-4c7a-9e2f-1a2b3c4d5e6f"
 
-    func withAPI(configure: (inout HTTPServerConfig) -> Void = { _ in },
+    /// The two front doors that take a bearer token: the VK's API and the plugin API of `interlink sidecar`.
+    enum FrontDoor: String, CaseIterable, CustomTestStringConvertible {
+        case vk, sidecar
+        var testDescription: String { rawValue }
+    }
+
+    func withAPI(_ door: FrontDoor = .vk, configure: (inout HTTPServerConfig) -> Void = { _ in },
                  _ body: (HTTPServer, Int) async throws -> Void) async throws {
         let dir = TestHTTPServer.tempDir()
         let tokenPath = dir + "/token"
         try "s3cret\n".write(toFile: tokenPath, atomically: true, encoding: .utf8)
-        let api = InterLinkAPI(core: FakeCore(knownUIDs: [Self.uid]), auth: TokenAuthenticator(path: tokenPath))
+        let core = FakeCore(knownUIDs: [Self.uid])
+        let (headCheck, handler): (HTTPHeadCheck, HTTPHandler)
+        switch door {
+        case .vk:
+            let api = InterLinkAPI(core: core, auth: TokenAuthenticator(path: tokenPath))
+            (headCheck, handler) = (api.headCheck, api.handler)
+        case .sidecar:
+            let api = SidecarAPI(core: core, auth: TokenAuthenticator(path: tokenPath))
+            (headCheck, handler) = (api.headCheck, api.handler)
+        }
         try await TestHTTPServer.with(configure: { c in
-            c.headCheck = api.headCheck
+            c.headCheck = headCheck
             configure(&c)
-        }, handler: api.handler) { server, port in try await body(server, port) }
+        }, handler: handler) { server, port in try await body(server, port) }
         try? FileManager.default.removeItem(atPath: dir)
     }
 
@@ -56,9 +71,9 @@ struct HTTPAuthBeforeBodyTests {
         }
     }
 
-    @Test("a missing or wrong token gets 401 JSON at once, without the body being sent")
-    func wrongTokenIs401BeforeTheBody() async throws {
-        try await withAPI(configure: { $0.readTimeoutSeconds = 60; $0.bodyTimeoutSeconds = 120 }) { _, port in
+    @Test("a missing or wrong token gets 401 JSON at once, without the body being sent", arguments: FrontDoor.allCases)
+    func wrongTokenIs401BeforeTheBody(door: FrontDoor) async throws {
+        try await withAPI(door, configure: { $0.readTimeoutSeconds = 60; $0.bodyTimeoutSeconds = 120 }) { _, port in
             for token in [nil, "wrong"] as [String?] {
                 let c = try await RawHTTPClient.connect(port: port)
                 try await c.send(announcedHead(token: token))

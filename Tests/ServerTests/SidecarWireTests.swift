@@ -51,6 +51,35 @@ struct SidecarWireTests {
         #expect(got.projectedvolumesmaps?.first?.data?["token"] == "eyJhbGciOiJSUzI1NiJ9.e30.sig")
     }
 
+    @Test func createClampsThePodsUnboundedNumbersAsTheVKsAPIDoes() async throws {
+        // The plugin API is a front door too: a grace period of 3,000,000 s must not
+        // reach the providers (it aborted the Docker provider's delete once).
+        var body = try #require(try JSONSerialization.jsonObject(with: Fixture.data("plugin-create.json")) as? [String: Any])
+        var pod = try #require(body["pod"] as? [String: Any])
+        var spec = try #require(pod["spec"] as? [String: Any])
+        spec["terminationGracePeriodSeconds"] = 3_000_000
+        pod["spec"] = spec; body["pod"] = pod
+        let core = FakeCore()
+        let r = await SidecarAPI(core: core, auth: nil).handle(upstream("POST", "/create", try JSONSerialization.data(withJSONObject: body)))
+        #expect(r.status == 200, "\(bodyText(r))")
+        let got = try #require(core.calls.withLock { $0.created.first })
+        #expect(got.pod.spec?.terminationGracePeriodSeconds == PodBounds.maxGracePeriodSeconds)
+    }
+
+    @Test func createRefusesABadQuantityAsTheVKsAPIDoes() async throws {
+        var body = try #require(try JSONSerialization.jsonObject(with: Fixture.data("plugin-create.json")) as? [String: Any])
+        var pod = try #require(body["pod"] as? [String: Any])
+        var spec = try #require(pod["spec"] as? [String: Any])
+        var containers = try #require(spec["containers"] as? [[String: Any]])
+        containers[0]["resources"] = ["limits": ["memory": "12 parsecs"]]
+        spec["containers"] = containers; pod["spec"] = spec; body["pod"] = pod
+        let core = FakeCore()
+        let r = await SidecarAPI(core: core, auth: nil).handle(upstream("POST", "/create", try JSONSerialization.data(withJSONObject: body)))
+        #expect(r.status == 400)
+        #expect(bodyText(r).contains("memory"), "\(bodyText(r))")
+        #expect(core.calls.withLock { $0.created.isEmpty })
+    }
+
     @Test func createWithKeysSpeltAsGoAlsoAcceptsGivesTheSameRequest() async throws {
         let core = FakeCore()
         let api = SidecarAPI(core: core, auth: nil)

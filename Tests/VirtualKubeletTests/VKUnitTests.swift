@@ -9,7 +9,7 @@ import Server
 import StatusPatcher
 import Synchronization
 import Testing
-import VirtualKubelet
+@testable import VirtualKubelet
 
 /// A core whose backend can be switched off: ping fails while it is down.
 final class SwitchableCore: PodAPI {
@@ -76,6 +76,52 @@ struct VKUnitTests {
         // The certificate is its own CA; verification includes the IP SAN.
         let r = try await HTTPClient().send(HTTPClientRequest(url: "https://127.0.0.1:\(server.boundPort!)/healthz", caFile: cert))
         #expect(r.status == 200)
+    }
+
+    /// A backend that measures: fixed numbers, and a count of how often it was asked.
+    final class MeasuringBackend: UsageReporting {
+        let asked = Mutex(0)
+        let sample: [ContainerUsage]
+        init(_ sample: [ContainerUsage]) { self.sample = sample }
+        func usage() async throws -> [ContainerUsage] {
+            asked.withLock { $0 += 1 }
+            try await Task.sleep(for: .milliseconds(200))  // as `docker stats` samples
+            return sample
+        }
+    }
+
+    @Test func statsSummaryCarriesTheBackendsNumbersAndLeavesTheUnmeasuredOut() async throws {
+        let view = StatusView()
+        let running = ContainerState.running(since: "2026-12-01T10:00:00Z")
+        view.set("uid-a", PodStatus(name: "a", UID: "uid-a", namespace: "ns", containers: [
+            ContainerStatus(name: "web", state: running), ContainerStatus(name: "side", state: running)]))
+        view.set("uid-b", PodStatus(name: "b", UID: "uid-b", namespace: "ns", containers: [
+            ContainerStatus(name: "only", state: running)]))
+        let t = "2026-12-01T10:05:00Z"
+        let backend = MeasuringBackend([
+            ContainerUsage(podUID: "uid-a", container: "web", cpuNanoCores: 250_000_000, memoryBytes: 10 << 20, time: t),
+            ContainerUsage(podUID: "uid-a", container: "side", cpuNanoCores: 50_000_000, memoryBytes: 2 << 20, time: t),
+        ])
+        let api = KubeletAPI(core: SwitchableCore(), view: view, nodeName: "vk-stats", usage: backend, usageMaxAge: 60)
+        // Scrapers asking at once share one sample.
+        async let r1 = api.handle(HTTPRequest(method: "GET", target: "/stats/summary"))
+        async let r2 = api.handle(HTTPRequest(method: "GET", target: "/stats/summary"))
+        let (first, second) = await (r1, r2)
+        #expect(first.status == 200 && second.status == 200)
+        #expect(backend.asked.withLock { $0 } == 1)
+        guard case .bytes(let body) = first.body else { Issue.record("not a JSON body"); return }
+        let sum = try JSONSerialization.jsonObject(with: body) as? [String: Any] ?? [:]
+        let pods = sum["pods"] as? [[String: Any]] ?? []
+        let a = try #require(pods.first { $0[path: "podRef.name"] as? String == "a" })
+        #expect(a[path: "cpu.usageNanoCores"] as? Int == 300_000_000)
+        #expect(a[path: "memory.workingSetBytes"] as? Int == 12 << 20)
+        let web = (a["containers"] as? [[String: Any]] ?? []).first { $0["name"] as? String == "web" }
+        #expect(web?[path: "cpu.usageNanoCores"] as? Int == 250_000_000)
+        #expect(web?[path: "memory.time"] as? String == t)
+        // Pod b's container was not measured: unknown, not zero.
+        let b = try #require(pods.first { $0[path: "podRef.name"] as? String == "b" })
+        #expect(b["cpu"] == nil && b["memory"] == nil)
+        #expect((b["containers"] as? [[String: Any]])?.first?["cpu"] == nil)
     }
 
     @Test func virtualKubeletSectionParsesWithDefaultsAndRefusesBadValues() throws {

@@ -7,11 +7,15 @@ public struct DockerSettings: Sendable, Equatable {
     public var network: String
     public var allowHostPath: Bool
     public var enableGPU: Bool
+    /// First wait before a container restart (`KubeletRestart`, 10 s unless configured).
+    public var restartBackoffSeconds: Int
 
     public init(instanceName: String = "interlink", network: String = "bridge",
-                allowHostPath: Bool = false, enableGPU: Bool = false) {
+                allowHostPath: Bool = false, enableGPU: Bool = false,
+                restartBackoffSeconds: Int = KubeletRestart.initialBackoffSeconds) {
         self.instanceName = instanceName; self.network = network
         self.allowHostPath = allowHostPath; self.enableGPU = enableGPU
+        self.restartBackoffSeconds = restartBackoffSeconds
     }
 }
 
@@ -33,6 +37,12 @@ public struct DockerContainerPlan: Sendable {
     /// The image's own `USER` (empty: root), when the image is local; needed to honour
     /// `runAsGroup` without `runAsUser` (Docker's `--user` takes no group alone).
     public var imageUser: String?
+    /// Which run of the container this is (0, then one more per restart) and the
+    /// backoff streak before it: labels observe derives restarts from.
+    public var restart: Int = 0
+    public var backoffStreak: Int = 0
+    /// Probes and hooks, stamped as a label when there are any.
+    public var lifecycle: DockerLifecycleSpec? = nil
 
     public init(container: Container, isInit: Bool, index: Int, count: Int,
                 environment: [(name: String, value: String)], mounts: [Mount], imageIsLocal: Bool,
@@ -65,7 +75,7 @@ public enum DockerCreateArgs {
                                settings: DockerSettings) throws(ProviderError) -> DockerCreateCommand {
         let c = plan.container
         let name = DockerNaming.containerName(namespace: pod.namespace, podName: pod.name, uid: pod.uid,
-                                              container: c.name, attempt: pod.attempt)
+                                              container: c.name, attempt: pod.attempt, restart: plan.restart)
         var args = ["create", "--name=\(name)"]
         let labels: [(String, String)] = [
             (DockerLabel.managed, settings.instanceName), (DockerLabel.podUID, pod.uid),
@@ -73,6 +83,8 @@ public enum DockerCreateArgs {
             (DockerLabel.container, c.name), (DockerLabel.attempt, String(pod.attempt)),
             (DockerLabel.isInit, plan.isInit ? "true" : "false"), (DockerLabel.index, String(plan.index)),
             (DockerLabel.count, String(plan.count)),
+            (DockerLabel.restart, String(plan.restart)), (DockerLabel.backoffStreak, String(plan.backoffStreak)),
+            (DockerLabel.restartPolicy, pod.pod.restartPolicy.rawValue),
         ]
         args += labels.map { "--label=\($0.0)=\($0.1)" }
         let subPaths = plan.mounts.compactMap(\.subPath)
@@ -83,6 +95,7 @@ public enum DockerCreateArgs {
                 args.append("--label=\(DockerLabel.subPaths)=\(String(decoding: json, as: UTF8.self))")
             }
         }
+        if let spec = plan.lifecycle?.label() { args.append("--label=\(DockerLabel.lifecycle)=\(spec)") }
         args.append("--network=\(settings.network)")
         if DockerNaming.isDNSLabel(pod.name) { args.append("--hostname=\(pod.name)") }
         args.append(plan.imageIsLocal || c.imagePullPolicy == "Never" ? "--pull=never" : "--pull=missing")

@@ -33,6 +33,24 @@ public struct DockerContainerRecord: Sendable, Equatable {
     public var subPaths: [SubPathMount] = []
     /// What the container wrote to its termination-message file (filled by the provider).
     public var terminationMessage: String? = nil
+    /// Which run of the container within its incarnation (`DockerLabel.restart`).
+    public var restart: Int = 0
+    /// Consecutive short runs before this one (`DockerLabel.backoffStreak`).
+    public var backoffStreak: Int = 0
+    /// The pod's restartPolicy; nil for containers made before restarts existed
+    /// (their exits stay final, as they were).
+    public var restartPolicy: RestartPolicy? = nil
+    /// Probes and hooks to run (`DockerLabel.lifecycle`).
+    public var lifecycle: DockerLifecycleSpec? = nil
+    /// Why InterLink killed it (a failed liveness/startup probe or postStart hook),
+    /// filled by the provider from its prober; becomes `terminated.message`.
+    public var killReason: String? = nil
+
+    /// How long it ran, in seconds, once it has finished (0 when unknown).
+    public var ranSeconds: Double {
+        guard let s = startedAt.flatMap(RFC3339.date), let f = finishedAt.flatMap(RFC3339.date) else { return 0 }
+        return max(0, f.timeIntervalSince(s))
+    }
 
     /// Docker leaves a container whose process could not be started (`exec:
     /// "nosuchbin": executable file not found`) in `created` with `Error` set and
@@ -47,6 +65,22 @@ public struct DockerContainerRecord: Sendable, Equatable {
 /// Parses `docker inspect` output and maps Docker states to Kubernetes
 /// `ContainerStatus`. Pure, so canned JSON tests it without a daemon.
 public enum DockerInspect {
+    /// Bytes of container ids per command line: far below Linux's ARG_MAX (2 MiB
+    /// with the default stack, shared with the environment), so 10,000 pods'
+    /// containers take a handful of commands instead of one that fails with E2BIG.
+    public static let maxArgumentBytes = 128 * 1024
+
+    /// `ids` in runs whose total length (with separators) stays under `maxBytes`.
+    public static func chunks(_ ids: [String], maxBytes: Int = maxArgumentBytes) -> [[String]] {
+        var out: [[String]] = [], current: [String] = [], size = 0
+        for id in ids {
+            if !current.isEmpty && size + id.utf8.count + 1 > maxBytes { out.append(current); current = []; size = 0 }
+            current.append(id); size += id.utf8.count + 1
+        }
+        if !current.isEmpty { out.append(current) }
+        return out
+    }
+
     struct Raw: Decodable {
         struct State: Decodable {
             var Status: String?
@@ -95,7 +129,11 @@ public enum DockerInspect {
             oomKilled: r.State?.OOMKilled ?? false, error: r.State?.Error ?? "",
             startedAt: timestamp(r.State?.StartedAt), finishedAt: timestamp(r.State?.FinishedAt),
             createdAt: timestamp(r.Created).flatMap(RFC3339.date),
-            subPaths: labels[DockerLabel.subPaths].flatMap { try? JSONDecoder().decode([SubPathMount].self, from: Data($0.utf8)) } ?? [])
+            subPaths: labels[DockerLabel.subPaths].flatMap { try? JSONDecoder().decode([SubPathMount].self, from: Data($0.utf8)) } ?? [],
+            restart: Int(labels[DockerLabel.restart] ?? "") ?? 0,
+            backoffStreak: Int(labels[DockerLabel.backoffStreak] ?? "") ?? 0,
+            restartPolicy: labels[DockerLabel.restartPolicy].flatMap(RestartPolicy.init(rawValue:)),
+            lifecycle: DockerLifecycleSpec.decode(labels[DockerLabel.lifecycle]))
     }
 
     /// Docker writes `2024-05-01T10:00:00.123456789Z`, and year 1 for "never";
@@ -123,6 +161,7 @@ public enum DockerInspect {
             else if !r.error.isEmpty { reason = "ContainerCannotRun"; message = r.error }
             else { reason = r.exitCode == 0 ? "Completed" : "Error" }
             if message == nil, let m = r.terminationMessage, !m.isEmpty { message = m }
+            if let k = r.killReason { message = message.map { k + "; " + $0 } ?? k }
             state = .terminated(ContainerStateTerminated(
                 exitCode: r.failedToStart && r.exitCode == 0 ? 128 : r.exitCode, reason: reason, message: message, startedAt: r.startedAt,
                 finishedAt: r.finishedAt, containerID: "docker://\(r.id)"))
@@ -130,7 +169,7 @@ public enum DockerInspect {
             state = .waiting(waitingReason)
         }
         return ContainerStatus(name: r.container, image: r.image, imageID: r.imageID, ready: r.isRunning,
-                               restartCount: Int32(clamping: r.attempt), started: r.isRunning,
+                               restartCount: Int32(clamping: r.attempt + r.restart), started: r.isRunning,
                                containerID: "docker://\(r.id)", state: state, lastState: lastState)
     }
 }

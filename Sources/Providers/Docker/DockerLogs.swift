@@ -26,25 +26,20 @@ public enum DockerLogs {
 }
 
 extension DockerProvider {
-    /// Logs of one container of the pod's newest incarnation, or with `Previous`
-    /// of the incarnation before it (kept until the next one is created). stdout
+    /// Logs of one container's newest run, or with `Previous` of the run before it
+    /// (the previous restart, or the previous incarnation's; kept until the next). stdout
     /// and stderr are merged in the order the container wrote them.
     public func logs(_ job: JobRef, container: String, options: LogOpts) async throws -> LogStream {
-        let found = try await listPod(job.podUID, container: container).sorted { $0.attempt > $1.attempt }
-        let attempts = Array(Set(found.map(\.attempt))).sorted(by: >)
-        guard let newest = attempts.first else {
+        // Newest first: incarnation, then run within it (kubelet-style restarts).
+        let found = try await listPod(job.podUID, container: container)
+            .sorted { ($0.attempt, $0.restart) > ($1.attempt, $1.restart) }
+        guard !found.isEmpty else {
             throw ProviderError.notFound("container \(container) of pod \(job.namespace)/\(job.name) does not exist")
         }
-        let attempt: Int
-        if options.Previous {
-            guard attempts.count > 1 else {
-                throw ProviderError.notFound("container \(container) of pod \(job.namespace)/\(job.name) has no previous run")
-            }
-            attempt = attempts[1]
-        } else {
-            attempt = newest
+        if options.Previous && found.count < 2 {
+            throw ProviderError.notFound("container \(container) of pod \(job.namespace)/\(job.name) has no previous run")
         }
-        let id = found.first { $0.attempt == attempt }!.id
+        let id = found[options.Previous ? 1 : 0].id
         let selection = LogSelection(options)
         // Streamed through the shared selection, read only as fast as the client takes it;
         // a follow ends when Docker ends it (the container stopped or was removed) or the

@@ -21,6 +21,15 @@ public enum DockerLabel {
     public static let count = "interlink.count"
     /// JSON list of the container's `SubPathMount`s, checked again right before it starts.
     public static let subPaths = "interlink.subpaths"
+    /// Which run of the container this is within its incarnation (0 first, then
+    /// one more per kubelet-style restart): restartCount is read from it.
+    public static let restart = "interlink.restart"
+    /// Consecutive short runs before this one (the backoff streak, see `KubeletRestart`).
+    public static let backoffStreak = "interlink.backoff-streak"
+    /// The pod's restartPolicy, so observe can decide restarts from Docker alone.
+    public static let restartPolicy = "interlink.restart-policy"
+    /// JSON `DockerLifecycleSpec`: the container's probes and hooks (named ports resolved).
+    public static let lifecycle = "interlink.lifecycle"
 }
 
 /// Docker container names for pod containers: readable, valid for Docker
@@ -29,14 +38,15 @@ public enum DockerLabel {
 /// the readable parts are truncated and a hash of the full identity keeps the
 /// name unique; the full names are in the labels (`DockerLabel`).
 public enum DockerNaming {
-    /// `il-<ns>-<podname-truncated>-<hash of ns/name/uid>-<container>-a<attempt>`, at most 160 characters.
+    /// `il-<ns>-<podname-truncated>-<hash of ns/name/uid>-<container>-a<attempt>[-r<restart>]`,
+    /// at most 180 characters. The first run keeps the name it always had.
     public static func containerName(namespace: String, podName: String, uid: String,
-                                     container: String, attempt: Int) -> String {
+                                     container: String, attempt: Int, restart: Int = 0) -> String {
         let hash = fnv1a64("\(namespace)/\(podName)/\(uid)/\(container)")
         var hex = String(hash, radix: 16)
         while hex.count < 16 { hex = "0" + hex }
         return "il-\(sanitize(namespace, max: 30))-\(sanitize(podName, max: 40))-\(hex)-"
-            + "\(sanitize(container, max: 63))-a\(attempt)"
+            + "\(sanitize(container, max: 63))-a\(attempt)" + (restart > 0 ? "-r\(restart)" : "")
     }
 
     /// FNV-1a, 64 bits: stable across runs and platforms (Swift's `Hasher` is seeded per process).

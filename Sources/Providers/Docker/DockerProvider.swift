@@ -21,6 +21,15 @@ import Glibc
 ///   `DockerPodProgress`); `advance` starts them, after checking they still wait.
 /// - The previous incarnation's containers are kept (stopped) until the next one
 ///   is created, for `Previous` logs.
+/// - Restarts are kubelet's (`KubeletRestart`): each restart of a container is a
+///   new Docker container of the same incarnation with the next `restart` label
+///   and the backoff streak, so restartCount, lastState and the backoff are read
+///   from Docker on every observe. observe names due restarts (and containers a
+///   probe or postStart hook condemned) in `restartDue`; the planner's `.create`
+///   of the same attempt kills or re-creates them here. The run before the newest
+///   is kept (for `Previous` logs and lastState), older runs are removed.
+/// - Probes and postStart run in `DockerProber`; preStop runs in `delete` (and
+///   before a probe kill) and counts against the grace period.
 public final class DockerProvider: Provider {
     public let name = "docker"
     let cli: DockerCLI
@@ -32,12 +41,29 @@ public final class DockerProvider: Provider {
     let startLock = AsyncSerialLock()
     /// Termination messages of finished containers, read once each.
     let terminationMessages = TerminationMessages()
+    /// Runs probes and postStart hooks; its verdicts feed observe.
+    let prober: DockerProber
+    /// Where the `interlink-probe` helper is built or installed (see `helperMount`).
+    let helperSource: String
 
     public init(config: InterLinkConfig) {
         cli = DockerCLI(path: config.dockerPath, host: config.dockerHost)
         settings = DockerSettings(instanceName: config.instanceName, network: config.dockerNetwork,
-                                  allowHostPath: config.allowHostPath, enableGPU: config.enableGPU)
+                                  allowHostPath: config.allowHostPath, enableGPU: config.enableGPU,
+                                  restartBackoffSeconds: config.dockerRestartBackoffSeconds)
         dataRoot = config.dataRootFolder
+        prober = DockerProber(cli: cli)
+        helperSource = config.dockerProbeHelper.isEmpty ? Self.besideExecutable("interlink-probe") : config.dockerProbeHelper
+    }
+
+    /// `name` in the directory of the running executable (`swift build` puts the
+    /// helper beside `interlink`, and beside the test runner).
+    static func besideExecutable(_ name: String) -> String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard n > 0 else { return name }
+        let exe = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return String(exe[..<(exe.lastIndex(of: "/") ?? exe.startIndex)]) + "/" + name
     }
 
     public var commandCount: Int { cli.commandCount }
@@ -47,7 +73,7 @@ public final class DockerProvider: Provider {
     // MARK: - create
 
     public func create(_ pod: DesiredPod) async throws -> String {
-        let inits = pod.pod.initContainers, mains = pod.pod.containers
+        let mains = pod.pod.containers
         guard !mains.isEmpty else { throw ProviderError.invalidPod("pod \(pod.namespace)/\(pod.name) has no containers") }
         // Namespace and UID name the pod's directory: they must stay one path element.
         for part in [pod.namespace, pod.uid] where part.isEmpty || part.contains("/") || part == "." || part == ".." || part.utf8.contains(0) {
@@ -57,54 +83,37 @@ public final class DockerProvider: Provider {
         try await retireOlderAttempts(existing, current: pod.attempt)
 
         let mine = existing.filter { $0.attempt == pod.attempt }
-        let workspace = PodWorkspace(dataRoot: dataRoot, namespace: pod.namespace, uid: pod.uid)
-        let specs = inits.enumerated().map { (c: $0.element, isInit: true, index: $0.offset) }
-            + mains.enumerated().map { (c: $0.element, isInit: false, index: $0.offset) }
+        var context = CreateContext(workspace: PodWorkspace(dataRoot: dataRoot, namespace: pod.namespace, uid: pod.uid))
+        let specs = Self.specs(pod)
         var ids: [String] = []
-        var materialised: MaterialisedPod? = nil
-        var localImages: [String: Bool] = [:]
-        var imageUsers: [String: String] = [:]
+        var made = false
         do {
             for spec in specs {
-                if let found = mine.first(where: { $0.container == spec.c.name && $0.isInit == spec.isInit }) {
+                // The newest run of the container is the container (restarts add runs).
+                if let found = mine.filter({ $0.container == spec.c.name && $0.isInit == spec.isInit }).max(by: { $0.restart < $1.restart }) {
                     ids.append(found.id); continue
                 }
-                // Volumes are written once, before the first container that needs them.
-                if materialised == nil { materialised = try workspace.materialise(pod, allowHostPath: settings.allowHostPath) }
-                if localImages[spec.c.image] == nil {
-                    var info = try await imageInfo(spec.c.image)
-                    // runAsGroup alone needs the image's own user, so such an image is pulled first.
-                    if info == nil, Self.needsImageUser(spec.c, pod.pod) {
-                        try await pull(spec.c.image)
-                        info = try await imageInfo(spec.c.image)
-                    }
-                    localImages[spec.c.image] = info != nil
-                    imageUsers[spec.c.image] = info?.user
-                }
-                let termination = try TerminationMessage.prepare(TerminationMessage.file(
-                    dataRoot: dataRoot, namespace: pod.namespace, uid: pod.uid, isInit: spec.isInit,
-                    index: spec.index, attempt: pod.attempt))
-                let plan = DockerContainerPlan(
-                    container: spec.c, isInit: spec.isInit, index: spec.index, count: specs.count,
-                    environment: try EnvResolver.environment(for: spec.c, in: pod.request),
-                    mounts: (materialised?.mounts[spec.c.name] ?? []) + [termination],
-                    imageIsLocal: localImages[spec.c.image] ?? false,
-                    envFilePath: workspace.root + "/.env-\(spec.isInit ? "init" : "main")-\(spec.index)-\(UInt64.random(in: 0...UInt64.max))",
-                    imageUser: imageUsers[spec.c.image])
-                let command = try DockerCreateArgs.command(pod: pod, plan: plan, settings: settings)
-                ids.append(try await createContainer(command, image: spec.c.image, pod: pod))
+                ids.append(try await makeContainer(pod, spec, count: specs.count, run: 0, streak: 0, &context))
+                made = true
             }
         } catch {
             await rollBack(pod)
             throw error
         }
-        if materialised != nil {
+        if made {
             Log.info("docker containers created", ["pod": "\(pod.namespace)/\(pod.name)", "uid": pod.uid,
                                                    "attempt": String(pod.attempt)])
         }
         // Start the first step now rather than on the next tick; `advance` does the
         // rest (and this too, had we died right here).
         try await startDue(ids)
+        // The same attempt again, for an incarnation that exists: restarts due.
+        if !mine.isEmpty, try await restartDue(pod, specs, &context) {
+            let now = try await listPod(pod.uid).filter { $0.attempt == pod.attempt }
+            ids = specs.compactMap { spec in
+                now.filter { $0.container == spec.c.name && $0.isInit == spec.isInit }.max { $0.restart < $1.restart }?.id
+            }
+        }
         return ids.joined(separator: ",")
     }
 
@@ -195,9 +204,13 @@ public final class DockerProvider: Provider {
     public func observe() async throws -> [JobObservation] {
         let ps = try await cli.check(["ps", "-a", "-q", "--no-trunc"] + managedFilter)
         let ids = ps.stdoutText.split(whereSeparator: \.isNewline).map(String.init)
-        let records = terminationMessages.fill(
+        var records = terminationMessages.fill(
             withRefusals(try await inspect(ids).filter { $0.managedBy == settings.instanceName }), dataRoot: dataRoot)
-        return DockerPodProgress.plan(records).observations
+        // The prober's verdicts as of now (it also starts probing what started since).
+        let probes = await prober.sync(records)
+        let killed = await prober.allKillReasons()
+        if !killed.isEmpty { for i in records.indices where records[i].isTerminated { records[i].killReason = killed[records[i].id] } }
+        return DockerPodProgress.plan(records, probes: probes, backoffBase: settings.restartBackoffSeconds).observations
     }
 
     /// Starts the containers an observation named due, in one `docker start`.
@@ -227,7 +240,11 @@ public final class DockerProvider: Provider {
                     guard let r = records.first(where: { $0.id == id }) else { continue }
                     if let reason = self.unsafeMount(r) { self.refuse(r, reason) } else { startable.append(id) }
                 }
+                let starting = records.filter { startable.contains($0.id) }
+                await self.prober.willStart(starting)
                 try await self.start(startable)
+                // postStart runs right after the start, beside the container.
+                await self.prober.started(starting)
             }
         } catch let e as ProviderError {
             throw e
@@ -278,16 +295,20 @@ public final class DockerProvider: Provider {
         }
     }
 
-    /// One batched `docker inspect`; ids that vanished since `ps` are skipped.
+    /// Batched `docker inspect` (one command per `DockerInspect.chunks` run of
+    /// ids, so its argv stays under ARG_MAX); ids that vanished since `ps` are skipped.
     func inspect(_ ids: [String]) async throws(ProviderError) -> [DockerContainerRecord] {
-        guard !ids.isEmpty else { return [] }
-        let result = try await cli.run(["inspect", "--type=container", "--"] + ids, timeout: 120)
-        if !result.succeeded && DockerCLI.isDaemonTrouble(result.stderrText) { throw DockerCLI.failure(["inspect"], result) }
-        do {
-            return try DockerInspect.records(from: result.stdout)
-        } catch {
-            throw DockerCLI.failure(["inspect"], result)
+        var records: [DockerContainerRecord] = []
+        for chunk in DockerInspect.chunks(ids) {
+            let result = try await cli.run(["inspect", "--type=container", "--"] + chunk, timeout: 120)
+            if !result.succeeded && DockerCLI.isDaemonTrouble(result.stderrText) { throw DockerCLI.failure(["inspect"], result) }
+            do {
+                records += try DockerInspect.records(from: result.stdout)
+            } catch {
+                throw DockerCLI.failure(["inspect"], result)
+            }
         }
+        return records
     }
 
     /// One `docker start` for every container due to start. A container whose
@@ -308,11 +329,7 @@ public final class DockerProvider: Provider {
         guard !doomed.isEmpty else { return }
         let running = doomed.filter(\.isRunning).map(\.id)
         if !running.isEmpty {
-            let grace = Self.clampedGrace(job.gracePeriodSeconds)
-            let r = try await cli.run(["stop", "--time=\(grace)", "--"] + running, timeout: Double(grace) + 120)
-            if !r.succeeded && !DockerCLI.isNoSuchContainer(r.stderrText) && DockerCLI.isDaemonTrouble(r.stderrText) {
-                throw DockerCLI.failure(["stop"], r)
-            }
+            try await stop(try await inspect(running), grace: Self.clampedGrace(job.gracePeriodSeconds))
         }
         try await remove(doomed.map(\.id))
         Log.info("docker containers removed", ["pod": "\(job.namespace)/\(job.name)", "uid": job.podUID,
@@ -355,6 +372,7 @@ public final class DockerProvider: Provider {
         var attempt: Int
         var isInit: Bool
         var state: String
+        var restart: Int = 0
         var isRunning: Bool { state == "running" || state == "paused" || state == "restarting" }
     }
 
@@ -362,13 +380,14 @@ public final class DockerProvider: Provider {
     func listPod(_ uid: String, container: String? = nil) async throws(ProviderError) -> [PodContainer] {
         var args = ["ps", "-a", "--no-trunc"] + managedFilter + ["--filter", "label=\(DockerLabel.podUID)=\(uid)"]
         if let container { args += ["--filter", "label=\(DockerLabel.container)=\(container)"] }
-        args.append("--format={{.ID}}\t{{.Label \"\(DockerLabel.attempt)\"}}\t{{.Label \"\(DockerLabel.isInit)\"}}\t{{.State}}\t{{.Label \"\(DockerLabel.container)\"}}")
+        args.append("--format={{.ID}}\t{{.Label \"\(DockerLabel.attempt)\"}}\t{{.Label \"\(DockerLabel.isInit)\"}}\t{{.State}}\t{{.Label \"\(DockerLabel.restart)\"}}\t{{.Label \"\(DockerLabel.container)\"}}")
         let result = try await cli.check(args)
         return result.stdoutText.split(whereSeparator: \.isNewline).compactMap { line in
-            let f = line.split(separator: "\t", maxSplits: 4, omittingEmptySubsequences: false).map(String.init)
-            guard f.count == 5 else { return nil }
+            let f = line.split(separator: "\t", maxSplits: 5, omittingEmptySubsequences: false).map(String.init)
+            guard f.count == 6 else { return nil }
             // The container name label is last: it is the one field that could hold a tab.
-            return PodContainer(id: f[0], container: f[4], attempt: Int(f[1]) ?? 0, isInit: f[2] == "true", state: f[3])
+            return PodContainer(id: f[0], container: f[5], attempt: Int(f[1]) ?? 0, isInit: f[2] == "true", state: f[3],
+                                restart: Int(f[4]) ?? 0)
         }
     }
 }

@@ -15,9 +15,10 @@ enum TerminationMessage {
     static let containerPath = "/dev/termination-log"
     static let maxBytes = 4096
 
-    static func file(dataRoot: String, namespace: String, uid: String, isInit: Bool, index: Int, attempt: Int) -> String {
+    static func file(dataRoot: String, namespace: String, uid: String, isInit: Bool, index: Int, attempt: Int,
+                     restart: Int = 0) -> String {
         PodWorkspace(dataRoot: dataRoot, namespace: namespace, uid: uid).root
-            + "/termination/\(isInit ? "init" : "main")-\(index)-a\(attempt)"
+            + "/termination/\(isInit ? "init" : "main")-\(index)-a\(attempt)" + (restart > 0 ? "-r\(restart)" : "")
     }
 
     /// Creates the empty file (mode 0666: the container may run as any user) and its mount.
@@ -58,7 +59,7 @@ final class TerminationMessages: Sendable {
                 if let known = c[r.id] { out.terminationMessage = known; return out }
                 let m = TerminationMessage.read(TerminationMessage.file(
                     dataRoot: dataRoot, namespace: r.namespace, uid: r.podUID, isInit: r.isInit,
-                    index: r.index, attempt: r.attempt))
+                    index: r.index, attempt: r.attempt, restart: r.restart))
                 c[r.id] = .some(m)
                 out.terminationMessage = m
                 return out

@@ -33,10 +33,26 @@ public enum KubeletRestart {
 
     /// Seconds to wait before the restart that follows `streak` consecutive
     /// short runs (1 for the first exit): 10, 20, 40, ... capped at 300.
-    public static func backoffSeconds(streak: Int) -> Int {
-        guard streak > 1 else { return initialBackoffSeconds }
+    /// `base` replaces the 10 s start (tests make it short; the cap stays 300 s).
+    public static func backoffSeconds(streak: Int, base: Int = initialBackoffSeconds) -> Int {
+        let base = max(1, base)
+        guard streak > 1 else { return min(maxBackoffSeconds, base) }
         let doublings = min(streak - 1, 16)   // 10 * 2^5 already exceeds the cap
-        return min(maxBackoffSeconds, initialBackoffSeconds << doublings)
+        return min(maxBackoffSeconds, base << doublings)
+    }
+
+    /// A duration as Go prints it (`10s`, `1m20s`, `5m0s`), the form kubelet's
+    /// CrashLoopBackOff message uses.
+    public static func goDuration(seconds: Int) -> String {
+        let s = max(0, seconds)
+        if s < 60 { return "\(s)s" }
+        if s < 3600 { return "\(s / 60)m\(s % 60)s" }
+        return "\(s / 3600)h\(s % 3600 / 60)m\(s % 60)s"
+    }
+
+    /// Kubelet's waiting message while a restart is held back.
+    public static func backoffMessage(seconds: Int, container: String, pod: String, namespace: String, uid: String) -> String {
+        "back-off \(goDuration(seconds: seconds)) restarting failed container=\(container) pod=\(pod)_\(namespace)(\(uid))"
     }
 
     /// The streak after a run of `ranSeconds`: reset to 1 when the container ran

@@ -35,16 +35,22 @@ struct SlurmSupervisor: Sendable {
     let backoffBase: Int
     let grace: Int64
 
+    /// ` pod=<name>_<namespace>(<uid>)`, the end of kubelet's back-off message.
+    let podSuffix: String
+
     init(runtime: SlurmContainerCommand, config: InterLinkConfig, pod: Pod) {
         self.runtime = runtime
         backoffBase = min(KubeletRestart.initialBackoffSeconds, max(1, config.slurmRestartBackoffSeconds))
         grace = max(1, pod.spec?.terminationGracePeriodSeconds ?? 30)
+        // The message is one line of a status file: no line breaks from the pod's metadata.
+        let line = { (s: String?) in String((s ?? "").unicodeScalars.filter { $0.value >= 32 && $0.value != 127 }.map(Character.init)) }
+        podSuffix = " pod=\(line(pod.metadata.name))_\(line(pod.metadata.namespace))(\(line(pod.metadata.uid)))"
     }
 
     /// Settings the helpers read; the restart numbers come from `KubeletRestart`, so shell and Swift agree.
     var settings: [String] {
         ["il_backoff_base=\(backoffBase) il_backoff_max=\(KubeletRestart.maxBackoffSeconds) il_backoff_reset=\(KubeletRestart.backoffResetSeconds) il_grace=\(grace)",
-         "il_backoff_reason=\(ShellQuote.quote(KubeletRestart.backoffReason))",
+         "il_backoff_reason=\(ShellQuote.quote(KubeletRestart.backoffReason)) il_pod_suffix=\(ShellQuote.quote(podSuffix))",
          "il_sups=() il_stopping= il_cpid= il_sleep="]
     }
 
@@ -193,6 +199,8 @@ struct SlurmSupervisor: Sendable {
         #"il_msg() { head -c 1024 "$1" 2>/dev/null | tr '\r\n' '  '; }"#,
         "# Seconds to wait before the restart after STREAK short runs: base, doubled each time, capped (KubeletRestart).",
         #"il_backoff() { local d=$(($1 - 1)) b; [ "$d" -lt 0 ] && d=0; [ "$d" -gt 16 ] && d=16; b=$((il_backoff_base << d)); [ "$b" -gt "$il_backoff_max" ] && b=$il_backoff_max; echo "$b"; }"#,
+        "# A duration as Go prints it (10s, 1m20s, 5m0s), as in kubelet's back-off message (KubeletRestart.goDuration).",
+        #"il_godur() { if [ "$1" -lt 60 ]; then echo "$1s"; elif [ "$1" -lt 3600 ]; then echo "$(($1 / 60))m$(($1 % 60))s"; else echo "$(($1 / 3600))h$(($1 % 3600 / 60))m$(($1 % 60))s"; fi; }"#,
         "# il_probe NAME IDX KIND: one probe's loop against the run whose process group is $il_cpid. As kubelet's,",
         "# the initial delay counts from the container's start; liveness and readiness also wait for startup.",
         #"""
@@ -287,7 +295,7 @@ struct SlurmSupervisor: Sendable {
             restarts=$((restarts + 1))
             p=$(cat "$st.start"); rm -f "$st.start"
             il_put "$st.last" "$restarts $p"$'\n'"$ex"
-            il_put "$st.waiting" "$il_backoff_reason"$'\n'"back-off ${b}s restarting failed container=$il_name"
+            il_put "$st.waiting" "$il_backoff_reason"$'\n'"back-off $(il_godur "$b") restarting failed container=$il_name$il_pod_suffix"
             sleep "$b" & il_sleep=$!
             wait "$il_sleep"; il_sleep=
             if [ -n "$il_stopping" ]; then il_put "$st.exit" "$ex"; rm -f "$st.waiting"; return "$rc"; fi

@@ -20,12 +20,7 @@ public struct InterLinkAPI: Sendable {
         self.auth = auth
     }
 
-    /// A route: the methods it takes, whether it needs the token, and its handler.
-    struct Route: Sendable {
-        var methods: Set<String>
-        var open: Bool
-        var handle: @Sendable (InterLinkAPI, HTTPRequest) async -> HTTPResponse
-    }
+    typealias Route = RouteTable<InterLinkAPI>.Route
 
     static let routes: [String: Route] = [
         "/create": Route(methods: ["POST", "PUT"], open: false) { await $0.create($1) },
@@ -34,47 +29,17 @@ public struct InterLinkAPI: Sendable {
         "/getLogs": Route(methods: ["GET", "POST"], open: false) { await $0.logs($1) },
         "/pinglink": Route(methods: ["POST", "GET", "HEAD"], open: false) { await $0.ping($1) },
         "/updateCache": Route(methods: ["POST", "PUT"], open: false) { await $0.updateCache($1) },
-        "/metrics": Route(methods: ["GET", "HEAD"], open: false) { api, _ in
-            .text(200, await api.core.metrics() + api.metrics.render(), contentType: "text/plain; version=0.0.4")
-        },
+        "/metrics": Route(methods: ["GET", "HEAD"], open: false) { api, _ in await api.metricsResponse() },
         "/healthz": Route(methods: ["GET", "HEAD"], open: true) { _, _ in .text(200, "ok\n") },
-        "/readyz": Route(methods: ["GET", "HEAD"], open: true) { api, _ in
-            await api.core.isReady() ? .text(200, "ready\n") : .error(503, "not ready: loading desired state")
-        },
+        "/readyz": Route(methods: ["GET", "HEAD"], open: true) { api, _ in await api.readiness() },
     ]
+    static let table = RouteTable(routes: routes, logMessage: "request")
 
     /// The `HTTPHandler` to give the server.
     public var handler: HTTPHandler { { request in await self.handle(request) } }
 
     public func handle(_ request: HTTPRequest) async -> HTTPResponse {
-        let path = request.path.count > 1 && request.path.hasSuffix("/") ? String(request.path.dropLast()) : request.path
-        let response: HTTPResponse
-        let routeName: String
-        if let route = Self.routes[path] {
-            routeName = path
-            if !route.methods.contains(request.method) {
-                var r = HTTPResponse.error(405, "\(request.method) is not allowed on \(path); use \(route.methods.sorted().joined(separator: " or "))")
-                r.headers.add("Allow", route.methods.sorted().joined(separator: ", "))
-                response = r
-            } else if !route.open, let auth, !auth.authorize(request.headers["Authorization"]) {
-                var r = HTTPResponse.error(401, request.headers["Authorization"] == nil
-                                           ? "missing bearer token (Authorization: Bearer <token>)"
-                                           : "invalid bearer token")
-                r.headers.add("WWW-Authenticate", "Bearer")
-                response = r
-            } else {
-                response = await route.handle(self, request)
-            }
-        } else {
-            routeName = "other"
-            response = .error(404, "no route \(path)")
-        }
-        metrics.record(route: routeName, status: response.status)
-        let level: (String, [String: String]) -> Void = response.status >= 500 ? { Log.error($0, $1) }
-            : response.status >= 400 ? { Log.info($0, $1) } : { Log.debug($0, $1) }
-        level("request", ["method": request.method, "path": path, "status": String(response.status),
-                          "session": request.headers["InterLink-Http-Session"] ?? "", "remote": request.remote])
-        return response
+        await Self.table.dispatch(request, to: self, auth: auth, metrics: metrics)
     }
 
     // MARK: - Handlers
@@ -82,15 +47,7 @@ public struct InterLinkAPI: Sendable {
     func create(_ request: HTTPRequest) async -> HTTPResponse {
         var create: PodCreateRequests
         do { create = try decode(PodCreateRequests.self, request) } catch { return error.response }
-        if let problem = Self.problem(with: create) { return .error(400, problem) }
-        // Numbers Kubernetes leaves unbounded are clamped here, once, so nothing
-        // downstream (timeouts, sleeps, Int32 conversions) sees them (PodBounds).
-        let (pod, notes) = PodBounds.clamped(create.pod)
-        if !notes.isEmpty {
-            Log.warn("pod numbers clamped", ["pod": "\(pod.namespace)/\(pod.name)", "uid": pod.uid,
-                                             "changes": notes.joined(separator: "; ")])
-        }
-        create.pod = pod
+        if let problem = Self.admit(&create) { return .error(400, problem) }
         do {
             let answer = try await core.create(create)
             return encoded(answer)
@@ -160,6 +117,29 @@ public struct InterLinkAPI: Sendable {
     static func problem(with create: PodCreateRequests) -> String? {
         Validation.problem(with: create.pod) ?? Validation.problem(withSpecOf: create.pod)
             ?? Quantity.problem(withQuantitiesOf: create.pod) ?? Validation.problem(withProjectedMapsOf: create)
+    }
+
+    /// What every front door does with a create request before the core sees it
+    /// (the VK's `/create`, the sidecar's): the 400 problem if any, else the
+    /// numbers Kubernetes leaves unbounded clamped, once, so nothing downstream
+    /// (timeouts, sleeps, Int32 conversions) sees them (PodBounds).
+    static func admit(_ create: inout PodCreateRequests) -> String? {
+        if let problem = problem(with: create) { return problem }
+        let (pod, notes) = PodBounds.clamped(create.pod)
+        if !notes.isEmpty {
+            Log.warn("pod numbers clamped", ["pod": "\(pod.namespace)/\(pod.name)", "uid": pod.uid,
+                                             "changes": notes.joined(separator: "; ")])
+        }
+        create.pod = pod
+        return nil
+    }
+
+    func metricsResponse() async -> HTTPResponse {
+        .text(200, await core.metrics() + metrics.render(), contentType: "text/plain; version=0.0.4")
+    }
+
+    func readiness() async -> HTTPResponse {
+        await core.isReady() ? .text(200, "ready\n") : .error(503, "not ready: loading desired state")
     }
 
     /// The 400 problems WIRE.md lists for `LogStruct`, or nil.

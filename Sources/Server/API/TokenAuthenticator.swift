@@ -63,29 +63,8 @@ extension Array where Element == UInt8 {
 }
 
 extension InterLinkAPI {
-    /// The server's head check: a route that needs the token and lacks it gets
-    /// its 401 as soon as the headers are in, before the body is read or
-    /// `100 Continue` is sent, so an unauthenticated client cannot make the
-    /// server wait for (or buffer) a body. A request with the right token marks
-    /// its connection authenticated. The handler checks again (the token file
-    /// may change in between); routes that do not exist or do not take the
-    /// method are left to the handler, so their answers stay 404 and 405.
+    /// The server's head check (`RouteTable.checkHead`): 401 before the body.
     public var headCheck: HTTPHeadCheck {
-        { request in self.checkHead(request) }
-    }
-
-    func checkHead(_ request: HTTPRequest) -> HTTPHeadVerdict {
-        let path = request.path.count > 1 && request.path.hasSuffix("/") ? String(request.path.dropLast()) : request.path
-        guard let route = Self.routes[path], route.methods.contains(request.method), !route.open, let auth else {
-            return .proceed
-        }
-        let authorization = request.headers["Authorization"]
-        if auth.authorize(authorization) { return .authenticated }
-        var r = HTTPResponse.error(401, authorization == nil ? "missing bearer token (Authorization: Bearer <token>)" : "invalid bearer token")
-        r.headers.add("WWW-Authenticate", "Bearer")
-        metrics.record(route: path, status: 401)
-        Log.info("request", ["method": request.method, "path": path, "status": "401", "before": "body",
-                             "session": request.headers["InterLink-Http-Session"] ?? "", "remote": request.remote])
-        return .reject(r)
+        { request in Self.table.checkHead(request, auth: self.auth, metrics: self.metrics) }
     }
 }

@@ -30,57 +30,28 @@ public struct SidecarAPI: Sendable {
         self.observed = observed
     }
 
-    struct Route: Sendable {
-        var methods: Set<String>
-        var open: Bool
-        var handle: @Sendable (SidecarAPI, HTTPRequest) async -> HTTPResponse
-    }
+    typealias Route = RouteTable<SidecarAPI>.Route
 
     static let routes: [String: Route] = [
         "/create": Route(methods: ["POST", "PUT"], open: false) { await $0.create($1) },
         "/delete": Route(methods: ["DELETE", "POST"], open: false) { await $0.api.delete($1) },
         "/status": Route(methods: ["GET", "POST"], open: false) { await $0.status($1) },
         "/getLogs": Route(methods: ["GET", "POST"], open: false) { await $0.logs($1) },
-        "/metrics": Route(methods: ["GET", "HEAD"], open: false) { s, _ in
-            .text(200, await s.api.core.metrics() + s.api.metrics.render(), contentType: "text/plain; version=0.0.4")
-        },
+        "/metrics": Route(methods: ["GET", "HEAD"], open: false) { s, _ in await s.api.metricsResponse() },
         "/healthz": Route(methods: ["GET", "HEAD"], open: true) { _, _ in .text(200, "ok\n") },
-        "/readyz": Route(methods: ["GET", "HEAD"], open: true) { s, _ in
-            await s.api.core.isReady() ? .text(200, "ready\n") : .error(503, "not ready: loading desired state")
-        },
+        "/readyz": Route(methods: ["GET", "HEAD"], open: true) { s, _ in await s.api.readiness() },
     ]
+    static let table = RouteTable(routes: routes, logMessage: "sidecar request")
 
     public var handler: HTTPHandler { { request in await self.handle(request) } }
 
+    /// 401 before the body, as on the VK's API (`RouteTable.checkHead`).
+    public var headCheck: HTTPHeadCheck {
+        { request in Self.table.checkHead(request, auth: self.api.auth, metrics: self.api.metrics) }
+    }
+
     public func handle(_ request: HTTPRequest) async -> HTTPResponse {
-        let path = request.path.count > 1 && request.path.hasSuffix("/") ? String(request.path.dropLast()) : request.path
-        let response: HTTPResponse
-        let routeName: String
-        if let route = Self.routes[path] {
-            routeName = path
-            if !route.methods.contains(request.method) {
-                var r = HTTPResponse.error(405, "\(request.method) is not allowed on \(path); use \(route.methods.sorted().joined(separator: " or "))")
-                r.headers.add("Allow", route.methods.sorted().joined(separator: ", "))
-                response = r
-            } else if !route.open, let auth = api.auth, !auth.authorize(request.headers["Authorization"]) {
-                var r = HTTPResponse.error(401, request.headers["Authorization"] == nil
-                                           ? "missing bearer token (Authorization: Bearer <token>)"
-                                           : "invalid bearer token")
-                r.headers.add("WWW-Authenticate", "Bearer")
-                response = r
-            } else {
-                response = await route.handle(self, request)
-            }
-        } else {
-            routeName = "other"
-            response = .error(404, "no route \(path)")
-        }
-        api.metrics.record(route: routeName, status: response.status)
-        let level: (String, [String: String]) -> Void = response.status >= 500 ? { Log.error($0, $1) }
-            : response.status >= 400 ? { Log.info($0, $1) } : { Log.debug($0, $1) }
-        level("sidecar request", ["method": request.method, "path": path, "status": String(response.status),
-                                  "session": request.headers["InterLink-Http-Session"] ?? "", "remote": request.remote])
-        return response
+        await Self.table.dispatch(request, to: self, auth: api.auth, metrics: api.metrics)
     }
 
     // MARK: - Handlers
@@ -93,10 +64,8 @@ public struct SidecarAPI: Sendable {
         } catch { return error.response }
         var answers: [CreateStruct] = []
         for item in items {
-            let create = item.createRequest
-            if let problem = Validation.problem(with: create.pod) ?? Validation.problem(withSpecOf: create.pod) {
-                return .error(400, problem)
-            }
+            var create = item.createRequest
+            if let problem = InterLinkAPI.admit(&create) { return .error(400, problem) }
             do { answers.append(try await api.core.create(create)) } catch {
                 return .error(error.httpStatus, error.description)
             }

@@ -25,7 +25,7 @@ il_status() { printf '%s %s\n%s\n%s\n' "$2" "$(il_now)" "${3:-}" "${4:-}" >"$il_
 il_check_mounts() { local name=$1 root=$2 src rel part p; shift 2; for src in "$@"; do case $src in "$root"/*) ;; *) continue ;; esac; rel=${src#"$root"/}; p=$root; while [ -n "$rel" ]; do part=${rel%%/*}; p=$p/$part; if [ -L "$p" ]; then il_status "$name" 126 InvalidVolumePath "volume path $src goes through the symbolic link $p, which could lead out of the pod's directory; it is not mounted"; return 126; fi; if [ "$part" = "$rel" ]; then rel=; else rel=${rel#*/}; fi; done; done; }
 il_fail_all() { local code=$1 reason=$2 msg=$3 n; shift 3; for n in "$@"; do il_status "$n" "$code" "$reason" "$msg"; done; exit "$code"; }
 il_backoff_base=10 il_backoff_max=300 il_backoff_reset=600 il_grace=30
-il_backoff_reason=CrashLoopBackOff
+il_backoff_reason=CrashLoopBackOff il_pod_suffix=' pod=rich_team-a(11111111-2222-3333-4444-555555555555)'
 il_sups=() il_stopping= il_cpid= il_sleep=
 # --- in-job supervisor: probes, lifecycle hooks and restarts as kubelet does them (SlurmSupervisor)
 il_tcp_code='{ exec 3<>"/dev/tcp/$1/$2"; } 2>/dev/null || { echo "dial tcp $1:$2: connection refused"; exit 1; }'
@@ -57,6 +57,8 @@ il_handle() {
 il_msg() { head -c 1024 "$1" 2>/dev/null | tr '\r\n' '  '; }
 # Seconds to wait before the restart after STREAK short runs: base, doubled each time, capped (KubeletRestart).
 il_backoff() { local d=$(($1 - 1)) b; [ "$d" -lt 0 ] && d=0; [ "$d" -gt 16 ] && d=16; b=$((il_backoff_base << d)); [ "$b" -gt "$il_backoff_max" ] && b=$il_backoff_max; echo "$b"; }
+# A duration as Go prints it (10s, 1m20s, 5m0s), as in kubelet's back-off message (KubeletRestart.goDuration).
+il_godur() { if [ "$1" -lt 60 ]; then echo "$1s"; elif [ "$1" -lt 3600 ]; then echo "$(($1 / 60))m$(($1 % 60))s"; else echo "$(($1 / 3600))h$(($1 % 3600 / 60))m$(($1 % 60))s"; fi; }
 # il_probe NAME IDX KIND: one probe's loop against the run whose process group is $il_cpid. As kubelet's,
 # the initial delay counts from the container's start; liveness and readiness also wait for startup.
 il_probe() {
@@ -146,7 +148,7 @@ il_supervise() {
     restarts=$((restarts + 1))
     p=$(cat "$st.start"); rm -f "$st.start"
     il_put "$st.last" "$restarts $p"$'\n'"$ex"
-    il_put "$st.waiting" "$il_backoff_reason"$'\n'"back-off ${b}s restarting failed container=$il_name"
+    il_put "$st.waiting" "$il_backoff_reason"$'\n'"back-off $(il_godur "$b") restarting failed container=$il_name$il_pod_suffix"
     sleep "$b" & il_sleep=$!
     wait "$il_sleep"; il_sleep=
     if [ -n "$il_stopping" ]; then il_put "$st.exit" "$ex"; rm -f "$st.waiting"; return "$rc"; fi

@@ -252,7 +252,10 @@ struct SlurmSupervisor: Sendable {
           local -a probes
           trap il_sup_term TERM
           while :; do
-            if [[ $il_feat == *,w,* ]]; then local -n w=il_w_$il_idx; "${w[0]}" rm -f "${w[1]}" >/dev/null 2>&1; fi
+            if [[ $il_feat == *,w,* ]]; then   # a restart reuses the name: the last run's container must be gone
+              local -n w=il_w_$il_idx
+              [ "$restarts" -gt 0 ] && "${w[0]}" rm -f "${w[1]}" >/dev/null 2>&1
+            fi
             rm -f "$st.ready" "$st.started" "$st.kill" "$st.exit"
             t0=$EPOCHSECONDS
             il_now >"$st.start"

@@ -357,7 +357,8 @@ final class SlurmDockerLifecycleTests {
                             command: ["sh", "-c", "mkdir -p /w && echo ok > /w/index.html && exec httpd -f -p 8080 -h /w"])
         web.readinessProbe = Probe(httpGet: HTTPGetAction(path: "/index.html", port: .int(8080)), periodSeconds: 1)
         web.startupProbe = Probe(tcpSocket: TCPSocketAction(port: .int(8080)), periodSeconds: 1, failureThreshold: 30)
-        web.livenessProbe = Probe(exec: ExecAction(command: ["cat", "/tmp/alive"]), periodSeconds: 1, failureThreshold: 1)
+        // Generous: a `docker exec` on a loaded machine can take longer than kubelet's 1 s default.
+        web.livenessProbe = Probe(exec: ExecAction(command: ["cat", "/tmp/alive"]), timeoutSeconds: 10, periodSeconds: 1, failureThreshold: 3)
         web.lifecycle = Lifecycle(postStart: LifecycleHandler(exec: ExecAction(command: ["sh", "-c", "touch /tmp/alive"])))
         var dying = Container(name: "dying", image: DockerTest.image, command: ["sleep", "300"])
         dying.livenessProbe = Probe(exec: ExecAction(command: ["sh", "-c", "echo gone; exit 1"]), periodSeconds: 1, failureThreshold: 1)
@@ -370,5 +371,14 @@ final class SlurmDockerLifecycleTests {
         #expect(last.message?.contains("Liveness probe failed: gone") == true, "\(last)")
         #expect(restarted?.containers.first?.restartCount == 0)   // the healthy one was left alone
         try await base.stop(p, d, id)
+        // Both PID 1s ignore TERM: the delete must still leave no container behind in dockerd.
+        var left: [String] = []
+        for _ in 0..<40 {
+            let ps = try await DockerTest.docker(["ps", "-a", "--format", "{{.Names}}"])
+            left = ps.stdoutText.split(separator: "\n").map(String.init).filter { $0.contains(d.uid) }
+            if left.isEmpty { break }
+            try await Task.sleep(nanoseconds: 250_000_000)
+        }
+        #expect(left.isEmpty, "containers left running after the delete: \(left)")
     }
 }

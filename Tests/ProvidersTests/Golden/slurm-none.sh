@@ -82,9 +82,22 @@ il_probe() {
   done
 }
 # Kills the current run as kubelet does: TERM, then KILL after the grace period; the reason becomes terminated.message.
-il_kill_run() { printf '%s\n' "$2" >"$il_dir/status/$1.kill"; kill -TERM -- "-$il_cpid" 2>/dev/null; sleep "$il_grace"; kill -KILL -- "-$il_cpid" 2>/dev/null; }
+il_kill_run() { printf '%s\n' "$2" >"$il_dir/status/$1.kill"; il_stop_run "$il_grace"; }
+# il_stop_run SECONDS: TERM to the current run, KILL after SECONDS. docker/podman: `stop`, because the
+# container's PID 1 ignores a TERM it has no handler for and the CLI dying would leave the container running.
+il_stop_run() {
+  if [[ $il_feat == *,w,* ]]; then
+    local -n w=il_w_$il_idx
+    "${w[0]}" stop -t "$1" "${w[1]}" >/dev/null 2>&1
+  else
+    kill -TERM -- "-$il_cpid" 2>/dev/null
+    sleep "$1"
+    kill -KILL -- "-$il_cpid" 2>/dev/null
+  fi
+}
 # A TERM (scancel --batch) stops the supervisor: preStop first, then TERM to the container; no restart after it.
 il_sup_term() {
+  local t0=$EPOCHSECONDS left
   il_stopping=1
   [ -n "$il_sleep" ] && kill "$il_sleep" 2>/dev/null
   if [ -n "$il_cpid" ] && kill -0 "$il_cpid" 2>/dev/null; then
@@ -92,7 +105,9 @@ il_sup_term() {
       local -n h=il_h_${il_idx}_preStop
       il_handle "$il_grace" "$il_idx" "${h[@]}" >"$il_dir/status/$il_name.preStop.out" 2>&1 </dev/null
     fi
-    kill -TERM -- "-$il_cpid" 2>/dev/null
+    # What preStop left of the grace period, less a margin: the job is cancelled when it ends.
+    left=$((il_grace - (EPOCHSECONDS - t0) - 2)); [ "$left" -lt 0 ] && left=0
+    il_stop_run "$left" &
   fi
 }
 # il_supervise IDX NAME POLICY FEATURES: runs one container until no restart is due; returns its last exit code.
@@ -127,7 +142,7 @@ il_supervise() {
     if [[ $il_feat == *,postStart,* ]]; then
       local -n h=il_h_${il_idx}_postStart
       il_handle 0 "$il_idx" "${h[@]}" >"$st.postStart.out" 2>&1 </dev/null \
-        || { printf 'PostStartHookError: %s\n' "$(il_msg "$st.postStart.out")" >"$st.kill"; kill -TERM -- "-$il_cpid" 2>/dev/null; }
+        || { printf 'PostStartHookError: %s\n' "$(il_msg "$st.postStart.out")" >"$st.kill"; il_stop_run "$il_grace" & }
     fi
     if [ ! -e "$st.kill" ]; then
       [[ $il_feat == *,startup,* ]] || : >"$st.started"

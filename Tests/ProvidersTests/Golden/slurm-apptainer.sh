@@ -81,7 +81,7 @@ il_probe() {
     sleep "${spec[1]}"
   done
 }
-# Kills the current run as kubelet does: TERM, then KILL after the grace period; the reason becomes terminated.message.
+# Kills the current run as kubelet does (TERM, KILL after the grace period); the reason becomes terminated.message.
 il_kill_run() { printf '%s\n' "$2" >"$il_dir/status/$1.kill"; il_stop_run "$il_grace"; }
 # il_stop_run SECONDS: TERM to the current run, KILL after SECONDS. docker/podman: `stop`, because the
 # container's PID 1 ignores a TERM it has no handler for and the CLI dying would leave the container running.

@@ -55,6 +55,7 @@ struct ConfigReader {
         "SlurmExportEnvironment": { r, n, c throws(ConfigError) in c.slurmExportEnvironment = try r.envNames(n, "SlurmExportEnvironment") },
         "SingularityAllowedOptions": { r, n, c throws(ConfigError) in c.singularityAllowedOptions = try r.stringList(n, "SingularityAllowedOptions") },
         "SingularityAllowedMounts": { r, n, c throws(ConfigError) in c.singularityAllowedMounts = try r.absolutePaths(n, "SingularityAllowedMounts") },
+        "SlurmRestartBackoffSeconds": { r, n, c throws(ConfigError) in c.slurmRestartBackoffSeconds = try r.int(n, "SlurmRestartBackoffSeconds", 1...10) },
         "SlurmFilesystemTimeoutSeconds": { r, n, c throws(ConfigError) in c.slurmFilesystemTimeoutSeconds = try r.seconds(n, "SlurmFilesystemTimeoutSeconds", minimum: 0.1) },
         "Kubernetes": { r, n, c throws(ConfigError) in try r.kubernetes(n, &c.kubernetes) },
         "SidecarTokenFile": { r, n, c throws(ConfigError) in c.sidecarTokenFile = try r.string(n, "SidecarTokenFile") },

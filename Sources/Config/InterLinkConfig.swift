@@ -96,6 +96,9 @@ public struct InterLinkConfig: Sendable, Equatable {
     public var singularityAllowedMounts: [String] = []
     /// Longest wait for one read or write of the pod directories on the shared filesystem.
     public var slurmFilesystemTimeoutSeconds: Double = 30
+    /// First wait (seconds) before the job script restarts an exited container; it doubles up
+    /// to 300. Kubelet's 10 by default; tests lower it so a restart loop is seen in seconds.
+    public var slurmRestartBackoffSeconds: Int = 10
     /// Upstream key: export pod data to the job (kept for compatibility).
     public var exportPodData = true
 

@@ -69,7 +69,7 @@ public enum PodStatusBuilder {
     /// One status per container of the spec, in spec order (interLink's
     /// entry where it has one, else waiting `ContainerCreating`), with the
     /// fields the schema requires filled in. A running container with no
-    /// readiness probe (interLink runs none) is ready.
+    /// readiness probe is ready; with one, it is ready when the backend says so.
     static func statuses(_ reported: [ContainerStatus], spec: [Container]) -> [ContainerStatus] {
         let names = spec.isEmpty ? reported.map(\.name) : spec.map(\.name)
         return names.map { name in
@@ -78,8 +78,12 @@ public enum PodStatusBuilder {
                 ?? ContainerStatus(name: name, image: image, state: .waiting("ContainerCreating"))
             if s.image.isEmpty { s.image = image }
             if s.state.isEmpty { s.state = .waiting("ContainerCreating") }
-            s.ready = s.state.running != nil
-            s.started = s.state.running != nil
+            // Without a readiness (startup) probe a running container is ready (started),
+            // whatever the backend said; with one, the backend that ran it decides.
+            let running = s.state.running != nil
+            let probes = spec.first { $0.name == name }
+            s.ready = running && (probes?.readinessProbe == nil || s.ready)
+            s.started = running && (probes?.startupProbe == nil || s.started ?? true)
             return s
         }
     }

@@ -75,4 +75,12 @@ struct ProvidersConfigTests {
     @Test func remoteIsAProviderKind() throws {
         #expect(try decode("Provider: remote\nSidecarURL: http://plugin\nSidecarPort: 4001\n").provider == .remote)
     }
+
+    @Test func slurmRestartBackoffSecondsDefaultsToKubeletsAndIsBounded() throws {
+        #expect(try decode("Provider: slurm\n").slurmRestartBackoffSeconds == 10)
+        #expect(try decode("Provider: slurm\nSlurmRestartBackoffSeconds: 1\n").slurmRestartBackoffSeconds == 1)
+        for bad in ["0", "11", "fast"] {
+            #expect(throws: ConfigError.self) { _ = try decode("Provider: slurm\nSlurmRestartBackoffSeconds: \(bad)\n") }
+        }
+    }
 }

@@ -142,13 +142,9 @@ struct UpstreamAcceptanceTests {
 /// Cases known to fail, with the reason; each runs inside `withKnownIssue`, so
 /// one that starts passing is reported until its entry is removed here.
 enum UpstreamPending {
-    static let probes = "probes are not run yet (issue 13.2)"
-    static let hooks = "postStart/preStop hooks are not run yet (issue 13.3)"
-
     static let pending: [UpstreamAcceptanceTests.Backend: [String: String]] = [
-        .slurmDocker: ["090-probes.yaml": probes, "115-lifecycle-hooks.yaml": hooks],
-        .slurmNone: ["090-probes.yaml": probes, "115-lifecycle-hooks.yaml": hooks,
-                     // Not a bug: runtime none runs commands on the node, so there is no image
+        // Docker and Slurm run probes and hooks now (Docker in the provider, Slurm in the job: SlurmSupervisor).
+        .slurmNone: [// Not a bug: runtime none runs commands on the node, so there is no image
                      // entrypoint; the pod fails with that reason, as issue 13.5 asks.
                      "095-default-entrypoint.yaml": "runtime none has no image entrypoint/cmd (refused with a clear reason, by design)"],
     ]

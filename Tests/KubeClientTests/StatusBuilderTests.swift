@@ -29,6 +29,24 @@ import Testing
         #expect(built.containerStatuses?.first?.image == "img")
     }
 
+    @Test func readinessFromTheBackendCountsOnlyWhereTheSpecHasAReadinessProbe() {
+        var probed = Container(name: "main", image: "img")
+        probed.readinessProbe = Probe(exec: ExecAction(command: ["true"]))
+        let running = ContainerState.running(since: nil)
+        func built(_ spec: PodSpec, ready: Bool) -> KubePodStatus {
+            PodStatusBuilder.build(PodStatus(name: "p", UID: "u", namespace: "n",
+                                             containers: [ContainerStatus(name: "main", ready: ready, state: running)]),
+                                   spec: spec, previous: nil, now: "t")
+        }
+        let unready = built(PodSpec(containers: [probed]), ready: false)
+        #expect(unready.containerStatuses?.first?.ready == false)
+        #expect(unready.conditions?.first { $0.type == "Ready" }?.status == "False")
+        #expect(unready.conditions?.first { $0.type == "ContainersReady" }?.status == "False")
+        #expect(built(PodSpec(containers: [probed]), ready: true).conditions?.first { $0.type == "Ready" }?.status == "True")
+        // No readiness probe: running is ready, as before (backends that run no probes report either).
+        #expect(built(PodSpec(containers: [Container(name: "main", image: "img")]), ready: false).containerStatuses?.first?.ready == true)
+    }
+
     @Test func transitionTimesMoveOnlyOnTransitions() {
         let running = ContainerState.running(since: nil)
         let ok = ContainerState.terminated(ContainerStateTerminated(exitCode: 0))

@@ -32,7 +32,7 @@ import Glibc
         let pod = Pod(metadata: ObjectMeta(name: "evil", namespace: "ns", uid: "u-1",
                                            annotations: ["slurm-job.vk.io/pre-exec": "touch \(root)/CANARY",
                                                          "slurm-job.vk.io/image-root": "$(touch CANARY)"]),
-                      spec: PodSpec(containers: [c]))
+                      spec: PodSpec(containers: [c], restartPolicy: "Never"))
         let env: [(name: String, value: String)] = [(name: "OUT", value: out), (name: "H0", value: Self.hostile[1]),
                                                    (name: "H1", value: Self.hostile[2]), (name: "H4", value: Self.hostile[5]),
                                                    (name: "H5", value: Self.hostile[10])]

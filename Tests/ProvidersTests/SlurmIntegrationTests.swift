@@ -21,11 +21,14 @@ final class SlurmIntegrationTests {
         return SlurmProvider(config: c, environment: ["SLURM_CONF": slurmConf ?? ""])
     }
 
-    func pod(_ containers: [Container], initContainers: [Container]? = nil, volumes: [Volume]? = nil,
+    /// `restartPolicy` Never by default: these pods are meant to finish, and under the
+    /// in-job supervisor Kubernetes' default (Always) restarts a container that exits.
+    func pod(_ containers: [Container], initContainers: [Container]? = nil, volumes: [Volume]? = nil, restartPolicy: String? = "Never",
              request: (inout PodCreateRequests) -> Void = { _ in }) -> DesiredPod {
         let uid = UUID().uuidString.lowercased()
         var r = PodCreateRequests(pod: Pod(metadata: ObjectMeta(name: "p-\(uid.prefix(8))", namespace: "ns", uid: uid),
-                                           spec: PodSpec(containers: containers, initContainers: initContainers, volumes: volumes)))
+                                           spec: PodSpec(containers: containers, initContainers: initContainers, volumes: volumes,
+                                                         restartPolicy: restartPolicy)))
         request(&r)
         return DesiredPod(request: r)
     }

@@ -27,7 +27,7 @@ import Glibc
         let swap = Container(name: "swap", image: "busybox", command: ["true"], volumeMounts: vol)
         let pod = Pod(metadata: ObjectMeta(name: "m", namespace: "ns", uid: "22222222-3333-4444-5555-666666666666"),
                       spec: PodSpec(containers: [main], initContainers: [swap],
-                                    volumes: [Volume(name: "work", emptyDir: EmptyDirVolumeSource())]))
+                                    volumes: [Volume(name: "work", emptyDir: EmptyDirVolumeSource())], restartPolicy: "Never"))
         let desired = DesiredPod(request: PodCreateRequests(pod: pod))
         var config = SlurmFixtures.config(runtime: "docker", dataRoot: root)
         config.commandPrefix = ""

@@ -132,6 +132,36 @@ import Testing
         #expect(p.resources?.cpu == "3")
         #expect(p.resources?.memory == "7000Mi")
     }
+
+    @Test func theSupervisorsFilesBecomeCrashLoopBackOffRestartCountAndLastState() throws {
+        var idx = index; idx.supervised = true
+        let last = try #require(ContainerFiles.Last.parse("2 2026-01-01T00:00:10Z\n3 2026-01-01T00:00:11Z\n\nLiveness probe failed: no\n"))
+        var backingOff = ContainerFiles(startedAt: "2026-01-01T00:00:10Z", last: last)
+        backingOff.waiting = ContainerFiles.parseWaiting("CrashLoopBackOff\nback-off 20s restarting failed container=a\n")
+        var ready = started; ready.started = true; ready.ready = true
+        var unready = started; unready.started = true
+        let o = SlurmObservation.observe(index: idx, record: rec("RUNNING"), files: ["init": done(0), "a": backingOff, "b": unready])
+        let a = o.containers[0]
+        #expect(a.state.waiting?.reason == "CrashLoopBackOff")
+        #expect(a.state.waiting?.message == "back-off 20s restarting failed container=a")
+        #expect(a.restartCount == 2 && !a.ready)
+        #expect(a.lastState.terminated == ContainerStateTerminated(exitCode: 3, reason: "Error", message: "Liveness probe failed: no",
+                                                                   startedAt: "2026-01-01T00:00:10Z", finishedAt: "2026-01-01T00:00:11Z"))
+        #expect(o.containers[1].state.running != nil && !o.containers[1].ready && o.containers[1].started == true)
+        #expect(o.state == .running)
+        let flipped = SlurmObservation.observe(index: idx, record: rec("RUNNING"), files: ["init": done(0), "a": ready, "b": started])
+        #expect(flipped.containers[0].ready && flipped.containers[0].started == true)
+        #expect(!flipped.containers[1].ready && flipped.containers[1].started == false)   // startup probe not passed yet
+        // A job from before the supervisor has none of these files: running means ready.
+        let legacy = SlurmObservation.observe(index: index, record: rec("RUNNING"), files: ["init": done(0), "a": started, "b": started])
+        #expect(legacy.containers.allSatisfy { $0.ready && $0.restartCount == 0 })
+    }
+
+    @Test func aDamagedLastFileIsNotParsed() {
+        #expect(ContainerFiles.Last.parse("x 2026\n0 t\n") == nil)
+        #expect(ContainerFiles.Last.parse("1 2026-01-01T00:00:00Z") == nil)
+        #expect(ContainerFiles.parseWaiting("") == nil)
+    }
 }
 
 /// A follow asks squeue whether its job lives at most once per interval, and

@@ -26,11 +26,12 @@ final class SlurmOwnershipTests {
         try await ProcessRunner.run(tool, args, environment: ["SLURM_CONF": slurmConf ?? "", "PATH": "/usr/bin:/bin"])
     }
 
-    func pod(_ script: String) -> DesiredPod {
+    /// Never: these jobs end on their own (under Always the in-job supervisor would restart them).
+    func pod(_ script: String, restartPolicy: String = "Never") -> DesiredPod {
         let uid = UUID().uuidString.lowercased()
         return DesiredPod(request: PodCreateRequests(pod: Pod(
             metadata: ObjectMeta(name: "p-\(uid.prefix(8))", namespace: "ns", uid: uid),
-            spec: PodSpec(containers: [Container(name: "c", image: "none", command: ["sh", "-c", script])], restartPolicy: "Always"))))
+            spec: PodSpec(containers: [Container(name: "c", image: "none", command: ["sh", "-c", script])], restartPolicy: restartPolicy))))
     }
 
     func waitUntilPurged(_ id: String) async throws -> Bool {

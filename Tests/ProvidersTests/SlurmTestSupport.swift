@@ -25,8 +25,18 @@ enum SlurmFixtures {
                              resources: ResourceRequirements(limits: ["cpu": "1500m", "memory": "256Mi", "nvidia.com/gpu": "1"]),
                              volumeMounts: [VolumeMount(name: "data", mountPath: "/data")])
         main.workingDir = "/data"
-        let side = Container(name: "sidecar", image: "alpine", args: ["sleep", "1"],
+        // One of every probe and hook handler the supervisor renders.
+        main.ports = [ContainerPort(name: "http", containerPort: 8080)]
+        main.startupProbe = Probe(tcpSocket: TCPSocketAction(port: .string("http")), periodSeconds: 2, failureThreshold: 30)
+        main.livenessProbe = Probe(exec: ExecAction(command: ["cat", "/data/alive"]), initialDelaySeconds: 5, timeoutSeconds: 2)
+        main.readinessProbe = Probe(httpGet: HTTPGetAction(path: "/healthz", port: .int(8080),
+                                                           httpHeaders: [HTTPHeader(name: "X-Probe", value: "it's $(ready)")]),
+                                    successThreshold: 2)
+        main.lifecycle = Lifecycle(postStart: LifecycleHandler(exec: ExecAction(command: ["sh", "-c", "echo up > /data/alive"])),
+                                   preStop: LifecycleHandler(sleep: SleepAction(seconds: 3)))
+        var side = Container(name: "sidecar", image: "alpine", args: ["sleep", "1"],
                              resources: ResourceRequirements(requests: ["cpu": "250m", "memory": "64Mi"]))
+        side.lifecycle = Lifecycle(preStop: LifecycleHandler(httpGet: HTTPGetAction(path: "/quit", port: .int(8443), scheme: "HTTPS")))
         let initC = Container(name: "fetch", image: "busybox:1.36", command: ["sh", "-c", "echo ready > /data/ready"],
                               volumeMounts: [VolumeMount(name: "data", mountPath: "/data")])
         var spec = PodSpec(containers: [main, side], initContainers: [initC], volumes: [Volume(name: "data", emptyDir: EmptyDirVolumeSource())])

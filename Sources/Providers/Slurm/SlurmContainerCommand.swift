@@ -74,7 +74,7 @@ struct SlurmContainerCommand: Sendable {
             guard !image(c.image).hasPrefix("-") else { throw .invalidPod("container \(c.name) has an invalid image name \"\(c.image)\"") }
             return a + [image(c.image)] + command + args
         case .docker, .podman:
-            var a = [runtimePath, "run", "--rm", "--name", "\(instance)-\(uid)-\(attempt)-\(c.name)", "--network", "none"]
+            var a = [runtimePath, "run", "--rm", "--name", dockerName(uid: uid, attempt: attempt, container: c.name), "--network", "none"]
             for m in mounts { a += ["-v", "\(m.hostPath):\(m.containerPath)\(m.readOnly ? ":ro" : "")"] }
             // Kubernetes' default terminationMessagePath: what the container writes there becomes terminated.message.
             if let log = terminationLog, !mounts.contains(where: { $0.containerPath == Self.terminationLogPath }) {
@@ -111,6 +111,9 @@ struct SlurmContainerCommand: Sendable {
             return m + ["--"] + a
         }
     }
+
+    /// The docker/podman container name of one container of one attempt (probes and hooks `exec` into it).
+    func dockerName(uid: String, attempt: Int, container: String) -> String { "\(instance)-\(uid)-\(attempt)-\(container)" }
 
     static let terminationLogPath = "/dev/termination-log"
     var bindsTerminationLog: Bool { runtime == .docker || runtime == .podman }

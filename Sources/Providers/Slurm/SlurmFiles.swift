@@ -111,8 +111,22 @@ enum SlurmFiles {
         }
         // Kubernetes keeps at most 4096 bytes of a termination message.
         let term = try read(layout.terminationLog(container), limit: 4096).map { String(decoding: $0, as: UTF8.self) }
-        return ContainerFiles(startedAt: start?.isEmpty == false ? start : nil, exit: exit,
-                              terminationMessage: term?.isEmpty == false ? term : nil)
+        var files = ContainerFiles(startedAt: start?.isEmpty == false ? start : nil, exit: exit,
+                                   terminationMessage: term?.isEmpty == false ? term : nil)
+        // The supervisor's files, all written through a rename (or empty marks).
+        let lastPath = layout.lastFile(container)
+        if let data = try read(lastPath) {
+            guard let last = ContainerFiles.Last.parse(String(decoding: data, as: UTF8.self)) else {
+                throw .unavailable("cannot read \(lastPath): it does not start with a restart count")
+            }
+            files.last = last
+        }
+        if let data = try read(layout.waitingFile(container)) {
+            files.waiting = ContainerFiles.parseWaiting(String(decoding: data, as: UTF8.self))
+        }
+        files.started = try read(layout.startedFile(container)) != nil
+        files.ready = try read(layout.readyFile(container)) != nil
+        return files
     }
 }
 

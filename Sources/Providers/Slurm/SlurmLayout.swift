@@ -9,7 +9,8 @@ import Model
 /// attempt holding `job.sh`, Slurm's `job.out`, and for each container
 /// `logs/<name>.log` (timestamped lines), `status/<name>.start` (RFC 3339 start
 /// time) and `status/<name>.exit` (`<code> <finishedAt>`, then optional reason
-/// and message lines). The job's comment (`SlurmJobMark`) lets one squeue call
+/// and message lines), plus the in-job supervisor's `<name>.last`, `.waiting`,
+/// `.started` and `.ready` (see `SlurmSupervisor`). The job's comment (`SlurmJobMark`) lets one squeue call
 /// find every job of this instance after any restart; the job name
 /// `<instance>.<uid>.<attempt>` is for people reading squeue (and for jobs
 /// submitted before the comment existed). Neither depends on the pod's name, so
@@ -34,6 +35,11 @@ struct SlurmLayout: Sendable, Equatable {
     func log(_ container: String) -> String { "\(jobDir)/logs/\(container).log" }
     func startFile(_ container: String) -> String { "\(jobDir)/status/\(container).start" }
     func exitFile(_ container: String) -> String { "\(jobDir)/status/\(container).exit" }
+    /// The supervisor's files: the restart count and previous run, the backoff, the started and ready marks.
+    func lastFile(_ container: String) -> String { "\(jobDir)/status/\(container).last" }
+    func waitingFile(_ container: String) -> String { "\(jobDir)/status/\(container).waiting" }
+    func startedFile(_ container: String) -> String { "\(jobDir)/status/\(container).started" }
+    func readyFile(_ container: String) -> String { "\(jobDir)/status/\(container).ready" }
     func envFile(_ container: String) -> String { "\(jobDir)/env/\(container).env" }
     /// The file bound at the container's `/dev/termination-log` (docker/podman runtimes).
     func terminationLog(_ container: String) -> String { "\(jobDir)/term/\(container)" }
@@ -89,4 +95,7 @@ struct SlurmIndex: Codable, Sendable, Equatable {
     var finalState: String?
     /// Pod flags InterLink ignored or replaced (reported in the observation's message).
     var notes: [String]?
+    /// The script runs the in-job supervisor (`SlurmSupervisor`), so `ready` and
+    /// `started` come from its files; nil for jobs submitted before it existed.
+    var supervised: Bool? = nil
 }

@@ -42,6 +42,40 @@ struct ContainerFiles: Sendable, Equatable {
     var exit: Exit?
     /// What the container wrote to its termination log (first 4096 bytes), if anything.
     var terminationMessage: String? = nil
+    /// The supervisor's files (`SlurmSupervisor`): restarts so far and the previous run.
+    var last: Last? = nil
+    /// Reason and message while a restart is held back (`CrashLoopBackOff`).
+    var waiting: (reason: String, message: String?)? = nil
+    var started = false
+    var ready = false
+
+    static func == (a: ContainerFiles, b: ContainerFiles) -> Bool {
+        a.startedAt == b.startedAt && a.exit == b.exit && a.terminationMessage == b.terminationMessage && a.last == b.last
+            && a.waiting?.reason == b.waiting?.reason && a.waiting?.message == b.waiting?.message
+            && a.started == b.started && a.ready == b.ready
+    }
+
+    /// `<restartCount> <startedAt>` then the previous run's exit file, as `il_supervise` writes it.
+    struct Last: Sendable, Equatable {
+        var restartCount: Int32
+        var startedAt: String?
+        var exit: Exit
+
+        static func parse(_ text: String) -> Last? {
+            guard let nl = text.firstIndex(of: "\n") else { return nil }
+            let head = text[..<nl].split(separator: " ").map(String.init)
+            guard let count = head.first.flatMap({ Int32($0) }), count >= 0,
+                  let exit = Exit.parse(String(text[text.index(after: nl)...])) else { return nil }
+            return Last(restartCount: count, startedAt: head.count > 1 ? head[1] : nil, exit: exit)
+        }
+    }
+
+    /// `<reason>\n<message>` as `il_supervise` writes it while backing off.
+    static func parseWaiting(_ text: String) -> (reason: String, message: String?)? {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        guard let reason = lines.first, !reason.isEmpty else { return nil }
+        return (reason, lines.count > 1 && !lines[1].isEmpty ? lines[1] : nil)
+    }
 
     struct Exit: Sendable, Equatable {
         var code: Int32
@@ -70,6 +104,10 @@ struct ContainerFiles: Sendable, Equatable {
 /// finished with each container's own exit code; containers without an exit file
 /// or killed by the end of the job take the reason of the Slurm state: TIMEOUT and
 /// DEADLINE -> `DeadlineExceeded`, OUT_OF_MEMORY -> `OOMKilled`, others by name.
+/// Jobs under the in-job supervisor (`SlurmIndex.supervised`) also report
+/// `restartCount` and `lastState` from `.last`, `waiting` (`CrashLoopBackOff`)
+/// from `.waiting`, and `ready`/`started` from their marks; older jobs count a
+/// running container as ready and started.
 enum SlurmObservation {
     static let liveStates: Set<String> = ["RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", "STOPPED",
                                           "SIGNALING", "RESIZING", "REQUEUED", "REQUEUE_FED", "REQUEUE_HOLD", "STAGE_OUT"]
@@ -89,11 +127,18 @@ enum SlurmObservation {
     static func observe(index: SlurmIndex, record: SqueueRecord?, files: [String: ContainerFiles]) -> JobObservation {
         var obs = JobObservation(podUID: index.uid, namespace: index.namespace, name: index.name, jobID: index.jobID,
                                  attempt: index.attempt, state: .pending)
+        let supervised = index.supervised == true
         func status(_ name: String, _ state: ContainerState) -> ContainerStatus {
-            let started = state.running != nil || state.terminated != nil
-            return ContainerStatus(name: name, image: index.images[name] ?? "", ready: state.running != nil,
+            let f = files[name] ?? ContainerFiles()
+            // Under the supervisor, ready follows readiness and started the startup probe;
+            // a job from before it counts a running container as both.
+            let running = state.running != nil
+            let ready = running && (!supervised || f.ready)
+            let started = supervised ? running && f.started : running || state.terminated != nil
+            let last = f.last.map { l in ContainerState.terminated(terminated(l.exit, ContainerFiles(startedAt: l.startedAt, exit: l.exit))) }
+            return ContainerStatus(name: name, image: index.images[name] ?? "", ready: ready, restartCount: f.last?.restartCount ?? 0,
                                    started: started, containerID: index.jobID.isEmpty ? nil : "slurm://\(index.jobID)/\(name)",
-                                   state: state)
+                                   state: state, lastState: last ?? ContainerState())
         }
         let state = record?.state ?? index.finalState
         if let s = state, pendingStates.contains(s) {
@@ -109,6 +154,7 @@ enum SlurmObservation {
             var initDone = true
             obs.initContainers = index.initContainers.map { name in
                 let f = files[name] ?? ContainerFiles()
+                if let w = f.waiting { initDone = false; return status(name, .waiting(w.reason, w.message)) }
                 if let e = f.exit { return status(name, .terminated(terminated(e, f))) }
                 initDone = false
                 if let s = f.startedAt { return status(name, .running(since: s)) }
@@ -117,6 +163,7 @@ enum SlurmObservation {
             obs.containers = index.containers.map { name in
                 let f = files[name] ?? ContainerFiles()
                 if !initDone { return status(name, .waiting("PodInitializing")) }
+                if let w = f.waiting { return status(name, .waiting(w.reason, w.message)) }
                 if let e = f.exit { return status(name, .terminated(terminated(e, f))) }
                 if let s = f.startedAt { return status(name, .running(since: s)) }
                 return status(name, .waiting("ContainerCreating"))

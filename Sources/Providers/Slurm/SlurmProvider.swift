@@ -82,7 +82,7 @@ public final class SlurmProvider: Provider {
                                    attempt: pod.attempt, jobID: "", initContainers: pod.pod.initContainers.map(\.name),
                                    containers: pod.pod.containers.map(\.name),
                                    images: Dictionary(all.map { ($0.name, $0.image) }, uniquingKeysWith: { a, _ in a }),
-                                   notes: job.notes.isEmpty ? nil : job.notes)
+                                   notes: job.notes.isEmpty ? nil : job.notes, supervised: true)
             try SlurmFiles.writeIndex(index, to: layout.indexFile)
             return (index, job.notes)
         }
@@ -207,9 +207,11 @@ public final class SlurmProvider: Provider {
         }
         guard !jobID.isEmpty else { return }
         if job.gracePeriodSeconds > 0 {
-            // TERM to the batch shell and every process of the job; the script records exit codes.
-            // Slurm refuses to signal a job that has not started: a pending one is simply cancelled below.
-            guard (try? await scancel(["--signal=TERM", "--full", jobID])) != nil else {
+            // TERM to the batch shell only: its supervisors run each container's preStop hook,
+            // then send TERM to their container, and record exit codes; all within the grace
+            // period, after which the job is cancelled (KILL). Slurm refuses to signal a job
+            // that has not started: a pending one is simply cancelled below.
+            guard (try? await scancel(["--signal=TERM", "--batch", jobID])) != nil else {
                 _ = try await scancel([jobID])
                 return
             }

@@ -13,7 +13,9 @@ import Model
 /// `allowPreExec`, the `slurm-job.vk.io/pre-exec` annotation: these two are the
 /// only code not written by InterLink. Then init containers one after another
 /// (the first failure ends the job with its code), then main containers in
-/// parallel; the job exits with the highest container exit code. Every value that
+/// parallel, each under the in-job supervisor (`SlurmSupervisor`: probes, hooks,
+/// restarts per restartPolicy); the job exits, with the highest container exit
+/// code, once no container will run again. Every value that
 /// comes from the pod is a single-quoted word, so it cannot run as code.
 public enum SlurmScript {
     /// Renders the script. `env` maps each container name to its resolved environment.
@@ -84,7 +86,12 @@ public enum SlurmScript {
         if runtime.runtime == .docker || runtime.runtime == .podman, let host = config.dockerHost, !host.isEmpty {
             out.append("export DOCKER_HOST=\(ShellQuote.quote(host))")
         }
+        let supervisor = SlurmSupervisor(runtime: runtime, config: config, pod: p)
         out.append(contentsOf: helpers)
+        out.append(contentsOf: supervisor.settings)
+        out.append(contentsOf: SlurmSupervisor.helpers)
+        // From here a TERM (scancel --batch from delete) goes to every supervisor, which runs preStop first.
+        out.append("trap il_on_term TERM")
 
         if !config.commandPrefix.isEmpty {
             out.append("# --- commandPrefix (trusted site configuration)")
@@ -107,7 +114,8 @@ public enum SlurmScript {
             out.append("fi")
         }
 
-        func command(_ c: Container) throws(ProviderError) -> String {
+        var hookNotes: [String] = []
+        func command(_ c: Container, index: Int, isInit: Bool) throws(ProviderError) -> String {
             let e = env[c.name] ?? []
             var lines: [String] = []
             if runtime.usesEnvFile && !e.isEmpty {
@@ -123,26 +131,36 @@ public enum SlurmScript {
                 let file = "\"$il_dir/term/\"\(ShellQuote.quote(c.name))"
                 lines.append(": >\(file) && chmod 666 \(file)")
             }
+            let declared = try supervisor.declare(index: index, container: c, argv: argv, pod: p, uid: pod.uid, attempt: pod.attempt,
+                                                  env: e, mounts: own, envFile: layout.envFile(c.name))
+            lines += declared.lines
+            hookNotes += declared.notes
             // Checked on the compute node right before the container starts: an earlier
             // container may have turned a directory of a volume into a symbolic link.
             let inWorkspace = own.map(\.hostPath).filter { $0.hasPrefix(layout.podDir + "/") }
             let check = inWorkspace.isEmpty ? "" : "il_check_mounts \(ShellQuote.quote(c.name)) \(ShellQuote.quote(layout.podDir)) \(ShellQuote.join(inWorkspace)) && "
-            lines.append("\(check)il_run \(ShellQuote.quote(c.name)) \(ShellQuote.join(argv))")
+            let policy = SlurmSupervisor.policyWord(p.restartPolicy, isInit: isInit)
+            lines.append("\(check)il_supervise \(index) \(ShellQuote.quote(c.name)) \(policy) \(ShellQuote.quote(declared.features)) &")
             return lines.joined(separator: "\n")
         }
 
+        var index = 0
         for c in p.initContainers {
             out.append("# init container \(c.name)")
-            out.append(try command(c) + " || exit $?")
+            out.append(try command(c, index: index, isInit: true))
+            out.append("il_sups=($!); il_wait $! || exit $?")
+            index += 1
         }
-        out.append("il_pids=()")
+        out.append("[ -n \"$il_stopping\" ] && exit 143")
+        out.append("il_sups=()")
         for c in p.containers {
             out.append("# container \(c.name)")
-            out.append(try command(c) + " &")
-            out.append("il_pids+=($!)")
+            out.append(try command(c, index: index, isInit: false))
+            out.append("il_sups+=($!)")
+            index += 1
         }
-        out.append("il_wait_all \"${il_pids[@]}\"")
-        return (out.joined(separator: "\n") + "\n", notes)
+        out.append("il_wait_all \"${il_sups[@]}\"")
+        return (out.joined(separator: "\n") + "\n", notes + hookNotes)
     }
 
     /// The bash helper that bind-mounts `SRC DST ro|rw` triples inside `unshare -m`,
@@ -156,9 +174,6 @@ public enum SlurmScript {
         #"il_now() { local t=$EPOCHREALTIME; TZ=UTC printf '%(%Y-%m-%dT%H:%M:%S)TZ' "${t%[.,]*}"; }"#,
         #"il_ts() { trap '' TERM; export TZ=UTC; local line t; while IFS= read -r line || [ -n "$line" ]; do t=$EPOCHREALTIME; printf '%(%Y-%m-%dT%H:%M:%S)T.%sZ %s\n' "${t%[.,]*}" "${t#*[.,]}" "$line"; done; }"#,
         #"il_status() { printf '%s %s\n%s\n%s\n' "$2" "$(il_now)" "${3:-}" "${4:-}" >"$il_dir/status/$1.exit.tmp" && mv -f "$il_dir/status/$1.exit.tmp" "$il_dir/status/$1.exit"; }"#,
-        "# A TERM from scancel stops the containers; the wrappers stay to record their exit codes.",
-        #"il_run() { trap ':' TERM; local name=$1 rc; shift; il_now >"$il_dir/status/$name.start"; ( exec "$@" ) </dev/null 2>&1 | il_ts >>"$il_dir/logs/$name.log"; rc=${PIPESTATUS[0]}; il_status "$name" "$rc"; return "$rc"; }"#,
-        #"il_wait_all() { local rc=0 c p; for p in "$@"; do wait "$p"; c=$?; while [ "$c" -gt 128 ] && kill -0 "$p" 2>/dev/null; do wait "$p"; c=$?; done; [ "$c" -gt "$rc" ] && rc=$c; done; exit "$rc"; }"#,
         "# Refuses a volume path under the pod directory that goes through a symbolic link (CVE-2017-1002101).",
         #"il_check_mounts() { local name=$1 root=$2 src rel part p; shift 2; for src in "$@"; do case $src in "$root"/*) ;; *) continue ;; esac; rel=${src#"$root"/}; p=$root; while [ -n "$rel" ]; do part=${rel%%/*}; p=$p/$part; if [ -L "$p" ]; then il_status "$name" 126 InvalidVolumePath "volume path $src goes through the symbolic link $p, which could lead out of the pod's directory; it is not mounted"; return 126; fi; if [ "$part" = "$rel" ]; then rel=; else rel=${rel#*/}; fi; done; done; }"#,
         #"il_fail_all() { local code=$1 reason=$2 msg=$3 n; shift 3; for n in "$@"; do il_status "$n" "$code" "$reason" "$msg"; done; exit "$code"; }"#,

@@ -21,12 +21,164 @@ rm -f "$il_dir"/status/*
 il_now() { local t=$EPOCHREALTIME; TZ=UTC printf '%(%Y-%m-%dT%H:%M:%S)TZ' "${t%[.,]*}"; }
 il_ts() { trap '' TERM; export TZ=UTC; local line t; while IFS= read -r line || [ -n "$line" ]; do t=$EPOCHREALTIME; printf '%(%Y-%m-%dT%H:%M:%S)T.%sZ %s\n' "${t%[.,]*}" "${t#*[.,]}" "$line"; done; }
 il_status() { printf '%s %s\n%s\n%s\n' "$2" "$(il_now)" "${3:-}" "${4:-}" >"$il_dir/status/$1.exit.tmp" && mv -f "$il_dir/status/$1.exit.tmp" "$il_dir/status/$1.exit"; }
-# A TERM from scancel stops the containers; the wrappers stay to record their exit codes.
-il_run() { trap ':' TERM; local name=$1 rc; shift; il_now >"$il_dir/status/$name.start"; ( exec "$@" ) </dev/null 2>&1 | il_ts >>"$il_dir/logs/$name.log"; rc=${PIPESTATUS[0]}; il_status "$name" "$rc"; return "$rc"; }
-il_wait_all() { local rc=0 c p; for p in "$@"; do wait "$p"; c=$?; while [ "$c" -gt 128 ] && kill -0 "$p" 2>/dev/null; do wait "$p"; c=$?; done; [ "$c" -gt "$rc" ] && rc=$c; done; exit "$rc"; }
 # Refuses a volume path under the pod directory that goes through a symbolic link (CVE-2017-1002101).
 il_check_mounts() { local name=$1 root=$2 src rel part p; shift 2; for src in "$@"; do case $src in "$root"/*) ;; *) continue ;; esac; rel=${src#"$root"/}; p=$root; while [ -n "$rel" ]; do part=${rel%%/*}; p=$p/$part; if [ -L "$p" ]; then il_status "$name" 126 InvalidVolumePath "volume path $src goes through the symbolic link $p, which could lead out of the pod's directory; it is not mounted"; return 126; fi; if [ "$part" = "$rel" ]; then rel=; else rel=${rel#*/}; fi; done; done; }
 il_fail_all() { local code=$1 reason=$2 msg=$3 n; shift 3; for n in "$@"; do il_status "$n" "$code" "$reason" "$msg"; done; exit "$code"; }
+il_backoff_base=10 il_backoff_max=300 il_backoff_reset=600 il_grace=30
+il_backoff_reason=CrashLoopBackOff il_pod_suffix=' pod=rich_team-a(11111111-2222-3333-4444-555555555555)'
+il_sups=() il_stopping= il_cpid= il_sleep=
+# --- in-job supervisor: probes, lifecycle hooks and restarts as kubelet does them (SlurmSupervisor)
+il_tcp_code='{ exec 3<>"/dev/tcp/$1/$2"; } 2>/dev/null || { echo "dial tcp $1:$2: connection refused"; exit 1; }'
+il_http_code='h=$1 p=$2 path=$3; shift 3; { exec 3<>"/dev/tcp/$h/$p"; } 2>/dev/null || { echo "Get http://$h:$p$path: connection refused"; exit 1; }; { printf '\''GET %s HTTP/1.0\r\nHost: %s:%s\r\nUser-Agent: kube-probe/interlink\r\nAccept: */*\r\n'\'' "$path" "$h" "$p"; while [ $# -ge 2 ]; do printf '\''%s: %s\r\n'\'' "$1" "$2"; shift 2; done; printf '\''Connection: close\r\n\r\n'\''; } >&3; IFS='\'' '\'' read -r v c r <&3; case ${c:-} in [23][0-9][0-9]) exit 0 ;; esac; echo "HTTP probe failed with statuscode: ${c:-none}"; exit 1'
+il_https_code='h=$1 p=$2 path=$3; shift 3; command -v curl >/dev/null || { echo "HTTPS probes need curl on the compute node, which is not installed"; exit 1; }; a=(); while [ $# -ge 2 ]; do a+=(-H "$1: $2"); shift 2; done; c=$(curl -sk -o /dev/null -w '\''%{http_code}'\'' "${a[@]}" "https://$h:$p$path"); case $c in [23][0-9][0-9]) exit 0 ;; esac; echo "HTTPS probe failed with statuscode: $c"; exit 1'
+# il_handle TIMEOUT IDX KIND ARGS...: one probe or hook handler; its output explains a failure.
+il_handle() {
+  local t=$1 idx=$2 kind=$3 pid rc; shift 3
+  local -a to=() pre=()
+  [ "$t" -gt 0 ] && to=(timeout -k 1 "$t")
+  # docker/podman: the container has no network of its own; enter its namespace.
+  if [ "$kind" != exec ] && [ "$kind" != sleep ] && declare -p "il_w_$idx" >/dev/null 2>&1; then
+    local -n w=il_w_$idx
+    pid=$("${w[0]}" inspect -f '{{.State.Pid}}' "${w[1]}" 2>/dev/null)
+    [ "${pid:-0}" -gt 0 ] 2>/dev/null || { echo "container ${w[1]} is not running"; return 1; }
+    pre=(nsenter -n -t "$pid" --)
+  fi
+  case $kind in
+    exec) "${to[@]}" "$@" ;;
+    tcp) "${to[@]}" "${pre[@]}" /bin/bash -c "$il_tcp_code" il-probe "$@" ;;
+    http) if [ "$1" = HTTPS ]; then shift; "${to[@]}" "${pre[@]}" /bin/bash -c "$il_https_code" il-probe "$@"
+          else shift; "${to[@]}" "${pre[@]}" /bin/bash -c "$il_http_code" il-probe "$@"; fi ;;
+    sleep) sleep "$1" ;;
+  esac
+  rc=$?
+  [ "$rc" -eq 124 ] && echo "timed out after ${t}s"
+  return "$rc"
+}
+il_msg() { head -c 1024 "$1" 2>/dev/null | tr '\r\n' '  '; }
+# Seconds to wait before the restart after STREAK short runs: base, doubled each time, capped (KubeletRestart).
+il_backoff() { local d=$(($1 - 1)) b; [ "$d" -lt 0 ] && d=0; [ "$d" -gt 16 ] && d=16; b=$((il_backoff_base << d)); [ "$b" -gt "$il_backoff_max" ] && b=$il_backoff_max; echo "$b"; }
+# A duration as Go prints it (10s, 1m20s, 5m0s), as in kubelet's back-off message (KubeletRestart.goDuration).
+il_godur() { if [ "$1" -lt 60 ]; then echo "$1s"; elif [ "$1" -lt 3600 ]; then echo "$(($1 / 60))m$(($1 % 60))s"; else echo "$(($1 / 3600))h$(($1 % 3600 / 60))m$(($1 % 60))s"; fi; }
+# il_probe NAME IDX KIND: one probe's loop against the run whose process group is $il_cpid. As kubelet's,
+# the initial delay counts from the container's start; liveness and readiness also wait for startup.
+il_probe() {
+  local name=$1 idx=$2 kind=$3 ok=0 bad=0 t0=$EPOCHSECONDS rest
+  local st=$il_dir/status/$name out=$il_dir/status/$name.$kind.out
+  local -n spec=il_p_${idx}_$kind   # delay period timeout success failure handler...
+  if [ "$kind" != startup ]; then while [ ! -e "$st.started" ]; do sleep 0.2; done; fi
+  rest=$((spec[0] - (EPOCHSECONDS - t0))); [ "$rest" -gt 0 ] && sleep "$rest"
+  while :; do
+    if il_handle "${spec[2]}" "$idx" "${spec[@]:5}" >"$out" 2>&1 </dev/null; then ok=$((ok + 1)); bad=0; else bad=$((bad + 1)); ok=0; fi
+    case $kind in
+      startup)
+        if [ "$ok" -ge 1 ]; then : >"$st.started"; return 0; fi
+        if [ "$bad" -ge "${spec[4]}" ]; then il_kill_run "$name" "Startup probe failed: $(il_msg "$out")"; return 0; fi ;;
+      liveness)
+        if [ "$bad" -ge "${spec[4]}" ]; then il_kill_run "$name" "Liveness probe failed: $(il_msg "$out")"; return 0; fi ;;
+      readiness)
+        if [ "$ok" -ge "${spec[3]}" ]; then : >"$st.ready"; elif [ "$bad" -ge "${spec[4]}" ]; then rm -f "$st.ready"; fi ;;
+    esac
+    sleep "${spec[1]}"
+  done
+}
+# Kills the current run as kubelet does (TERM, KILL after the grace period); the reason becomes terminated.message.
+il_kill_run() { printf '%s\n' "$2" >"$il_dir/status/$1.kill"; il_stop_run "$il_grace"; }
+# il_stop_run SECONDS: TERM to the current run, KILL after SECONDS. docker/podman: `stop`, because the
+# container's PID 1 ignores a TERM it has no handler for and the CLI dying would leave the container running.
+il_stop_run() {
+  if [[ $il_feat == *,w,* ]]; then
+    local -n w=il_w_$il_idx
+    "${w[0]}" stop -t "$1" "${w[1]}" >/dev/null 2>&1
+  else
+    kill -TERM -- "-$il_cpid" 2>/dev/null
+    sleep "$1"
+    kill -KILL -- "-$il_cpid" 2>/dev/null
+  fi
+}
+# A TERM (scancel --batch) stops the supervisor: preStop first, then TERM to the container; no restart after it.
+il_sup_term() {
+  local t0=$EPOCHSECONDS left
+  il_stopping=1
+  [ -n "$il_sleep" ] && kill "$il_sleep" 2>/dev/null
+  if [ -n "$il_cpid" ] && kill -0 "$il_cpid" 2>/dev/null; then
+    if [[ $il_feat == *,preStop,* ]]; then
+      local -n h=il_h_${il_idx}_preStop
+      il_handle "$il_grace" "$il_idx" "${h[@]}" >"$il_dir/status/$il_name.preStop.out" 2>&1 </dev/null
+    fi
+    # What preStop left of the grace period, less a margin: the job is cancelled when it ends.
+    left=$((il_grace - (EPOCHSECONDS - t0) - 2)); [ "$left" -lt 0 ] && left=0
+    il_stop_run "$left" &
+  fi
+}
+# il_supervise IDX NAME POLICY FEATURES: runs one container until no restart is due; returns its last exit code.
+# A run that will restart never gets an exit file (the job would look finished): its result goes to .last, then
+# .waiting; .start goes first, so a reader sees the container created, backing off, or running, never a mix.
+il_supervise() {
+  il_idx=$1 il_name=$2 il_feat=,$4,
+  local policy=$3 st=$il_dir/status/$2 streak=0 restarts=0 rc=0 t0 b p ex again
+  local -n cmd=il_c_$1
+  local -a probes
+  trap il_sup_term TERM
+  while :; do
+    if [[ $il_feat == *,w,* ]]; then   # a restart reuses the name: the last run's container must be gone
+      local -n w=il_w_$il_idx
+      [ "$restarts" -gt 0 ] && "${w[0]}" rm -f "${w[1]}" >/dev/null 2>&1
+    fi
+    rm -f "$st.ready" "$st.started" "$st.kill" "$st.exit"
+    t0=$EPOCHSECONDS
+    il_now >"$st.start"
+    # Its own session, so a probe's kill reaches every process of the container.
+    ( exec setsid "${cmd[@]}" ) </dev/null > >(il_ts >>"$il_dir/logs/$il_name.log") 2>&1 &
+    il_cpid=$!
+    rm -f "$st.waiting"
+    probes=()
+    if [[ $il_feat == *,w,* ]]; then   # probes and hooks need the container to exist
+      for p in $(seq 600); do
+        kill -0 "$il_cpid" 2>/dev/null || break
+        [ "$("${w[0]}" inspect -f '{{.State.Running}}' "${w[1]}" 2>/dev/null)" = true ] && break
+        sleep 0.1
+      done
+    fi
+    if [[ $il_feat == *,postStart,* ]]; then
+      local -n h=il_h_${il_idx}_postStart
+      il_handle 0 "$il_idx" "${h[@]}" >"$st.postStart.out" 2>&1 </dev/null \
+        || { printf 'PostStartHookError: %s\n' "$(il_msg "$st.postStart.out")" >"$st.kill"; il_stop_run "$il_grace" & }
+    fi
+    if [ ! -e "$st.kill" ]; then
+      [[ $il_feat == *,startup,* ]] || : >"$st.started"
+      [[ $il_feat == *,readiness,* ]] || : >"$st.ready"
+      for p in startup liveness readiness; do
+        if [[ $il_feat == *,$p,* ]]; then il_probe "$il_name" "$il_idx" "$p" & probes+=($!); fi
+      done
+    fi
+    wait "$il_cpid"; rc=$?
+    while [ "$rc" -gt 128 ] && kill -0 "$il_cpid" 2>/dev/null; do wait "$il_cpid"; rc=$?; done
+    if [ "${#probes[@]}" -gt 0 ]; then kill -KILL "${probes[@]}" 2>/dev/null; wait "${probes[@]}" 2>/dev/null; fi
+    rm -f "$st.ready" "$st.started"
+    il_cpid=
+    ex="$rc $(il_now)"$'\n'$'\n'"$(il_msg "$st.kill")"
+    again=1
+    [ -n "$il_stopping" ] && again=
+    case $policy in always) ;; onfailure) [ "$rc" -eq 0 ] && again= ;; *) again= ;; esac
+    if [ -z "$again" ]; then il_put "$st.exit" "$ex"; return "$rc"; fi
+    if [ $((EPOCHSECONDS - t0)) -ge "$il_backoff_reset" ]; then streak=1; else streak=$((streak + 1)); fi
+    b=$(il_backoff "$streak")
+    restarts=$((restarts + 1))
+    p=$(cat "$st.start"); rm -f "$st.start"
+    il_put "$st.last" "$restarts $p"$'\n'"$ex"
+    il_put "$st.waiting" "$il_backoff_reason"$'\n'"back-off $(il_godur "$b") restarting failed container=$il_name$il_pod_suffix"
+    sleep "$b" & il_sleep=$!
+    wait "$il_sleep"; il_sleep=
+    if [ -n "$il_stopping" ]; then il_put "$st.exit" "$ex"; rm -f "$st.waiting"; return "$rc"; fi
+  done
+}
+# Writes FILE through a rename, so a reader never sees half of it.
+il_put() { printf '%s\n' "$2" >"$1.tmp" && mv -f "$1.tmp" "$1"; }
+# il_wait PID: its exit code, through the TERMs that interrupt wait.
+il_wait() { local c; wait "$1"; c=$?; while [ "$c" -gt 128 ] && kill -0 "$1" 2>/dev/null; do wait "$1"; c=$?; done; return "$c"; }
+il_wait_all() { local rc=0 c p; for p in "$@"; do il_wait "$p"; c=$?; [ "$c" -gt "$rc" ] && rc=$c; done; exit "$rc"; }
+il_on_term() { il_stopping=1; local p; for p in "${il_sups[@]}"; do kill -TERM "$p" 2>/dev/null; done; }
+trap il_on_term TERM
 # --- commandPrefix (trusted site configuration)
 module load apptainer
 # Volume mounts need a private mount namespace; without one the pod fails instead of running without its files.
@@ -34,12 +186,23 @@ if ! unshare -m --propagation private true 2>/dev/null; then
   il_fail_all 126 MountNamespaceUnavailable 'volume mounts need a private mount namespace (unshare -m), which this node does not allow' fetch main sidecar
 fi
 # init container fetch
-il_check_mounts fetch /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555 /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data && il_run fetch unshare -m --propagation private -- /bin/bash -c 'while [ "$1" != -- ]; do if [ -d "$1" ]; then mkdir -p "$2"; else mkdir -p "$(dirname "$2")" && touch "$2"; fi && mount --bind "$1" "$2" || exit 126; if [ "$3" = ro ]; then mount -o remount,bind,ro "$2" || exit 126; fi; shift 3; done; shift; exec "$@"' il-mount /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data /data rw -- env -- MODE=init sh -c 'echo ready > /data/ready' || exit $?
-il_pids=()
+il_c_0=(unshare -m --propagation private -- /bin/bash -c 'while [ "$1" != -- ]; do if [ -d "$1" ]; then mkdir -p "$2"; else mkdir -p "$(dirname "$2")" && touch "$2"; fi && mount --bind "$1" "$2" || exit 126; if [ "$3" = ro ]; then mount -o remount,bind,ro "$2" || exit 126; fi; shift 3; done; shift; exec "$@"' il-mount /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data /data rw -- env -- MODE=init sh -c 'echo ready > /data/ready')
+il_check_mounts fetch /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555 /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data && il_supervise 0 fetch onfailure '' &
+il_sups=($!); il_wait $! || exit $?
+[ -n "$il_stopping" ] && exit 143
+il_sups=()
 # container main
-il_check_mounts main /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555 /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data && il_run main unshare -m --propagation private -- /bin/bash -c 'while [ "$1" != -- ]; do if [ -d "$1" ]; then mkdir -p "$2"; else mkdir -p "$(dirname "$2")" && touch "$2"; fi && mount --bind "$1" "$2" || exit 126; if [ "$3" = ro ]; then mount -o remount,bind,ro "$2" || exit 126; fi; shift 3; done; shift; exec "$@"' il-mount /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data /data rw -- env -C /data -- GREETING=hello 'QUOTED=it'\''s "here"' sh -c 'echo hello world' &
-il_pids+=($!)
+il_c_1=(unshare -m --propagation private -- /bin/bash -c 'while [ "$1" != -- ]; do if [ -d "$1" ]; then mkdir -p "$2"; else mkdir -p "$(dirname "$2")" && touch "$2"; fi && mount --bind "$1" "$2" || exit 126; if [ "$3" = ro ]; then mount -o remount,bind,ro "$2" || exit 126; fi; shift 3; done; shift; exec "$@"' il-mount /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data /data rw -- env -C /data -- GREETING=hello 'QUOTED=it'\''s "here"' sh -c 'echo hello world')
+il_p_1_startup=(0 2 1 1 30 tcp 127.0.0.1 8080)
+il_p_1_liveness=(5 10 2 1 3 exec unshare -m --propagation private -- /bin/bash -c 'while [ "$1" != -- ]; do if [ -d "$1" ]; then mkdir -p "$2"; else mkdir -p "$(dirname "$2")" && touch "$2"; fi && mount --bind "$1" "$2" || exit 126; if [ "$3" = ro ]; then mount -o remount,bind,ro "$2" || exit 126; fi; shift 3; done; shift; exec "$@"' il-mount /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data /data rw -- env -C /data -- GREETING=hello 'QUOTED=it'\''s "here"' cat /data/alive)
+il_p_1_readiness=(0 10 1 2 3 http HTTP 127.0.0.1 8080 /healthz X-Probe 'it'\''s $(ready)')
+il_h_1_postStart=(exec unshare -m --propagation private -- /bin/bash -c 'while [ "$1" != -- ]; do if [ -d "$1" ]; then mkdir -p "$2"; else mkdir -p "$(dirname "$2")" && touch "$2"; fi && mount --bind "$1" "$2" || exit 126; if [ "$3" = ro ]; then mount -o remount,bind,ro "$2" || exit 126; fi; shift 3; done; shift; exec "$@"' il-mount /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data /data rw -- env -C /data -- GREETING=hello 'QUOTED=it'\''s "here"' sh -c 'echo up > /data/alive')
+il_h_1_preStop=(sleep 3)
+il_check_mounts main /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555 /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data && il_supervise 1 main always startup,liveness,readiness,postStart,preStop &
+il_sups+=($!)
 # container sidecar
-il_run sidecar env -- sleep 1 &
-il_pids+=($!)
-il_wait_all "${il_pids[@]}"
+il_c_2=(env -- sleep 1)
+il_h_2_preStop=(http HTTPS 127.0.0.1 8443 /quit)
+il_supervise 2 sidecar always preStop &
+il_sups+=($!)
+il_wait_all "${il_sups[@]}"

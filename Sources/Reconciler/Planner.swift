@@ -132,6 +132,15 @@ public enum Planner {
             for o in live { cancel(o, .undesired) }
             return actions
         }
+        // activeDeadlineSeconds, as the kubelet applies it: counted from when the
+        // pod reached this node (the first /create, not reset by restarts), on
+        // every provider. The pod fails DeadlineExceeded and, being failed, has
+        // its job stopped on the next plan. (Slurm also gets it as `--time`.)
+        if rec.failed == nil && rec.terminal == nil, let limit = rec.pod.spec?.activeDeadlineSeconds, limit > 0,
+           now >= rec.receivedAt.addingTimeInterval(Double(limit)) {
+            return [.record(uid: uid, .failed(reason: "DeadlineExceeded",
+                message: "Pod was active on the node longer than the specified deadline (activeDeadlineSeconds \(limit))"))]
+        }
         // Two jobs of the current attempt (a create that timed out yet went
         // through, then a retry): keep the one whose id the VK was told.
         let mine = jobs.filter { $0.attempt == rec.attempt }

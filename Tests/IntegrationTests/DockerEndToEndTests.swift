@@ -36,6 +36,28 @@ struct DockerEndToEndTests {
         }
     }
 
+    @Test func aPodPastItsActiveDeadlineIsFailedDeadlineExceededAndStopped() async throws {
+        try await withIL { il in
+            var pod = Pods.make("deadline", containers: [Pods.shell("main", "sleep 600")])
+            pod.spec?.activeDeadlineSeconds = 3
+            pod.spec?.terminationGracePeriodSeconds = 1
+            #expect(try await il.create(PodCreateRequests(pod: pod)).status == 200)
+            let (s, _) = try await il.waitForStatus(pod, timeout: 60) { $0.phase == .failed || $0.phase == .succeeded }
+            #expect(s.phase == .failed)
+            #expect(s.container("main")?.state.terminated?.reason == "DeadlineExceeded", "\(s)")
+            // Its container is stopped, not left running for the remaining 600 s.
+            var running = true
+            for _ in 0..<60 where running {
+                let ids = try await DockerCLI.containers(ofPod: pod.uid)
+                var states: [String] = []
+                for id in ids { states.append(((try await DockerCLI.inspect(id))["State"] as? [String: Any])?["Status"] as? String ?? "") }
+                running = states.contains("running")
+                if running { try await Task.sleep(for: .milliseconds(500)) }
+            }
+            #expect(!running, "the container still runs after DeadlineExceeded")
+        }
+    }
+
     @Test func initContainersHandAFileToTheMainContainerThroughAnEmptyDir() async throws {
         try await withIL { il in
             let mount = [VolumeMount(name: "work", mountPath: "/work")]

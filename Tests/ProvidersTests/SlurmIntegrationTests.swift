@@ -106,6 +106,25 @@ final class SlurmIntegrationTests {
         _ = try? await ProcessRunner.run("scancel", [id], environment: ["SLURM_CONF": slurmConf ?? "", "PATH": "/usr/bin:/bin"])
     }
 
+    @Test func fallbackToLogsOnErrorShowsTheLogsEndWhenAFailedContainerWroteNoMessage() async throws {
+        let p = provider()
+        var failing = Container(name: "failing", image: "none", command: ["sh", "-c",
+            "i=0; while [ $i -lt 100 ]; do echo \"line $i\"; i=$((i+1)); done; exit 3"])
+        failing.terminationMessagePolicy = "FallbackToLogsOnError"
+        var fine = Container(name: "fine", image: "none", command: ["sh", "-c", "echo fine"])
+        fine.terminationMessagePolicy = "FallbackToLogsOnError"
+        let filePolicy = Container(name: "file", image: "none", command: ["sh", "-c", "echo only in the log; exit 4"])
+        let d = pod([failing, fine, filePolicy])
+        _ = try await p.create(d)
+        let o = try await waitFor(p, d.uid)
+        func message(_ name: String) -> String? { o?.containers.first { $0.name == name }?.state.terminated?.message }
+        let tail = try #require(message("failing"))
+        #expect(tail.hasSuffix("line 99\n"))
+        #expect(tail.hasPrefix("line 20\n"), "the last 80 lines: \(tail.prefix(40))")
+        #expect(message("fine") == nil, "the fallback is for failures only")
+        #expect(message("file")?.contains("only in the log") != true, "policy File never reads the log")
+    }
+
     @Test func exitCodeIsReported() async throws {
         let p = provider()
         let d = pod([Container(name: "c", image: "none", command: ["sh", "-c", "exit 42"])])

@@ -90,6 +90,21 @@ import Testing
         #expect(try sbatchLines(desired).contains("#SBATCH -t2800"))
     }
 
+    @Test func aCustomTerminationMessagePathIsWhereTheDockerRuntimeBindsTheMessageFile() throws {
+        var desired = SlurmFixtures.richPod()
+        desired.request.pod.spec?.containers[0].terminationMessagePath = "/var/run/why"
+        let job = try SlurmScript.renderJob(pod: desired, mounts: SlurmFixtures.richMounts(), env: SlurmFixtures.richEnv,
+                                            config: SlurmFixtures.config(runtime: "docker"))
+        let name = desired.pod.containers[0].name
+        #expect(job.script.contains("/term/\(name):/var/run/why"), "the container's own path")
+        #expect(job.script.contains(":/dev/termination-log"), "the others keep Kubernetes' default")
+        desired.request.pod.spec?.containers[0].terminationMessagePath = "/var/run/a:b"
+        #expect(throws: ProviderError.self) {
+            _ = try SlurmScript.renderJob(pod: desired, mounts: SlurmFixtures.richMounts(), env: SlurmFixtures.richEnv,
+                                          config: SlurmFixtures.config(runtime: "docker"))
+        }
+    }
+
     @Test func securityContextBecomesDockerFlagsOrANoteWhereTheRuntimeCannotHonourIt() throws {
         var desired = SlurmFixtures.richPod()
         desired.request.pod.spec?.securityContext = PodSecurityContext(runAsUser: 1000, runAsGroup: 100)

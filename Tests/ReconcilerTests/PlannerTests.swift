@@ -33,6 +33,26 @@ import Providers
         return r
     }
 
+    @Test func aPodPastItsActiveDeadlineFailsDeadlineExceededAndThenItsJobIsStopped() {
+        // Received at 1,000, planned at 2,000: a 600 s deadline has passed, 5,000 s has not.
+        var r = created(1)
+        r.request.pod.spec?.activeDeadlineSeconds = 600
+        let actions = plan([r], [obs(1)])
+        guard case .record(_, .failed(let reason, let message))? = actions.first, actions.count == 1 else {
+            Issue.record("expected one failed record, got \(actions)"); return
+        }
+        #expect(reason == "DeadlineExceeded")
+        #expect(message.contains("600"))
+        let failed = PodRecord.apply(.failed(reason: reason, message: message), to: r, at: now)!
+        #expect(plan([failed], [obs(1)]).contains { if case .cancel(_, .failed) = $0 { return true }; return false })
+        var later = created(1)
+        later.request.pod.spec?.activeDeadlineSeconds = 5_000
+        #expect(plan([later], [obs(1)]).isEmpty)
+        // A pod that finished by itself before the deadline stays as it ended.
+        let done = PodRecord.apply(.finished(attempt: 0, containers: obs(1, state: .finished).containers, initContainers: []), to: r, at: now)!
+        #expect(!plan([done], []).contains { if case .record(_, .failed) = $0 { return true }; return false })
+    }
+
     @Test func aNewDesiredPodIsCreatedAtAttemptZero() {
         #expect(plan([Fx.record(1)], []) == [.create(uid: Fx.uid(1), attempt: 0)])
     }

@@ -76,9 +76,14 @@ struct SlurmContainerCommand: Sendable {
         case .docker, .podman:
             var a = [runtimePath, "run", "--rm", "--name", dockerName(uid: uid, attempt: attempt, container: c.name), "--network", "none"]
             for m in mounts { a += ["-v", "\(m.hostPath):\(m.containerPath)\(m.readOnly ? ":ro" : "")"] }
-            // Kubernetes' default terminationMessagePath: what the container writes there becomes terminated.message.
-            if let log = terminationLog, !mounts.contains(where: { $0.containerPath == Self.terminationLogPath }) {
-                a += ["-v", "\(log):\(Self.terminationLogPath)"]
+            // The container's terminationMessagePath (Kubernetes' default /dev/termination-log):
+            // what the container writes there becomes terminated.message. A volume at that path wins.
+            let messagePath = c.terminationMessagePath.flatMap { $0.isEmpty ? nil : $0 } ?? Self.terminationLogPath
+            if let log = terminationLog, !mounts.contains(where: { $0.containerPath == messagePath }) {
+                if (log + messagePath).contains(":") {
+                    throw .invalidPod("container \(c.name): terminationMessagePath \"\(messagePath)\" cannot hold ':' with runtime \(runtime.rawValue)")
+                }
+                a += ["-v", "\(log):\(messagePath)"]
             }
             // Values travel in the CLI's environment (`--env=NAME` copies it), not in
             // its argv, which any user of a shared node can read in /proc for the

@@ -98,6 +98,31 @@ enum SlurmFiles {
         return out
     }
 
+    /// The kubelet's FallbackToLogsOnError message: the end of the log, the
+    /// last 80 lines and at most 2048 bytes of them, without the job's
+    /// timestamps; nil for a missing or empty log. Reads at most 64 KiB.
+    static func logTail(_ path: String, lines: Int = 80, bytes: Int = 2048) throws(ProviderError) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        if fd < 0 {
+            if errno == ENOENT || errno == ENOTDIR || errno == ELOOP { return nil }
+            throw unreadable(path, errno)
+        }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_size > 0 else { return nil }
+        let window = Int(min(Int64(64 << 10), Int64(st.st_size)))
+        let from = Int64(st.st_size) - Int64(window)
+        var buf = [UInt8](repeating: 0, count: window)
+        let n = buf.withUnsafeMutableBytes { Glibc.pread(fd, $0.baseAddress, window, off_t(from)) }
+        guard n > 0 else { return nil }
+        var text = buf[0..<n]
+        // A window that starts mid-file starts mid-line: that partial line is not the log's.
+        if from > 0, let nl = text.firstIndex(of: 0x0a) { text = text[(nl + 1)...] }
+        let rendered = SlurmLogs.render(String(decoding: text, as: UTF8.self), LogOpts(Tail: lines))
+        guard !rendered.isEmpty else { return nil }
+        return String(decoding: rendered.suffix(bytes), as: UTF8.self)
+    }
+
     static func containerFiles(_ layout: SlurmLayout, _ container: String) throws(ProviderError) -> ContainerFiles {
         let start = try read(layout.startFile(container)).map { String(decoding: $0, as: UTF8.self).trimmed }
         let exitPath = layout.exitFile(container)

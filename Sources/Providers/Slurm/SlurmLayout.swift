@@ -98,4 +98,6 @@ struct SlurmIndex: Codable, Sendable, Equatable {
     /// The script runs the in-job supervisor (`SlurmSupervisor`), so `ready` and
     /// `started` come from its files; nil for jobs submitted before it existed.
     var supervised: Bool? = nil
+    /// Containers whose terminationMessagePolicy is FallbackToLogsOnError.
+    var logsFallback: [String]? = nil
 }

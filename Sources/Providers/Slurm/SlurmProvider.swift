@@ -82,7 +82,8 @@ public final class SlurmProvider: Provider {
                                    attempt: pod.attempt, jobID: "", initContainers: pod.pod.initContainers.map(\.name),
                                    containers: pod.pod.containers.map(\.name),
                                    images: Dictionary(all.map { ($0.name, $0.image) }, uniquingKeysWith: { a, _ in a }),
-                                   notes: job.notes.isEmpty ? nil : job.notes, supervised: true)
+                                   notes: job.notes.isEmpty ? nil : job.notes, supervised: true,
+                                   logsFallback: Self.logsFallback(all))
             try SlurmFiles.writeIndex(index, to: layout.indexFile)
             return (index, job.notes)
         }
@@ -184,7 +185,14 @@ public final class SlurmProvider: Provider {
             var files: [String: ContainerFiles] = [:]
             var unreadable: [String: String] = [:]
             for c in index.initContainers + index.containers {
-                do { files[c] = try SlurmFiles.containerFiles(layout, c) } catch { unreadable[c] = error.description }
+                do {
+                    var f = try SlurmFiles.containerFiles(layout, c)
+                    // FallbackToLogsOnError: a failed run that wrote no message shows its log's end.
+                    if f.terminationMessage == nil, let e = f.exit, e.code != 0, index.logsFallback?.contains(c) == true {
+                        f.terminationMessage = try SlurmFiles.logTail(layout.log(c))
+                    }
+                    files[c] = f
+                } catch { unreadable[c] = error.description }
             }
             var o = SlurmObservation.observe(index: index, record: record, files: files)
             if !unreadable.isEmpty { o = SlurmObservation.unreadable(o, problems: unreadable) }
@@ -194,6 +202,11 @@ public final class SlurmProvider: Provider {
             out.append(o)
         }
         return (out, seenJobs)
+    }
+
+    static func logsFallback(_ containers: [Container]) -> [String]? {
+        let names = containers.filter { $0.terminationMessagePolicy == "FallbackToLogsOnError" }.map(\.name)
+        return names.isEmpty ? nil : names
     }
 
     // MARK: - Delete and cleanup

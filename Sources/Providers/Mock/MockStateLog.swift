@@ -62,7 +62,7 @@ final class MockStateLog: Sendable {
         state.withLock { s in
             s.live += put.count - delete.count
             if s.fd >= 0 {
-                if !Self.writeAll(s.fd, out) { Log.warn("mock provider cannot save its state", ["path": path, "error": String(cString: strerror(errno))]) }
+                if !FileDescriptor.writeAll(s.fd, out) { Log.warn("mock provider cannot save its state", ["path": path, "error": String(cString: strerror(errno))]) }
                 s.lines += put.count + delete.count
             }
             // Under the same lock as the appends, so no change lands in the old file after the copy.
@@ -74,18 +74,6 @@ final class MockStateLog: Sendable {
         }
     }
 
-    private static func writeAll(_ fd: Int32, _ data: Data) -> Bool {
-        data.withUnsafeBytes { raw -> Bool in
-            var off = 0
-            while off < raw.count {
-                let n = write(fd, raw.baseAddress! + off, raw.count - off)
-                if n < 0 { if errno == EINTR { continue }; return false }
-                off += n
-            }
-            return true
-        }
-    }
-
     /// Replaces the file with one `put` line per live job and reopens it for appending.
     private static func rewrite(_ path: String, _ jobs: [MockJob], _ s: inout State) {
         let encoder = JSONEncoder()
@@ -94,7 +82,7 @@ final class MockStateLog: Sendable {
         // A temp file renamed over the old one: a kill leaves one or the other.
         let tmp = path + ".tmp"
         let tfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        if tfd < 0 || !writeAll(tfd, out) || rename(tmp, path) != 0 {
+        if tfd < 0 || !FileDescriptor.writeAll(tfd, out) || rename(tmp, path) != 0 {
             Log.warn("mock provider cannot save its state", ["path": path, "error": String(cString: strerror(errno))])
         }
         if tfd >= 0 { close(tfd) }

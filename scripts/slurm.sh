@@ -14,8 +14,11 @@ ROOT="${INTERLINK_TEST_ROOT:-/tmp/interlink-test}/slurm"
 CONF="$ROOT/etc/slurm.conf"
 MUNGE_DIR="$ROOT/munge"
 MUNGE_SOCKET="$MUNGE_DIR/munge.socket"
-CTLD_PORT="${INTERLINK_TEST_SLURMCTLD_PORT:-16817}"
-SLURMD_PORT="${INTERLINK_TEST_SLURMD_PORT:-16818}"
+# Ports: given, else those of the cluster already configured under ROOT (a restart
+# from a process that lacks the variables must not move it to the defaults), else defaults.
+conf_port() { if [[ -f "$CONF" ]]; then sed -n "s/^$1=//p" "$CONF" | head -n 1; fi; }
+CTLD_PORT="${INTERLINK_TEST_SLURMCTLD_PORT:-$(conf_port SlurmctldPort)}"; CTLD_PORT="${CTLD_PORT:-16817}"
+SLURMD_PORT="${INTERLINK_TEST_SLURMD_PORT:-$(conf_port SlurmdPort)}"; SLURMD_PORT="${SLURMD_PORT:-16818}"
 NODE="$(hostname -s)"
 
 log() { echo "slurm.sh: $*" >&2; }
@@ -153,6 +156,6 @@ case "${1:-}" in
     start) start ;;
     stop) stop ;;
     restart-ctld) restart_ctld ;;
-    env) echo "export INTERLINK_TEST_SLURM_CONF=$CONF" ;;
+    env) echo "export INTERLINK_TEST_SLURM_CONF=$CONF INTERLINK_TEST_SLURMCTLD_PORT=$CTLD_PORT INTERLINK_TEST_SLURMD_PORT=$SLURMD_PORT" ;;
     *) echo "usage: $0 start|stop|restart-ctld|env" >&2; exit 2 ;;
 esac

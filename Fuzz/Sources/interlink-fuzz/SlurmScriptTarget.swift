@@ -19,9 +19,9 @@ import Glibc
 /// 1. `bash -n` accepts it, and Slurm's `#SBATCH` header is only the flags.
 /// 2. No pod-provided string runs as code: the script runs under bash with
 ///    `il_mark` on PATH (the dictionary feeds `$(il_mark)`, `;il_mark;`, quotes
-///    and newlines into every string), with `il_run` replaced by a recorder
+///    and newlines into every string), with `il_supervise` replaced by a recorder
 ///    instead of starting containers; `il_mark` must never run.
-/// 3. Each pod-provided string stays one word: the argv bash hands to `il_run`
+/// 3. Each pod-provided string stays one word: the container array bash hands to `il_supervise`
 ///    equals the argv `SlurmContainerCommand` built, byte for byte, and the
 ///    apptainer env file sourced by bash gives back the exact value.
 enum SlurmScriptTarget {
@@ -79,7 +79,9 @@ enum SlurmScriptTarget {
         if flags & 32 != 0 { var i = c; i.name = "i"; initContainers = [i] }
         let pod = Pod(metadata: ObjectMeta(name: "fuzz", namespace: "ns", uid: "11111111-2222-3333-4444-555555555555",
                                            annotations: annotations),
-                      spec: PodSpec(containers: [c], initContainers: initContainers))
+                      // Never: the instrumented run must end. With Always (the default) the
+                      // job's supervisor restarts the container for ever, as a kubelet would.
+                      spec: PodSpec(containers: [c], initContainers: initContainers, restartPolicy: "Never"))
         // Only what the API accepts reaches a provider.
         if Validation.problem(with: pod) != nil || Validation.problem(withSpecOf: pod) != nil { return nil }
         let request = PodCreateRequests(pod: pod, secrets: secrets)
@@ -147,15 +149,18 @@ enum SlurmScriptTarget {
         }
     }
 
-    /// Containers are not started: `il_run` records the argv it got, NUL-separated.
+    /// Containers are not started: `il_supervise` records the argv of each, NUL-separated.
     static func instrument(_ script: String) -> String {
         var lines = script.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         guard let at = lines.firstIndex(where: { $0.hasPrefix("il_fail_all() {") }) else { fatalError("helpers not found in script") }
+        lines.insert(#"il_fail_all() { :; }"#, at: at + 1)
+        // The in-job supervisor runs each container from its array `il_c_<index>`: record
+        // that array instead of running it (after the real helpers, so this one wins).
+        guard let first = lines.firstIndex(where: { $0.hasPrefix("il_c_") }) else { fatalError("no container in script") }
         lines.insert(contentsOf: [
-            #"il_run() { local n=$1; shift; printf '%s\0' "$@" >"$IL_FUZZ_OUT/$n.argv"; }"#,
-            #"il_fail_all() { :; }"#,
+            #"il_supervise() { local -n il_fz=il_c_$1; printf '%s\0' "${il_fz[@]}" >"$IL_FUZZ_OUT/$2.argv"; }"#,
             #"il_wait_all() { wait; exit 0; }"#,
-        ], at: at + 1)
+        ], at: first)
         return lines.joined(separator: "\n")
     }
 

@@ -124,7 +124,7 @@ public struct KubeletAPI: Sendable {
                                          memory: u.flatMap { u in u.memoryBytes.map { Summary.Memory(time: u.time, usageBytes: $0, workingSetBytes: $0) } })
             }
             // A pod's total is known only when every running container's is.
-            let live = cs.filter { c in st.containers.first { $0.name == c.name }?.state.running != nil }
+            let live = zip(st.containers, cs).filter { $0.0.state.running != nil }.map(\.1)
             let cpu: Summary.CPU? = live.isEmpty || live.contains { $0.cpu == nil } ? nil
                 : Summary.CPU(time: live[0].cpu!.time, usageNanoCores: live.reduce(0) { $0 + $1.cpu!.usageNanoCores })
             let mem: Summary.Memory? = live.isEmpty || live.contains { $0.memory == nil } ? nil

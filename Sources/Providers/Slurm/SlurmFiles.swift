@@ -100,7 +100,9 @@ enum SlurmFiles {
 
     /// The kubelet's FallbackToLogsOnError message: the end of the log, the
     /// last 80 lines and at most 2048 bytes of them, without the job's
-    /// timestamps; nil for a missing or empty log. Reads at most 64 KiB.
+    /// timestamps; nil for a missing or empty log. It runs on every observe of a
+    /// failed container, so it reads only the window that can hold that: `bytes`
+    /// of text plus a timestamp (28 bytes, 64 allowed) for each of `lines` lines.
     static func logTail(_ path: String, lines: Int = 80, bytes: Int = 2048) throws(ProviderError) -> String? {
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         if fd < 0 {
@@ -110,7 +112,7 @@ enum SlurmFiles {
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_size > 0 else { return nil }
-        let window = Int(min(Int64(64 << 10), Int64(st.st_size)))
+        let window = Int(min(Int64(bytes + lines * 64), Int64(st.st_size)))
         let from = Int64(st.st_size) - Int64(window)
         var buf = [UInt8](repeating: 0, count: window)
         let n = buf.withUnsafeMutableBytes { Glibc.pread(fd, $0.baseAddress, window, off_t(from)) }

@@ -41,7 +41,7 @@ let package = Package(
         // (KubeClient: the libcurl client the remote provider calls plugins with.)
         .target(name: "Providers", dependencies: ["Model", "Support", "Config", "CShims", "HTTPClient"]),
         // Desired-state store (journal), observe -> plan -> act loop, status view.
-        .target(name: "Reconciler", dependencies: ["Model", "Support", "Providers", "Config"]),
+        .target(name: "Reconciler", dependencies: ["Model", "Support", "Providers", "Config", "CShims"]),
         // HTTP/1.1 server on POSIX sockets and the interLink API handlers.
         .target(name: "Server", dependencies: ["Model", "Support", "Reconciler", "Config", "CShims", "COpenSSL"]),
         // Generic libcurl HTTP client (TCP, unix socket, TLS, streaming, kept connections).

@@ -1,4 +1,5 @@
 #define _GNU_SOURCE
+#include <malloc.h>
 #include "cshims.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -64,4 +65,9 @@ long cshims_raise_nofile(long *hard_out) {
 
 int cshims_openat_path_nofollow(int dirfd, const char *name) {
     return openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+}
+
+long cshims_heap_in_use(void) {
+    struct mallinfo2 m = mallinfo2();
+    return (long)(m.uordblks + m.hblkhd);
 }

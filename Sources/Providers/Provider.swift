@@ -56,40 +56,134 @@ public enum JobState: String, Sendable, Equatable, Codable {
 
 /// The actual state of one job, as one `observe()` round trip saw it.
 public struct JobObservation: Sendable, Equatable, Codable {
-    public var podUID: String
-    public var namespace: String
-    public var name: String
-    public var jobID: String
-    public var attempt: Int
-    public var state: JobState
-    /// One status per main container of the pod, in spec order when known.
-    public var containers: [ContainerStatus]
-    public var initContainers: [ContainerStatus]
-    /// A backend-level note (Slurm reason, Docker error), for messages.
-    public var message: String?
-    /// Set when the backend itself ended a finished job (cancelled behind
-    /// InterLink's back, node failure, preemption) rather than its containers
-    /// exiting: the reconciler then treats it as lost work, per restartPolicy.
-    public var interruption: String?
-    /// Backend container ids that should be started now: the next init step or
-    /// the main containers. Filled by `observe` (which only observes), acted on
-    /// only by the planner's `.advance` action, so the loop has one place that acts.
-    public var dueToStart: [String] = []
-    /// Containers (by Kubernetes name) whose restart is due now, or that must be
-    /// killed first (a failed liveness or startup probe, a failed postStart hook):
-    /// kubelet-style restarts within the incarnation. The planner answers with a
-    /// `.create` of the same attempt, which the provider treats as "make the
-    /// incarnation whole again" (idempotent, re-checked against the backend).
-    public var restartDue: [String] = []
+    /// The stored fields, behind one reference: the reconciler keeps, groups and
+    /// compares an observation of every pod each resync, and a copy then costs one
+    /// retain, not one per field (each a cache miss at 10,000 pods). Copy-on-write.
+    struct Fields: Sendable, Equatable, Codable {
+        var podUID: String
+        var namespace: String
+        var name: String
+        var jobID: String
+        var attempt: Int
+        var state: JobState
+        /// One status per main container of the pod, in spec order when known.
+        var containers: [ContainerStatus]
+        var initContainers: [ContainerStatus]
+        /// A backend-level note (Slurm reason, Docker error), for messages.
+        var message: String?
+        /// Set when the backend itself ended a finished job (cancelled behind
+        /// InterLink's back, node failure, preemption) rather than its containers
+        /// exiting: the reconciler then treats it as lost work, per restartPolicy.
+        var interruption: String?
+        /// Backend container ids that should be started now: the next init step or
+        /// the main containers. Filled by `observe` (which only observes), acted on
+        /// only by the planner's `.advance` action, so the loop has one place that acts.
+        var dueToStart: [String] = []
+        /// Containers (by Kubernetes name) whose restart is due now, or that must be
+        /// killed first (a failed liveness or startup probe, a failed postStart hook):
+        /// kubelet-style restarts within the incarnation. The planner answers with a
+        /// `.create` of the same attempt, which the provider treats as "make the
+        /// incarnation whole again" (idempotent, re-checked against the backend).
+        var restartDue: [String] = []
+
+        init(podUID: String, namespace: String = "", name: String = "", jobID: String, attempt: Int = 0,
+             state: JobState, containers: [ContainerStatus] = [], initContainers: [ContainerStatus] = [],
+             message: String? = nil, interruption: String? = nil, dueToStart: [String] = [],
+             restartDue: [String] = []) {
+            self.podUID = podUID; self.namespace = namespace; self.name = name; self.jobID = jobID
+            self.attempt = attempt; self.state = state; self.containers = containers
+            self.initContainers = initContainers; self.message = message; self.interruption = interruption
+            self.dueToStart = dueToStart; self.restartDue = restartDue
+        }
+    }
+
+    /// Mutable, but only while uniquely referenced (`makeUnique`), so sharing is safe.
+    final class Storage: @unchecked Sendable {
+        var fields: Fields
+        init(_ fields: Fields) { self.fields = fields }
+    }
+    private var storage: Storage
+
+    private mutating func makeUnique() {
+        if !isKnownUniquelyReferenced(&storage) { storage = Storage(storage.fields) }
+    }
+
+    public var podUID: String {
+        get { storage.fields.podUID }
+        _modify { makeUnique(); yield &storage.fields.podUID }
+        set { makeUnique(); storage.fields.podUID = newValue }
+    }
+    public var namespace: String {
+        get { storage.fields.namespace }
+        _modify { makeUnique(); yield &storage.fields.namespace }
+        set { makeUnique(); storage.fields.namespace = newValue }
+    }
+    public var name: String {
+        get { storage.fields.name }
+        _modify { makeUnique(); yield &storage.fields.name }
+        set { makeUnique(); storage.fields.name = newValue }
+    }
+    public var jobID: String {
+        get { storage.fields.jobID }
+        _modify { makeUnique(); yield &storage.fields.jobID }
+        set { makeUnique(); storage.fields.jobID = newValue }
+    }
+    public var attempt: Int {
+        get { storage.fields.attempt }
+        _modify { makeUnique(); yield &storage.fields.attempt }
+        set { makeUnique(); storage.fields.attempt = newValue }
+    }
+    public var state: JobState {
+        get { storage.fields.state }
+        _modify { makeUnique(); yield &storage.fields.state }
+        set { makeUnique(); storage.fields.state = newValue }
+    }
+    public var containers: [ContainerStatus] {
+        get { storage.fields.containers }
+        _modify { makeUnique(); yield &storage.fields.containers }
+        set { makeUnique(); storage.fields.containers = newValue }
+    }
+    public var initContainers: [ContainerStatus] {
+        get { storage.fields.initContainers }
+        _modify { makeUnique(); yield &storage.fields.initContainers }
+        set { makeUnique(); storage.fields.initContainers = newValue }
+    }
+    public var message: String? {
+        get { storage.fields.message }
+        _modify { makeUnique(); yield &storage.fields.message }
+        set { makeUnique(); storage.fields.message = newValue }
+    }
+    public var interruption: String? {
+        get { storage.fields.interruption }
+        _modify { makeUnique(); yield &storage.fields.interruption }
+        set { makeUnique(); storage.fields.interruption = newValue }
+    }
+    public var dueToStart: [String] {
+        get { storage.fields.dueToStart }
+        _modify { makeUnique(); yield &storage.fields.dueToStart }
+        set { makeUnique(); storage.fields.dueToStart = newValue }
+    }
+    public var restartDue: [String] {
+        get { storage.fields.restartDue }
+        _modify { makeUnique(); yield &storage.fields.restartDue }
+        set { makeUnique(); storage.fields.restartDue = newValue }
+    }
 
     public init(podUID: String, namespace: String = "", name: String = "", jobID: String, attempt: Int = 0,
                 state: JobState, containers: [ContainerStatus] = [], initContainers: [ContainerStatus] = [],
                 message: String? = nil, interruption: String? = nil, dueToStart: [String] = [],
                 restartDue: [String] = []) {
-        self.podUID = podUID; self.namespace = namespace; self.name = name; self.jobID = jobID
-        self.attempt = attempt; self.state = state; self.containers = containers
-        self.initContainers = initContainers; self.message = message; self.interruption = interruption
-        self.dueToStart = dueToStart; self.restartDue = restartDue
+        storage = Storage(Fields(podUID: podUID, namespace: namespace, name: name, jobID: jobID, attempt: attempt,
+                                 state: state, containers: containers, initContainers: initContainers, message: message,
+                                 interruption: interruption, dueToStart: dueToStart, restartDue: restartDue))
+    }
+
+    /// Coded as its fields (the sidecar protocol's format is unchanged).
+    public init(from decoder: any Decoder) throws { storage = Storage(try Fields(from: decoder)) }
+    public func encode(to encoder: any Encoder) throws { try storage.fields.encode(to: encoder) }
+
+    public static func == (a: JobObservation, b: JobObservation) -> Bool {
+        a.storage === b.storage || a.storage.fields == b.storage.fields
     }
 
     public var ref: JobRef {

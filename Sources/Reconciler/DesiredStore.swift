@@ -86,6 +86,7 @@ public actor DesiredStore {
     public func all() -> [String: PodRecord] { records }
     public func record(_ uid: String) -> PodRecord? { records[uid] }
     public var count: Int { records.count }
+    func dropAllForBench() { records = [:] }
     /// Records whose current attempt has a backend job id (the benchmark waits on it).
     var jobsKnown: Int { records.values.reduce(0) { $0 + ($1.jobID.isEmpty ? 0 : 1) } }
     /// Records in the journal since the last compaction (for tests and metrics).

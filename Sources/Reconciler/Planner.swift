@@ -66,21 +66,38 @@ public enum Planner {
                             settings: ReconcilerSettings, cancelNotBefore: [String: Date] = [:],
                             advanceNotBefore: [String: Date] = [:],
                             orphanDue: (JobObservation) -> Bool = { _ in true }) -> [Action] {
-        var actions: [Action] = []
         // Jobs whose pod we do not know at all: orphans (e.g. left by a crash), once due.
         // Dictionary order, not sorted: sorting would make the resync O(n log n).
-        for uid in byUID.keys where records[uid] == nil {
-            for o in byUID[uid]! where orphanDue(o) {
-                if let t = cancelNotBefore[jobKey(o.ref)], t > now { continue }
-                actions.append(.cancel(o.ref, reason: .orphan))
-            }
-        }
-        for uid in records.keys {
-            actions += planRecord(records[uid]!, jobs: byUID[uid] ?? [], now: now, settings: settings,
+        var unknown: [JobObservation] = []
+        for (uid, jobs) in byUID where records[uid] == nil { unknown += jobs }
+        var actions = orphanCancels(unknown, now: now, cancelNotBefore: cancelNotBefore, orphanDue: orphanDue)
+        for (uid, rec) in records {
+            actions += planRecord(rec, uid: uid, jobs: byUID[uid] ?? [], now: now, settings: settings,
                                   cancelNotBefore: cancelNotBefore, advanceNotBefore: advanceNotBefore,
                                   absenceIsKnown: true)
         }
         return actions
+    }
+
+    /// Cancels of the jobs no record owns that `orphanDue` lets go (outside their cancel backoff).
+    public static func orphanCancels(_ unknown: [JobObservation], now: Date, cancelNotBefore: [String: Date],
+                                     orphanDue: (JobObservation) -> Bool) -> [Action] {
+        var actions: [Action] = []
+        for o in unknown where orphanDue(o) {
+            if let t = cancelNotBefore[jobKey(o.ref)], t > now { continue }
+            actions.append(.cancel(o.ref, reason: .orphan))
+        }
+        return actions
+    }
+
+    /// One record of the resync against every job the whole observation holds for
+    /// it (`jobs`: none, one, or the rare several). `uid` is the record's key, so
+    /// the pod itself is not read for it.
+    public static func planResynced<Jobs: Collection<JobObservation>>(
+        _ rec: PodRecord, uid: String, jobs: Jobs, now: Date, settings: ReconcilerSettings,
+        cancelNotBefore: [String: Date], advanceNotBefore: [String: Date]) -> [Action] {
+        planRecord(rec, uid: uid, jobs: jobs, now: now, settings: settings, cancelNotBefore: cancelNotBefore,
+                   advanceNotBefore: advanceNotBefore, absenceIsKnown: true)
     }
 
     /// The plan of one pod key (the event path: a create, a delete, an outcome),
@@ -89,14 +106,13 @@ public enum Planner {
     /// ever concluded by the resync, which has just observed the whole backend.
     public static func planKey(_ rec: PodRecord, jobs: [JobObservation], now: Date, settings: ReconcilerSettings,
                                cancelNotBefore: [String: Date] = [:], advanceNotBefore: [String: Date] = [:]) -> [Action] {
-        planRecord(rec, jobs: jobs, now: now, settings: settings, cancelNotBefore: cancelNotBefore,
+        planRecord(rec, uid: rec.uid, jobs: jobs, now: now, settings: settings, cancelNotBefore: cancelNotBefore,
                    advanceNotBefore: advanceNotBefore, absenceIsKnown: false)
     }
 
-    static func planRecord(_ rec: PodRecord, jobs: [JobObservation], now: Date, settings: ReconcilerSettings,
-                           cancelNotBefore: [String: Date], advanceNotBefore: [String: Date],
-                           absenceIsKnown: Bool) -> [Action] {
-        let uid = rec.uid
+    static func planRecord<Jobs: Collection<JobObservation>>(
+        _ rec: PodRecord, uid: String, jobs: Jobs, now: Date, settings: ReconcilerSettings,
+        cancelNotBefore: [String: Date], advanceNotBefore: [String: Date], absenceIsKnown: Bool) -> [Action] {
         var actions: [Action] = []
         func cancel(_ o: JobObservation, _ reason: CancelReason) {
             if let t = cancelNotBefore[jobKey(o.ref)], t > now { return }
@@ -143,14 +159,18 @@ public enum Planner {
         }
         // Two jobs of the current attempt (a create that timed out yet went
         // through, then a retry): keep the one whose id the VK was told.
-        let mine = jobs.filter { $0.attempt == rec.attempt }
-        let current = mine.first { $0.jobID == rec.jobID } ?? mine.first
+        // (A loop, not two filters: no array per pod on every resync.)
+        var current: JobObservation?
+        for o in jobs where o.attempt == rec.attempt {
+            if o.jobID == rec.jobID { current = o; break }
+            if current == nil { current = o }
+        }
         for o in jobs where o.attempt != rec.attempt || o.jobID != current?.jobID {
             cancel(o, .staleAttempt)
         }
         if let o = current {
             if rec.failed != nil { cancel(o, .failed); return actions }
-            actions += observed(rec, o, now: now, settings: settings, advanceNotBefore: advanceNotBefore,
+            actions += observed(rec, o, uid: uid, now: now, settings: settings, advanceNotBefore: advanceNotBefore,
                                 fresh: absenceIsKnown)
         } else if rec.failed == nil && rec.terminal == nil {
             if absenceIsKnown || rec.jobID.isEmpty { actions += missing(rec, now: now, settings: settings) }
@@ -159,10 +179,10 @@ public enum Planner {
     }
 
     /// The current attempt is in the backend: adopt its id, note it alive or finished.
-    static func observed(_ rec: PodRecord, _ o: JobObservation, now: Date, settings: ReconcilerSettings,
+    static func observed(_ rec: PodRecord, _ o: JobObservation, uid: String, now: Date, settings: ReconcilerSettings,
                          advanceNotBefore: [String: Date] = [:], fresh: Bool = true) -> [Action] {
         var out: [Action] = []
-        if rec.jobID != o.jobID { out.append(.record(uid: rec.uid, .created(attempt: o.attempt, jobID: o.jobID))) }
+        if rec.jobID != o.jobID { out.append(.record(uid: uid, .created(attempt: o.attempt, jobID: o.jobID))) }
         switch o.state {
         case .finished where o.interruption != nil && rec.terminal == nil:
             // Cancelled by an administrator, a node failure, a preemption: the pod
@@ -171,18 +191,18 @@ public enum Planner {
             out += lost(rec, what, now: now, settings: settings)
         case .finished:
             if rec.terminal == nil {
-                out.append(.record(uid: rec.uid, .finished(attempt: o.attempt, containers: o.containers,
+                out.append(.record(uid: uid, .finished(attempt: o.attempt, containers: o.containers,
                                                             initContainers: o.initContainers)))
             }
         case .running, .pending:
             let running = o.state == .running
             if rec.seenAttempt != o.attempt || (running && !rec.seenRunning) {
-                out.append(.record(uid: rec.uid, .seen(attempt: o.attempt, running: running, containers: o.containers)))
+                out.append(.record(uid: uid, .seen(attempt: o.attempt, running: running, containers: o.containers)))
             }
             // The backend has containers waiting for their turn: start them (the
             // one place that acts; observe only reported it). Never fails the pod.
             if !o.dueToStart.isEmpty && rec.terminal == nil
-                && (advanceNotBefore[rec.uid].map { $0 <= now } ?? true) {
+                && (advanceNotBefore[uid].map { $0 <= now } ?? true) {
                 var ref = rec.jobRef
                 ref.jobID = o.jobID
                 out.append(.advance(ref, ids: o.dueToStart))
@@ -195,7 +215,7 @@ public enum Planner {
                 let backedOff = rec.createFailures > 0 && rec.lastError.map {
                     now < $0.at.addingTimeInterval(settings.backoff(failures: rec.createFailures))
                 } ?? false
-                if !backedOff { out.append(.create(uid: rec.uid, attempt: rec.attempt)) }
+                if !backedOff { out.append(.create(uid: uid, attempt: rec.attempt)) }
             }
         }
         return out

@@ -7,50 +7,198 @@ import Providers
 /// which incarnation (`attempt`) is current, and what is known of how it ended.
 /// Changed only by applying `PodEvent`s, so the journal can replay them.
 public struct PodRecord: Codable, Sendable, Equatable {
-    /// Out of line (`Boxed`): the pod is most of a record's size.
-    @Boxed public var request: PodCreateRequests
-    public var desired: Bool
-    /// Incarnation; grows when the pod is re-created after the backend lost it.
-    public var attempt: Int
-    /// Backend job id of the current attempt; empty until create answered.
-    public var jobID: String
-    public var restartCount: Int
-    /// Per container name: how the previous incarnation ended.
-    public var lastState: [String: ContainerState]
-    /// The attempt last seen alive by `observe`, and its containers then.
-    public var seenAttempt: Int?
-    public var seenRunning: Bool
-    public var seenContainers: [ContainerStatus]
-    /// How the current attempt ended, recorded the first tick it was seen finished.
-    public var terminal: TerminalRecord?
-    /// Failed creates of the current attempt, and the last error.
-    public var createFailures: Int
-    public var lastError: CreateFailure?
-    /// Set once the reconciler gave up on the pod: it will not be created again.
-    public var failed: Failure?
-    public var receivedAt: Date
-    public var jobCreatedAt: Date?
-    public var deletedAt: Date?
-    public var updatedAt: Date
-    /// Failed cancels of this pod's jobs, and when the last one failed: the
-    /// retry backoff is durable, so a restart does not hammer a stuck backend.
-    /// Optional so snapshots written before these fields still load.
-    public var cancelFailures: Int?
-    public var cancelFailedAt: Date?
-    /// Failed cleanups of the pod's workspace (durable backoff; after
-    /// `maxCleanupAttempts` the leak is recorded and the pod forgotten).
-    public var cleanupFailures: Int?
-    public var cleanupFailedAt: Date?
-    public var lastCleanupError: String?
-    /// The delete's own grace period, when it came with one (bounded); else
-    /// the spec's applies. Optional so records written before it still load.
-    public var deletionGracePeriodSeconds: Int64?
+    /// The stored fields, behind one reference: a resync copies records out of
+    /// the store's dictionary (and the planner passes them around) at the cost
+    /// of one retain each, not one per field, each a cache miss at 10,000 pods.
+    /// Copy-on-write: the first change to a shared record copies its fields.
+    struct Fields: Codable, Sendable, Equatable {
+        /// Out of line (`Boxed`): the pod is most of a record's size.
+        @Boxed var request: PodCreateRequests
+        var desired: Bool
+        /// Incarnation; grows when the pod is re-created after the backend lost it.
+        var attempt: Int
+        /// Backend job id of the current attempt; empty until create answered.
+        var jobID: String
+        var restartCount: Int
+        /// Per container name: how the previous incarnation ended.
+        var lastState: [String: ContainerState]
+        /// The attempt last seen alive by `observe`, and its containers then.
+        var seenAttempt: Int?
+        var seenRunning: Bool
+        var seenContainers: [ContainerStatus]
+        /// How the current attempt ended, recorded the first tick it was seen finished.
+        var terminal: TerminalRecord?
+        /// Failed creates of the current attempt, and the last error.
+        var createFailures: Int
+        var lastError: CreateFailure?
+        /// Set once the reconciler gave up on the pod: it will not be created again.
+        var failed: Failure?
+        var receivedAt: Date
+        var jobCreatedAt: Date?
+        var deletedAt: Date?
+        var updatedAt: Date
+        /// Failed cancels of this pod's jobs, and when the last one failed: the
+        /// retry backoff is durable, so a restart does not hammer a stuck backend.
+        /// Optional so snapshots written before these fields still load.
+        var cancelFailures: Int?
+        var cancelFailedAt: Date?
+        /// Failed cleanups of the pod's workspace (durable backoff; after
+        /// `maxCleanupAttempts` the leak is recorded and the pod forgotten).
+        var cleanupFailures: Int?
+        var cleanupFailedAt: Date?
+        var lastCleanupError: String?
+        /// The delete's own grace period, when it came with one (bounded); else
+        /// the spec's applies. Optional so records written before it still load.
+        var deletionGracePeriodSeconds: Int64?
+
+        init(request: PodCreateRequests, at now: Date) {
+            _request = Boxed(wrappedValue: request); desired = true; attempt = 0; jobID = ""; restartCount = 0
+            lastState = [:]; seenAttempt = nil; seenRunning = false; seenContainers = []
+            terminal = nil; createFailures = 0; lastError = nil; failed = nil
+            receivedAt = now; jobCreatedAt = nil; deletedAt = nil; updatedAt = now
+        }
+    }
+
+    /// Mutable, but only while uniquely referenced (`makeUnique`), so sharing is safe.
+    final class Storage: @unchecked Sendable {
+        var fields: Fields
+        init(_ fields: Fields) { self.fields = fields }
+    }
+    private var storage: Storage
+
+    private mutating func makeUnique() {
+        if !isKnownUniquelyReferenced(&storage) { storage = Storage(storage.fields) }
+    }
+
+    public var request: PodCreateRequests {
+        get { storage.fields.request }
+        _modify { makeUnique(); yield &storage.fields.request }
+        set { makeUnique(); storage.fields.request = newValue }
+    }
+    public var desired: Bool {
+        get { storage.fields.desired }
+        _modify { makeUnique(); yield &storage.fields.desired }
+        set { makeUnique(); storage.fields.desired = newValue }
+    }
+    public var attempt: Int {
+        get { storage.fields.attempt }
+        _modify { makeUnique(); yield &storage.fields.attempt }
+        set { makeUnique(); storage.fields.attempt = newValue }
+    }
+    public var jobID: String {
+        get { storage.fields.jobID }
+        _modify { makeUnique(); yield &storage.fields.jobID }
+        set { makeUnique(); storage.fields.jobID = newValue }
+    }
+    public var restartCount: Int {
+        get { storage.fields.restartCount }
+        _modify { makeUnique(); yield &storage.fields.restartCount }
+        set { makeUnique(); storage.fields.restartCount = newValue }
+    }
+    public var lastState: [String: ContainerState] {
+        get { storage.fields.lastState }
+        _modify { makeUnique(); yield &storage.fields.lastState }
+        set { makeUnique(); storage.fields.lastState = newValue }
+    }
+    public var seenAttempt: Int? {
+        get { storage.fields.seenAttempt }
+        _modify { makeUnique(); yield &storage.fields.seenAttempt }
+        set { makeUnique(); storage.fields.seenAttempt = newValue }
+    }
+    public var seenRunning: Bool {
+        get { storage.fields.seenRunning }
+        _modify { makeUnique(); yield &storage.fields.seenRunning }
+        set { makeUnique(); storage.fields.seenRunning = newValue }
+    }
+    public var seenContainers: [ContainerStatus] {
+        get { storage.fields.seenContainers }
+        _modify { makeUnique(); yield &storage.fields.seenContainers }
+        set { makeUnique(); storage.fields.seenContainers = newValue }
+    }
+    public var terminal: TerminalRecord? {
+        get { storage.fields.terminal }
+        _modify { makeUnique(); yield &storage.fields.terminal }
+        set { makeUnique(); storage.fields.terminal = newValue }
+    }
+    public var createFailures: Int {
+        get { storage.fields.createFailures }
+        _modify { makeUnique(); yield &storage.fields.createFailures }
+        set { makeUnique(); storage.fields.createFailures = newValue }
+    }
+    public var lastError: CreateFailure? {
+        get { storage.fields.lastError }
+        _modify { makeUnique(); yield &storage.fields.lastError }
+        set { makeUnique(); storage.fields.lastError = newValue }
+    }
+    public var failed: Failure? {
+        get { storage.fields.failed }
+        _modify { makeUnique(); yield &storage.fields.failed }
+        set { makeUnique(); storage.fields.failed = newValue }
+    }
+    public var receivedAt: Date {
+        get { storage.fields.receivedAt }
+        _modify { makeUnique(); yield &storage.fields.receivedAt }
+        set { makeUnique(); storage.fields.receivedAt = newValue }
+    }
+    public var jobCreatedAt: Date? {
+        get { storage.fields.jobCreatedAt }
+        _modify { makeUnique(); yield &storage.fields.jobCreatedAt }
+        set { makeUnique(); storage.fields.jobCreatedAt = newValue }
+    }
+    public var deletedAt: Date? {
+        get { storage.fields.deletedAt }
+        _modify { makeUnique(); yield &storage.fields.deletedAt }
+        set { makeUnique(); storage.fields.deletedAt = newValue }
+    }
+    public var updatedAt: Date {
+        get { storage.fields.updatedAt }
+        _modify { makeUnique(); yield &storage.fields.updatedAt }
+        set { makeUnique(); storage.fields.updatedAt = newValue }
+    }
+    public var cancelFailures: Int? {
+        get { storage.fields.cancelFailures }
+        _modify { makeUnique(); yield &storage.fields.cancelFailures }
+        set { makeUnique(); storage.fields.cancelFailures = newValue }
+    }
+    public var cancelFailedAt: Date? {
+        get { storage.fields.cancelFailedAt }
+        _modify { makeUnique(); yield &storage.fields.cancelFailedAt }
+        set { makeUnique(); storage.fields.cancelFailedAt = newValue }
+    }
+    public var cleanupFailures: Int? {
+        get { storage.fields.cleanupFailures }
+        _modify { makeUnique(); yield &storage.fields.cleanupFailures }
+        set { makeUnique(); storage.fields.cleanupFailures = newValue }
+    }
+    public var cleanupFailedAt: Date? {
+        get { storage.fields.cleanupFailedAt }
+        _modify { makeUnique(); yield &storage.fields.cleanupFailedAt }
+        set { makeUnique(); storage.fields.cleanupFailedAt = newValue }
+    }
+    public var lastCleanupError: String? {
+        get { storage.fields.lastCleanupError }
+        _modify { makeUnique(); yield &storage.fields.lastCleanupError }
+        set { makeUnique(); storage.fields.lastCleanupError = newValue }
+    }
+    public var deletionGracePeriodSeconds: Int64? {
+        get { storage.fields.deletionGracePeriodSeconds }
+        _modify { makeUnique(); yield &storage.fields.deletionGracePeriodSeconds }
+        set { makeUnique(); storage.fields.deletionGracePeriodSeconds = newValue }
+    }
+
+    /// Coded as its fields, so the journal and snapshot formats do not change.
+    public init(from decoder: any Decoder) throws {
+        storage = Storage(try Fields(from: decoder))
+    }
+
+    public func encode(to encoder: any Encoder) throws { try storage.fields.encode(to: encoder) }
+
+    public static func == (a: PodRecord, b: PodRecord) -> Bool {
+        a.storage === b.storage || a.storage.fields == b.storage.fields
+    }
 
     public init(request: PodCreateRequests, at now: Date) {
-        _request = Boxed(wrappedValue: request); desired = true; attempt = 0; jobID = ""; restartCount = 0
-        lastState = [:]; seenAttempt = nil; seenRunning = false; seenContainers = []
-        terminal = nil; createFailures = 0; lastError = nil; failed = nil
-        receivedAt = now; jobCreatedAt = nil; deletedAt = nil; updatedAt = now
+        storage = Storage(Fields(request: request, at: now))
     }
 
     public var uid: String { request.pod.uid }

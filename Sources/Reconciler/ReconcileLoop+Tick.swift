@@ -30,50 +30,85 @@ extension ReconcileLoop {
         progress.markObserved()  // statuses now reflect the backend, not only the journal
     }
 
-    /// The resync's O(n) part: group the observation by pod, keep it for the
-    /// event path, bring the statuses whose observation changed up to date,
-    /// judge orphans and plan every record. `records` shares the store's
-    /// storage, so it lives only in here: a store write (`execute`) while it is
-    /// held would copy every record.
+    /// The resync's O(n) part, one pass over the records: each record is matched
+    /// with its jobs in the observation, its status brought up to date when its
+    /// observation changed, and it is planned. Orphans are judged from the jobs no
+    /// record matched. Every pod costs a few dictionary lookups by its UID and no
+    /// allocation when nothing changed (observations and records are one reference
+    /// each): the per-pod cost stays flat as pods accumulate. `records` shares the
+    /// store's storage, so it lives only in here: a store write (`execute`) while
+    /// it is held would copy every record.
     private func planResync(_ observations: [JobObservation], now: Date, clock: ContinuousClock.Instant) async -> [Action] {
         let records = await store.all()
         recordsVisited += records.count
-        var byUID: [String: [JobObservation]] = [:]
-        byUID.reserveCapacity(records.count)
-        var current: [String: JobObservation] = [:]
-        current.reserveCapacity(records.count)
-        var unknown: [JobObservation] = []
-        var known = 0
-        // Lookups by index, not `records[uid]`: that copies the whole record
-        // (a retain of each of its parts, each a cache miss at 10,000 pods).
+        // The first job of each pod, and the rare further ones (older attempts, duplicates).
+        var first: [String: JobObservation] = [:]
+        first.reserveCapacity(observations.count)
+        var more: [String: [JobObservation]] = [:]
         for o in observations {
-            byUID[o.podUID, default: []].append(o)
-            if let i = records.index(forKey: o.podUID) {
-                known += 1
-                if records.values[i].attempt == o.attempt { current[o.podUID] = o }
-            } else {
-                unknown.append(o)
+            if let earlier = first.updateValue(o, forKey: o.podUID) {
+                first[o.podUID] = earlier
+                more[o.podUID, default: []].append(o)
             }
         }
-        // Kept for the event path: the current job of each pod (`observed`), and
-        // only the rare others (older attempts, duplicates) here, so a resync does
-        // not hold a second per-pod array for every pod.
+        // Becomes the current job of each known pod (what `observed` keeps for the event path).
+        var current = first
         var others: [String: [JobObservation]] = [:]
-        for (uid, jobs) in byUID where !(jobs.count == 1 && current[uid] == jobs[0]) && records.index(forKey: uid) != nil {
-            others[uid] = jobs.filter { $0 != current[uid] }
+        var changes: [String: PodStatus?] = [:]
+        var actions: [Action] = []
+        var matched = 0
+        let previous = observed.withMap { $0 }
+        let cancelNotBefore = cancelBackoff.mapValues(\.notBefore)
+        let advanceNotBefore = advanceBackoff.mapValues(\.notBefore)
+        for (uid, rec) in records {
+            let o = first[uid]
+            let extra = more.isEmpty ? nil : more[uid]
+            var mine: JobObservation? = o
+            if let o {
+                matched += 1 + (extra?.count ?? 0)
+                if o.attempt != rec.attempt || extra != nil {
+                    // Rare: several jobs, or not the current attempt's first.
+                    let all = [o] + (extra ?? [])
+                    mine = all.first { $0.attempt == rec.attempt && $0.jobID == rec.jobID }
+                        ?? all.first { $0.attempt == rec.attempt }
+                    current[uid] = mine
+                    others[uid] = all.filter { $0 != mine }
+                }
+            }
+            // A pod's status is a function of its record and its observation; every
+            // record change updates its status where it is applied, so only a changed
+            // observation needs a new one here. A steady backend costs comparisons only.
+            if previous[uid] != mine { changes[uid] = .some(StatusMapper.status(rec, observation: mine)) }
+            if let extra, let o {
+                actions += Planner.planResynced(rec, uid: uid, jobs: [o] + extra, now: now, settings: settings,
+                                                cancelNotBefore: cancelNotBefore, advanceNotBefore: advanceNotBefore)
+            } else if let o {
+                actions += Planner.planResynced(rec, uid: uid, jobs: CollectionOfOne(o), now: now, settings: settings,
+                                                cancelNotBefore: cancelNotBefore, advanceNotBefore: advanceNotBefore)
+            } else {
+                actions += Planner.planResynced(rec, uid: uid, jobs: EmptyCollection(), now: now, settings: settings,
+                                                cancelNotBefore: cancelNotBefore, advanceNotBefore: advanceNotBefore)
+            }
+        }
+        // Jobs no record matched: their pods are unknown (orphans, judged below).
+        var unknown: [JobObservation] = []
+        if matched < observations.count {
+            for o in observations where records.index(forKey: o.podUID) == nil {
+                unknown.append(o)
+                current[o.podUID] = nil
+            }
         }
         otherJobs = others
-        let previous = observed.replaceAll(current)
-        refreshStatuses(records, previous: previous, current: current)
+        observed.replaceAll(current)
+        recordsVisited += changes.count
+        statusView.update(changes)
 
-        let verdict = orphans.update(orphans: unknown, knownJobs: known, now: clock,
+        let verdict = orphans.update(orphans: unknown, knownJobs: matched, now: clock,
                                      grace: settings.orphanGraceSeconds, massThreshold: settings.massOrphanThreshold,
                                      storeClean: storeClean)
         report(verdict)
-        return Planner.plan(records: records, jobsByUID: byUID, now: now, settings: settings,
-                            cancelNotBefore: cancelBackoff.mapValues(\.notBefore),
-                            advanceNotBefore: advanceBackoff.mapValues(\.notBefore),
-                            orphanDue: { verdict.due.contains(Planner.jobKey($0.ref)) })
+        return Planner.orphanCancels(unknown, now: now, cancelNotBefore: cancelNotBefore,
+                                     orphanDue: { verdict.due.contains(Planner.jobKey($0.ref)) }) + actions
     }
 
     /// The event path: reconciles one pod key against the last resync's view of
@@ -274,23 +309,6 @@ extension ReconcileLoop {
         observed.withMap { obs in
             for (uid, r) in touched { changes[uid] = .some(r.map { StatusMapper.status($0, observation: obs[uid]) }) }
         }
-        statusView.update(changes)
-    }
-
-    /// The statuses whose observation changed since the last resync (a pod's
-    /// status is a function of its record and its observation; every record
-    /// change updates its status where it is applied). A steady backend costs
-    /// comparisons only: no status is rebuilt, written or published.
-    func refreshStatuses(_ records: [String: PodRecord], previous: [String: JobObservation],
-                         current: [String: JobObservation]) {
-        var changes: [String: PodStatus?] = [:]
-        for (uid, o) in current where previous[uid] != o {
-            if let r = records[uid] { changes[uid] = StatusMapper.status(r, observation: o) }
-        }
-        for uid in previous.keys where current[uid] == nil {
-            if let r = records[uid] { changes[uid] = StatusMapper.status(r, observation: nil) }
-        }
-        recordsVisited += changes.count
         statusView.update(changes)
     }
 

@@ -2,6 +2,7 @@ import FoundationEssentials
 import Model
 import Providers
 import Support
+import CShims
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,6 +23,7 @@ public enum ReconcilerBenchmark {
         public var firstTick: Double
         public var steadyTickMedian: Double
         public var providerCallsPerTick: Int
+        /// `/status` of one pod as the server answers it: body decoded, looked up, answer encoded.
         public var statusP50: Double
         public var statusP99: Double
         /// RSS growth from before the pods to after they were tracked, per pod.
@@ -35,6 +37,8 @@ public enum ReconcilerBenchmark {
         public var statusUnderResyncP99: Double = 0
         /// "mock" or "slurm".
         public var backend: String = "mock"
+        /// The status view's lookup alone (`Reconciler.status`), without the request's JSON.
+        public var lookupP99: Double = 0
     }
 
     public enum Backend: String, Sendable, CaseIterable { case mock, slurm }
@@ -58,13 +62,13 @@ public enum ReconcilerBenchmark {
         let what = backend == "slurm" ? "Slurm provider with fake sbatch/squeue/scancel" : "mock provider with its state file"
         var out = "reconciler scale (\(what), journal fsynced, \(clients) concurrent /create callers)\n"
         out += pad("pods", 7) + pad("create/s", 10) + pad("1st tick", 10) + pad("tick p50", 10) + pad("tick/pod", 10)
-            + pad("calls/tick", 11) + pad("status p50", 11) + pad("status p99", 11) + pad("p99 resync", 11) + pad("RSS/pod", 10)
+            + pad("calls/tick", 11) + pad("status p50", 11) + pad("status p99", 11) + pad("p99 resync", 11) + pad("lookup p99", 11) + pad("RSS/pod", 10)
             + pad("pod data", 9) + pad("journal", 10) + pad("snapshot", 10) + pad("compact", 9) + "\n"
         for r in rows {
             out += pad(String(r.pods), 7) + pad(format1(r.createsPerSecond), 10) + pad(ms(r.firstTick), 10)
                 + pad(ms(r.steadyTickMedian), 10) + pad(us(r.steadyTickMedian / Double(r.pods)), 10)
                 + pad(String(r.providerCallsPerTick), 11) + pad(us(r.statusP50), 11) + pad(us(r.statusP99), 11)
-                + pad(us(r.statusUnderResyncP99), 11)
+                + pad(us(r.statusUnderResyncP99), 11) + pad(us(r.lookupP99), 11)
                 + pad(kib(r.rssBytesPerPod), 10) + pad(kib(Double(r.requestBytes)), 9)
                 + pad(kib(Double(r.journalBytes)), 10) + pad(kib(Double(r.snapshotBytes)), 10) + pad(ms(r.compactionSeconds), 9) + "\n"
         }
@@ -82,6 +86,9 @@ public enum ReconcilerBenchmark {
         if base.statusUnderResyncP99 > 0 {
             out += "  /status p99 in a resync \(format2(resyncRatio))x   (same requirement)    \(verdict(resyncRatio <= 1.2))\n"
         }
+        if base.lookupP99 > 0 {
+            out += "  status lookup p99       \(format2(top.lookupP99 / base.lookupP99))x   (the view's lookup alone, without the request's JSON; for information)\n"
+        }
         out += "  RSS per pod at \(top.pods): \(kib(top.rssBytesPerPod)) = pod data \(kib(Double(top.requestBytes))) + bookkeeping \(kib(bookkeeping))"
             + "   (required bookkeeping <= 2 KiB)  \(verdict(bookkeeping <= 2048))\n"
         out += "  journal \(kib(Double(top.journalBytes))), snapshot \(kib(Double(top.snapshotBytes))), one compaction \(ms(top.compactionSeconds))\n"
@@ -97,6 +104,7 @@ public enum ReconcilerBenchmark {
         let requests = (0..<n).map { request($0) }
         let requestBytes = (try? JSONEncoder().encode(requests[0]).count) ?? 0
         let rss0 = residentBytes()
+        let heap0 = cshims_heap_in_use()
 
         let provider: any Provider
         switch backend {
@@ -109,26 +117,31 @@ public enum ReconcilerBenchmark {
         for chunk in stride(from: 0, to: n, by: 1000) {
             try await rec.seed(Array(requests[chunk..<min(n, chunk + 1000)]))
         }
-        let rssSeeded = residentBytes()
+        let rssSeeded = residentBytes(), heapSeeded = cshims_heap_in_use()
         // Every pod created on the backend: its job id is in the store.
         while await rec.store.jobsKnown < n { try await Task.sleep(for: .milliseconds(20)) }
         while await rec.inFlightCount > 0 { try await Task.sleep(for: .milliseconds(2)) }
-        let rssCreated = residentBytes()
+        let rssCreated = residentBytes(), heapCreated = cshims_heap_in_use()
 
         var t = clock.now
         await rec.tickOnce()            // observes every pod once
         let first = seconds(clock.now - t)
         await rec.tickOnce()
         var ticks: [Double] = [], calls: [Int] = []
-        for _ in 0..<11 {   // a median of 11: one tick disturbed by another build on a shared machine does not decide it
+        // A median of 11 by default: one tick disturbed by another build on a shared
+        // machine does not decide it. More (INTERLINK_BENCH_TICKS) for a profile of the resync.
+        let tickCount = ProcessInfo.processInfo.environment["INTERLINK_BENCH_TICKS"].flatMap { Int($0) }.map { max(1, $0) } ?? 11
+        for _ in 0..<tickCount {
             let c0 = provider.commandCount
             t = clock.now
             await rec.tickOnce()
             ticks.append(seconds(clock.now - t))
             calls.append(provider.commandCount - c0)
         }
-        let rss1 = residentBytes()
+        let rss1 = residentBytes(), heap1 = cshims_heap_in_use()
         if ProcessInfo.processInfo.environment["INTERLINK_BENCH_MEMORY"] != nil {
+            printErr("inline sizes (bytes): record \(MemoryLayout<PodRecord.Fields>.size), pod \(MemoryLayout<Pod>.size), spec \(MemoryLayout<PodSpec>.size), container \(MemoryLayout<Container>.size), status \(MemoryLayout<PodStatus>.size), container status \(MemoryLayout<ContainerStatus>.size), observation \(MemoryLayout<JobObservation>.size)")
+            printErr("live heap per pod (bytes): recorded \((heapSeeded - heap0) / n), created on the backend \((heapCreated - heap0) / n), after resyncs \((heap1 - heap0) / n)")
             printErr("RSS per pod (bytes): recorded \((rssSeeded - rss0) / n), created on the backend \((rssCreated - rss0) / n), after resyncs \((rss1 - rss0) / n)")
             // glibc keeps freed small blocks: how much of the RSS is free heap, not live data.
             if let sym = dlsym(nil, "malloc_trim") {
@@ -137,28 +150,46 @@ public enum ReconcilerBenchmark {
             printErr("RSS per pod after malloc_trim (bytes): \((residentBytes() - rss0) / n)")
         }
 
-        var lat: [Double] = []
+        // `/status` of one pod as the server answers it: the VK's body (a one-pod
+        // array, made fresh as a socket read would leave it) decoded, the pod looked
+        // up, the answer encoded (WireJSON, as InterLinkAPI does). And the bare lookup.
         let lookups = 20_000
-        lat.reserveCapacity(lookups)
         var rng = SystemRandomNumberGenerator()
+        func body(_ i: Int) -> Data {
+            let p = requests[i].pod
+            return Data("[{\"metadata\":{\"name\":\"\(p.name)\",\"namespace\":\"\(p.namespace)\",\"uid\":\"\(p.uid)\"}}]".utf8)
+        }
+        func statusRequest(_ body: Data) async -> Data {
+            guard let pods = try? WireJSON.decode([Pod].self, from: body) else { return Data() }
+            return (try? WireJSON.encode(await rec.status(pods))) ?? Data()
+        }
+        var lat: [Double] = [], bare: [Double] = []
+        lat.reserveCapacity(lookups); bare.reserveCapacity(lookups)
+        for _ in 0..<lookups {
+            let b = body(Int.random(in: 0..<n, using: &rng))
+            t = clock.now
+            let answer = await statusRequest(b)
+            lat.append(seconds(clock.now - t))
+            precondition(answer.count > 2)
+        }
         for _ in 0..<lookups {
             let pod = requests[Int.random(in: 0..<n, using: &rng)].pod
             t = clock.now
             let s = await rec.status([pod])
-            lat.append(seconds(clock.now - t))
+            bare.append(seconds(clock.now - t))
             precondition(s.count == 1)
         }
 
-        // The same lookups while resyncs run back to back (every one observes and plans every pod).
+        // The same requests while resyncs run back to back (every one observes and plans every pod).
         let resyncs = Task { while !Task.isCancelled { await rec.tickOnce() } }
         var busy: [Double] = []
         busy.reserveCapacity(lookups)
         for _ in 0..<lookups {
-            let pod = requests[Int.random(in: 0..<n, using: &rng)].pod
+            let b = body(Int.random(in: 0..<n, using: &rng))
             t = clock.now
-            let s = await rec.status([pod])
+            let answer = await statusRequest(b)
             busy.append(seconds(clock.now - t))
-            precondition(s.count == 1)
+            precondition(answer.count > 2)
             if busy.count % 64 == 0 { await Task.yield() }
         }
         resyncs.cancel()
@@ -179,6 +210,20 @@ public enum ReconcilerBenchmark {
         let journal = await rec.store.journalByteCount
         try await rec.store.compact()
         let compaction = await rec.store.lastCompaction
+        if ProcessInfo.processInfo.environment["INTERLINK_BENCH_MEMORY"] != nil {
+            func heap() -> Int { cshims_heap_in_use() }
+            let n2 = n + createsMeasured
+            var h = heap()
+            printErr("live heap per pod: \((h - heap0) / n2)")
+            func drop(_ what: String, _ body: () async -> Void) async {
+                await body(); let now = heap(); printErr("  \(what): \((h - now) / n2) per pod"); h = now
+            }
+            await drop("statuses") { rec.statusView.replaceAll([:]) }
+            await drop("observations") { rec.loop.observed.replaceAll([:]) }
+            if let m = provider as? MockProvider { await drop("mock backend") { m.forgetAll() } }
+            await drop("store records") { await rec.store.dropAllForBench() }
+            printErr("  rest: \((h - heap0) / n2) per pod")
+        }
         await rec.stop()
         await loop.value
         return Row(pods: n, createsPerSecond: rate, firstTick: first, steadyTickMedian: pct(ticks, 0.5),
@@ -186,7 +231,7 @@ public enum ReconcilerBenchmark {
                    rssBytesPerPod: Double(max(0, rss1 - rss0)) / Double(n), requestBytes: requestBytes,
                    journalBytes: journal, snapshotBytes: compaction?.snapshotBytes ?? 0,
                    compactionSeconds: compaction?.seconds ?? 0, statusUnderResyncP99: pct(busy, 0.99),
-                   backend: backend.rawValue)
+                   backend: backend.rawValue, lookupP99: pct(bare, 0.99))
     }
 
     /// Resident set size of this process (/proc/self/statm), in bytes.

@@ -20,4 +20,11 @@ long cshims_raise_nofile(long *hard_out);
 // openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC): one path component, a
 // symbolic link opened as itself (O_PATH needs _GNU_SOURCE, which Swift lacks).
 int cshims_openat_path_nofollow(int dirfd, const char *name);
+// mount(source, target, NULL, MS_BIND, NULL): 0, or -1 with errno.
+int cshims_bind_mount(const char *source, const char *target);
+// umount2(target, MNT_DETACH | UMOUNT_NOFOLLOW): 0, or -1 with errno (EINVAL: not a mount point).
+int cshims_umount_detach(const char *target);
+// The pid of the process at the other end of a connected unix socket
+// (SO_PEERCRED; 0 when it is not visible in this PID namespace), -1 with errno.
+int cshims_peer_pid(int fd);
 #endif

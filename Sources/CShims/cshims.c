@@ -70,4 +70,19 @@ int cshims_openat_path_nofollow(int dirfd, const char *name) {
 long cshims_heap_in_use(void) {
     struct mallinfo2 m = mallinfo2();
     return (long)(m.uordblks + m.hblkhd);
+#include <sys/mount.h>
+
+int cshims_bind_mount(const char *source, const char *target) {
+    return mount(source, target, NULL, MS_BIND, NULL);
+}
+
+int cshims_umount_detach(const char *target) {
+    return umount2(target, MNT_DETACH | UMOUNT_NOFOLLOW);
+}
+
+int cshims_peer_pid(int fd) {
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return -1;
+    return (int)cred.pid;
 }

@@ -44,6 +44,11 @@ struct ConfigReader {
         "DockerProbeHelper": { r, n, c throws(ConfigError) in c.dockerProbeHelper = try r.string(n, "DockerProbeHelper") },
         "DockerRestartBackoffSeconds": { r, n, c throws(ConfigError) in c.dockerRestartBackoffSeconds = try r.int(n, "DockerRestartBackoffSeconds", 1...300) },
         "AllowHostPath": { r, n, c throws(ConfigError) in c.allowHostPath = try r.bool(n, "AllowHostPath") },
+        "SubPathPinning": { r, n, c throws(ConfigError) in
+            // YAML reads a bare `off` as false.
+            if case .scalar(.bool(false)) = n.value { c.subPathPinning = "off"; return }
+            c.subPathPinning = try r.oneOf(n, "SubPathPinning", InterLinkConfig.subPathPinningModes)
+        },
         "EnableGPU": { r, n, c throws(ConfigError) in c.enableGPU = try r.bool(n, "EnableGPU") },
         "ContainerRuntime": { r, n, c throws(ConfigError) in c.containerRuntime = try r.oneOf(n, "ContainerRuntime", InterLinkConfig.containerRuntimes) },
         "ContainerRuntimePath": { r, n, c throws(ConfigError) in c.containerRuntimePath = try r.string(n, "ContainerRuntimePath") },

@@ -62,6 +62,9 @@ public struct InterLinkConfig: Sendable, Equatable {
     public var dockerRestartBackoffSeconds = 10
     public var allowHostPath = false
     public var enableGPU = false
+    /// `auto`, `required` or `off`: whether each subPath is bind-mounted onto a pin
+    /// path InterLink owns before Docker binds it (see `SubPathPinning` in Providers).
+    public var subPathPinning = "auto"
 
     // MARK: Slurm provider
     public var sbatchPath = "sbatch"
@@ -138,6 +141,7 @@ public struct InterLinkConfig: Sendable, Equatable {
     ]
 
     /// The values `ContainerRuntime` accepts.
+    public static let subPathPinningModes = ["auto", "required", "off"]
     public static let containerRuntimes = ["apptainer", "singularity", "docker", "podman", "none"]
 
     /// 1-63 characters of a-z, 0-9 and '-', starting and ending alphanumeric:

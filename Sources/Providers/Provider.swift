@@ -290,11 +290,16 @@ public protocol Provider: Sendable {
     /// Starts the backend containers `ids` of `job` (from `JobObservation.dueToStart`).
     /// Idempotent: starting a container that already runs or ran is not an error.
     func advance(_ job: JobRef, start ids: [String]) async throws
+    /// Prometheus text of the provider's own gauges (`# HELP`/`# TYPE` and
+    /// samples), appended to `/metrics`; empty when it has none.
+    var metricsText: String { get }
 }
 
 extension Provider {
     /// Providers whose jobs start by themselves (Slurm, the mock) have nothing to advance.
     public func advance(_ job: JobRef, start ids: [String]) async throws {}
+
+    public var metricsText: String { "" }
 }
 
 extension LogStream {

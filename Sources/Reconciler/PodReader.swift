@@ -61,6 +61,7 @@ final class PodReader: Sendable {
     func metrics() async -> String {
         metricsRegistry.render(phases: statusView.phaseCounts(), provider: provider.name,
                                providerCommands: provider.commandCount, desiredPods: await store.count)
+            + provider.metricsText
     }
 
     /// The desired state is loaded (it is, once this exists) and the loop has started.

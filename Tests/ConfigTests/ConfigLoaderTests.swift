@@ -129,3 +129,26 @@ struct ConfigLoaderTests {
         }
     }
 }
+
+@Suite("SubPathPinning key")
+struct SubPathPinningConfigTests {
+    @Test func defaultsToAutoAndTakesRequiredOrOff() throws {
+        #expect(InterLinkConfig().subPathPinning == "auto")
+        for mode in ["auto", "required", "off"] {
+            let (c, _) = try ConfigLoader.decode(text: "SubPathPinning: \(mode)\n", path: "/x.yaml", environment: [:])
+            #expect(c.subPathPinning == mode)
+        }
+        // YAML 1.1 reads a bare off as false; quoted, it is the string.
+        let (quoted, _) = try ConfigLoader.decode(text: "SubPathPinning: \"off\"\n", path: "/x.yaml", environment: [:])
+        #expect(quoted.subPathPinning == "off")
+    }
+
+    @Test func anyOtherValueIsRefusedWithTheChoices() {
+        do {
+            _ = try ConfigLoader.decode(text: "SubPathPinning: sometimes\n", path: "/x.yaml", environment: [:])
+            Issue.record("accepted")
+        } catch {
+            #expect(error.description.contains("SubPathPinning 'sometimes' is not one of auto, required, off"), "\(error)")
+        }
+    }
+}

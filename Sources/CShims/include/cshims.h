@@ -23,4 +23,11 @@ int cshims_openat_path_nofollow(int dirfd, const char *name);
 // Bytes the allocator has handed out and not had back (mallinfo2: uordblks +
 // hblkhd), for the benchmark's memory figures: live heap, not RSS.
 long cshims_heap_in_use(void);
+// mount(source, target, NULL, MS_BIND, NULL): 0, or -1 with errno.
+int cshims_bind_mount(const char *source, const char *target);
+// umount2(target, MNT_DETACH | UMOUNT_NOFOLLOW): 0, or -1 with errno (EINVAL: not a mount point).
+int cshims_umount_detach(const char *target);
+// The pid of the process at the other end of a connected unix socket
+// (SO_PEERCRED; 0 when it is not visible in this PID namespace), -1 with errno.
+int cshims_peer_pid(int fd);
 #endif

@@ -40,7 +40,8 @@ extension DockerProvider {
             ctx.localImages[spec.c.image] = info != nil
             ctx.imageUsers[spec.c.image] = info?.user
         }
-        var mounts = ctx.materialised?.mounts[spec.c.name] ?? []
+        var mounts = try pinnedMounts(ctx.materialised?.mounts[spec.c.name] ?? [], pod: pod, spec: spec, run: run,
+                                      workspace: ctx.workspace)
         // The pod's terminationMessagePath (default /dev/termination-log); a volume
         // mounted at that very path wins, as it is what the container writes to.
         let messagePath = TerminationMessage.containerPath(of: spec.c)
@@ -128,7 +129,9 @@ extension DockerProvider {
             }
             guard let id else { continue }
             // Kept: the run that just ended (Previous logs, lastState). Older ones go.
-            try await remove(runs.filter { $0.restart < latest.restart }.map(\.id))
+            let older = runs.filter { $0.restart < latest.restart }
+            try await remove(older.map(\.id))
+            discardPins(older)
             Log.info("restarting a container", ["pod": "\(pod.namespace)/\(pod.name)", "uid": pod.uid, "container": name,
                                                 "restartCount": String(latest.attempt + latest.restart + 1)])
             changed = true

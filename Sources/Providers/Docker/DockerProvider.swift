@@ -46,6 +46,9 @@ public final class DockerProvider: Provider {
     let prober: DockerProber
     /// Where the `interlink-probe` helper is built or installed (see `helperMount`).
     let helperSource: String
+    /// Whether subPaths are pinned before `docker start` (`SubPathPinning`).
+    let pinning: SubPathPinning
+    let testHooks = DockerTestHooks()
 
     public init(config: InterLinkConfig) {
         cli = DockerCLI(path: config.dockerPath, host: config.dockerHost)
@@ -55,6 +58,8 @@ public final class DockerProvider: Provider {
         dataRoot = config.dataRootFolder
         prober = DockerProber(cli: cli)
         helperSource = config.dockerProbeHelper.isEmpty ? Self.besideExecutable("interlink-probe") : config.dockerProbeHelper
+        pinning = SubPathPinning(mode: SubPathPinning.Mode(rawValue: config.subPathPinning) ?? .auto, dataRoot: config.dataRootFolder,
+                                 dockerHost: config.dockerHost, instanceName: config.instanceName)
     }
 
     /// `name` in the directory of the running executable (`swift build` puts the
@@ -68,6 +73,8 @@ public final class DockerProvider: Provider {
     }
 
     public var commandCount: Int { cli.commandCount }
+
+    public var metricsText: String { pinning.metricsText }
 
     var managedFilter: [String] { ["--filter", "label=\(DockerLabel.managed)=\(settings.instanceName)"] }
 
@@ -247,7 +254,8 @@ public final class DockerProvider: Provider {
                 // Docker binds a subPath by path when its container starts, so a container
                 // started before it in the same `docker start` could swap a directory of that
                 // path for a link first. Containers with subPaths therefore start before the
-                // rest of their step, one at a time, each checked right before its own start.
+                // rest of their step, one at a time, each checked (and pinned) right before
+                // its own start; the pins are detached once Docker holds its own bind.
                 func launch(_ ids: [String]) async throws(ProviderError) {
                     guard !ids.isEmpty else { return }
                     let starting = records.filter { ids.contains($0.id) }
@@ -260,7 +268,13 @@ public final class DockerProvider: Provider {
                 for id in due {
                     guard let r = records.first(where: { $0.id == id }) else { continue }
                     if r.subPaths.isEmpty { rest.append(id); continue }
-                    if let reason = self.unsafeMount(r) { self.refuse(r, reason) } else { try await launch([id]) }
+                    switch self.checkBeforeStart(r) {
+                    case .refused(let reason): self.refuse(r, reason)
+                    case .ready(let pins):
+                        if let hook = self.testHooks.beforeSubPathStart { await hook(r) }
+                        do { try await launch([id]) } catch { for p in pins { SubPathPins.unpin(p) }; throw error }
+                        for p in pins { SubPathPins.unpin(p) }
+                    }
                 }
                 try await launch(rest)
             }
@@ -268,48 +282,6 @@ public final class DockerProvider: Provider {
             throw e
         } catch {
             throw .backend(command: "docker start", message: "\(error)", transient: true)
-        }
-    }
-
-    // MARK: - mounts checked at start
-
-    /// Why `r` must not start: one of its subPaths no longer resolves inside its
-    /// volume without following a symbolic link. Docker binds by path when the
-    /// container starts, so this is the last moment InterLink can look.
-    func unsafeMount(_ r: DockerContainerRecord) -> String? {
-        for sub in r.subPaths {
-            do { _ = try sub.resolve(container: r.container) } catch { return error.description }
-        }
-        return nil
-    }
-
-    func refusalFile(_ r: DockerContainerRecord) -> String {
-        PodWorkspace(dataRoot: dataRoot, namespace: r.namespace, uid: r.podUID).root + "/refused/" + r.id
-    }
-
-    /// Records that `r` was refused (in the pod's directory, so it survives a
-    /// restart); observe then reports it terminated with the reason.
-    func refuse(_ r: DockerContainerRecord, _ reason: String) {
-        let dir = PodWorkspace(dataRoot: dataRoot, namespace: r.namespace, uid: r.podUID).root + "/refused"
-        do {
-            try WorkspaceFiles.makeDirectory(dir, mode: 0o700)
-            try WorkspaceFiles.writeAtomically(Data(reason.utf8), to: refusalFile(r), mode: 0o600)
-        } catch {
-            Log.warn("could not record a refused container", ["container": r.id, "error": "\(error)"])
-        }
-        Log.warn("container not started: unsafe mount", ["pod": "\(r.namespace)/\(r.podName)", "uid": r.podUID,
-                                                          "container": r.container, "reason": reason])
-    }
-
-    /// Marks refused containers as having failed to start, with the reason as
-    /// Docker's error, so they read as terminated `ContainerCannotRun`.
-    func withRefusals(_ records: [DockerContainerRecord]) -> [DockerContainerRecord] {
-        records.map { r in
-            guard r.status == "created", r.error.isEmpty, !r.subPaths.isEmpty,
-                  let data = FileManager.default.contents(atPath: refusalFile(r)) else { return r }
-            var refused = r
-            refused.error = String(decoding: data, as: UTF8.self)
-            return refused
         }
     }
 

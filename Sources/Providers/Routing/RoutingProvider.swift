@@ -33,6 +33,18 @@ public final class RoutingProvider: Provider {
 
     public var commandCount: Int { backends.reduce(0) { $0 + $1.provider.commandCount } }
 
+    /// Every backend's gauges, each `# HELP`/`# TYPE` line once.
+    public var metricsText: String {
+        var seen: Set<Substring> = []
+        var out = ""
+        for b in backends {
+            for line in b.provider.metricsText.split(separator: "\n") where !line.hasPrefix("#") || seen.insert(line).inserted {
+                out += line + "\n"
+            }
+        }
+        return out
+    }
+
     /// Backend and inner job id of a job: from the id's prefix, else (no job
     /// yet, e.g. cleanup of a pod whose create never succeeded) from the pod.
     func route(_ ref: JobRef) throws(ProviderError) -> (String, any Provider, JobRef) {

@@ -1,5 +1,8 @@
 import FoundationEssentials
 import Model
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A host directory bound into one container.
 public struct Mount: Sendable, Equatable, Codable {
@@ -19,26 +22,37 @@ public struct Mount: Sendable, Equatable, Codable {
 /// `WorkspaceFiles.resolveBeneath`), at create and again right before the
 /// container starts: between the two an init container (or an earlier
 /// incarnation) may have swapped a directory of an emptyDir for a link to `/`.
-/// Docker binds the path itself, by name, in its own mount namespace, so the
-/// kubelet's `/proc/self/fd` bind cannot be used here; what a check finds
-/// unsafe is refused instead.
+/// With `pin` set (Docker, `SubPathPinning` on), Docker binds `pin`, and the
+/// inode the last walk reached is bind-mounted there right before the start
+/// (`SubPathPins`), so no later swap can redirect it; without, what the last
+/// check finds unsafe is refused and a swap after it is not seen.
 public struct SubPathMount: Sendable, Equatable, Codable {
     public var base: String
     public var relative: String
     public var volume: String
+    /// The path InterLink owns that Docker binds, for a pinned subPath.
+    public var pin: String?
 
-    public init(base: String, relative: String, volume: String) {
-        self.base = base; self.relative = relative; self.volume = volume
+    public init(base: String, relative: String, volume: String, pin: String? = nil) {
+        self.base = base; self.relative = relative; self.volume = volume; self.pin = pin
     }
 
     /// The host path to bind, or `.invalidPod` with the reason.
     public func resolve(container: String, createMissing: Bool = false) throws(ProviderError) -> String {
+        let (path, fd) = try open(container: container, createMissing: createMissing)
+        close(fd)
+        return path
+    }
+
+    /// `resolve`, keeping what the walk reached open (an `O_PATH` descriptor the
+    /// caller closes): the inode a pin binds.
+    public func open(container: String, createMissing: Bool = false) throws(ProviderError) -> (path: String, fd: Int32) {
         let what = "container \(container): subPath \"\(relative)\" of volume \"\(volume)\""
-        switch try WorkspaceFiles.resolveBeneath(base: base, relative: relative, createMissing: createMissing) {
-        case .resolved(let path): return path
-        case .symlink(let at): throw .invalidPod("\(what) goes through a symbolic link (\(at)), which could lead outside the volume; refused")
-        case .missing(let at): throw .invalidPod("\(what) does not exist (\(at))")
-        case .notDirectory(let at): throw .invalidPod("\(what): \(at) is not a directory")
+        switch try WorkspaceFiles.openBeneath(base: base, relative: relative, createMissing: createMissing) {
+        case (.resolved(let path), let fd): return (path, fd)
+        case (.symlink(let at), _): throw .invalidPod("\(what) goes through a symbolic link (\(at)), which could lead outside the volume; refused")
+        case (.missing(let at), _): throw .invalidPod("\(what) does not exist (\(at))")
+        case (.notDirectory(let at), _): throw .invalidPod("\(what): \(at) is not a directory")
         }
     }
 }
@@ -126,9 +140,17 @@ public struct PodWorkspace: Sendable {
         return result
     }
 
-    /// Removes the whole pod directory. Idempotent.
+    /// Where the pins of this pod's subPaths live (`SubPathPins`): beside the
+    /// volumes, never inside one, so no container can reach or replace them.
+    public var pinRoot: String { "\(root)/subpaths" }
+
+    /// Removes the whole pod directory. Idempotent. Any mount below it (a pin
+    /// left by a process that died between pinning and starting) is detached
+    /// first, and the directory is kept when one stays: removal must never
+    /// descend through a bind into a volume or the host.
     public func remove() throws(ProviderError) {
         guard WorkspaceFiles.exists(root) else { return }
+        try SubPathPins.unpinAll(under: root)
         do {
             try FileManager.default.removeItem(atPath: root)
         } catch {

@@ -69,9 +69,20 @@ enum WorkspaceFiles {
     /// made as directories, mode 0777 (a writable volume's subPath, as the kubelet
     /// does). The caller mounts the path only when it is `.resolved`.
     static func resolveBeneath(base: String, relative: String, createMissing: Bool) throws(ProviderError) -> Resolution {
+        let (resolution, fd) = try openBeneath(base: base, relative: relative, createMissing: createMissing)
+        if fd >= 0 { close(fd) }
+        return resolution
+    }
+
+    /// `resolveBeneath`, keeping the final component open: when the walk ends
+    /// `.resolved`, the descriptor (`O_PATH`, the caller closes it) is the inode
+    /// that was checked, which a bind of `/proc/self/fd/N` pins (see
+    /// `SubPathPins`); -1 otherwise.
+    static func openBeneath(base: String, relative: String, createMissing: Bool) throws(ProviderError) -> (Resolution, Int32) {
         var dir = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard dir >= 0 else { throw posixError("open \(base)") }
-        defer { close(dir) }
+        var handedOver = false
+        defer { if !handedOver { close(dir) } }
         let parts = relative.split(separator: "/").filter { $0 != "." }.map(String.init)
         var walked = ""
         for (i, part) in parts.enumerated() {
@@ -85,19 +96,20 @@ enum WorkspaceFiles {
                 fd = cshims_openat_path_nofollow(dir, part)
             }
             if fd < 0 {
-                if errno == ENOENT { return .missing(walked) }
-                if errno == ELOOP { return .symlink(walked) }
+                if errno == ENOENT { return (.missing(walked), -1) }
+                if errno == ELOOP { return (.symlink(walked), -1) }
                 throw posixError("open \(base)/\(walked)")
             }
             var st = stat()
             guard fstat(fd, &st) == 0 else { let e = posixError("stat \(base)/\(walked)"); close(fd); throw e }
             let type = st.st_mode & S_IFMT
-            if type == S_IFLNK { close(fd); return .symlink(walked) }
-            if i < parts.count - 1 && type != S_IFDIR { close(fd); return .notDirectory(walked) }
+            if type == S_IFLNK { close(fd); return (.symlink(walked), -1) }
+            if i < parts.count - 1 && type != S_IFDIR { close(fd); return (.notDirectory(walked), -1) }
             close(dir)
             dir = fd
         }
-        return .resolved(parts.isEmpty ? base : base + "/" + parts.joined(separator: "/"))
+        handedOver = true
+        return (.resolved(parts.isEmpty ? base : base + "/" + parts.joined(separator: "/")), dir)
     }
 
     /// Removes files and directories under `dir` that are not in `keep` (relative paths).

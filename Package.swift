@@ -56,7 +56,7 @@ let package = Package(
         .target(name: "VirtualKubelet", dependencies: ["KubeClient", "Model", "Support", "Config", "Reconciler", "Server", "Providers", "CKubeletCert"]),
         .executableTarget(
             name: "interlink",
-            dependencies: ["Model", "Support", "Config", "Providers", "Reconciler", "Server", "HTTPClient", "KubeClient", "StatusPatcher", "VirtualKubelet"]
+            dependencies: ["Model", "Support", "Config", "Providers", "Reconciler", "Server", "HTTPClient", "KubeClient", "StatusPatcher", "VirtualKubelet", "CShims"]
         ),
 
         // The Docker provider's httpGet/tcpSocket probe helper, run inside pod

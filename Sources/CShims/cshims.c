@@ -67,9 +67,15 @@ int cshims_openat_path_nofollow(int dirfd, const char *name) {
     return openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 }
 
+int cshims_fix_mmap_threshold(long bytes) {
+    return mallopt(M_MMAP_THRESHOLD, (int)bytes);
+}
+
 long cshims_heap_in_use(void) {
     struct mallinfo2 m = mallinfo2();
     return (long)(m.uordblks + m.hblkhd);
+}
+
 #include <sys/mount.h>
 
 int cshims_bind_mount(const char *source, const char *target) {

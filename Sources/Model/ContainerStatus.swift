@@ -36,14 +36,91 @@ public struct ContainerStatus: Codable, Sendable, Equatable, Hashable {
 }
 
 /// Exactly one of the three members is set in a known state; none means unknown.
+/// Stored as one small payload (the terminated details, and the rare combinations,
+/// out of line), not the three inline: a container status is then less than half
+/// the size, and every tracked pod keeps several.
 public struct ContainerState: Codable, Sendable, Equatable, Hashable {
-    public var waiting: ContainerStateWaiting?
-    public var running: ContainerStateRunning?
-    public var terminated: ContainerStateTerminated?
+    private final class Box: Sendable {
+        let waiting: ContainerStateWaiting?
+        let running: ContainerStateRunning?
+        let terminated: ContainerStateTerminated?
+        init(_ w: ContainerStateWaiting?, _ r: ContainerStateRunning?, _ t: ContainerStateTerminated?) {
+            waiting = w; running = r; terminated = t
+        }
+    }
+    private enum Payload: Sendable {
+        case none
+        case waiting(ContainerStateWaiting)
+        case running(ContainerStateRunning)
+        case boxed(Box)
+    }
+    private var payload: Payload
+
+    private static func pack(_ w: ContainerStateWaiting?, _ r: ContainerStateRunning?,
+                             _ t: ContainerStateTerminated?) -> Payload {
+        switch (w, r, t) {
+        case (nil, nil, nil): return .none
+        case (let w?, nil, nil): return .waiting(w)
+        case (nil, let r?, nil): return .running(r)
+        default: return .boxed(Box(w, r, t))
+        }
+    }
 
     public init(waiting: ContainerStateWaiting? = nil, running: ContainerStateRunning? = nil,
                 terminated: ContainerStateTerminated? = nil) {
-        self.waiting = waiting; self.running = running; self.terminated = terminated
+        payload = Self.pack(waiting, running, terminated)
+    }
+
+    public var waiting: ContainerStateWaiting? {
+        get {
+            switch payload {
+            case .waiting(let w): return w
+            case .boxed(let b): return b.waiting
+            default: return nil
+            }
+        }
+        set { payload = Self.pack(newValue, running, terminated) }
+    }
+
+    public var running: ContainerStateRunning? {
+        get {
+            switch payload {
+            case .running(let r): return r
+            case .boxed(let b): return b.running
+            default: return nil
+            }
+        }
+        set { payload = Self.pack(waiting, newValue, terminated) }
+    }
+
+    public var terminated: ContainerStateTerminated? {
+        get { if case .boxed(let b) = payload { return b.terminated } else { return nil } }
+        set { payload = Self.pack(waiting, running, newValue) }
+    }
+
+    private enum CodingKeys: String, CodingKey { case waiting, running, terminated }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        payload = Self.pack(try c.decodeIfPresent(ContainerStateWaiting.self, forKey: .waiting),
+                            try c.decodeIfPresent(ContainerStateRunning.self, forKey: .running),
+                            try c.decodeIfPresent(ContainerStateTerminated.self, forKey: .terminated))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encodeIfPresent(waiting, forKey: .waiting)
+        try c.encodeIfPresent(running, forKey: .running)
+        try c.encodeIfPresent(terminated, forKey: .terminated)
+    }
+
+    public static func == (a: ContainerState, b: ContainerState) -> Bool {
+        if case .boxed(let x) = a.payload, case .boxed(let y) = b.payload, x === y { return true }
+        return a.waiting == b.waiting && a.running == b.running && a.terminated == b.terminated
+    }
+
+    public func hash(into h: inout Hasher) {
+        h.combine(waiting); h.combine(running); h.combine(terminated)
     }
 
     public static func waiting(_ reason: String, _ message: String? = nil) -> ContainerState {

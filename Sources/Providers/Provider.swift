@@ -108,6 +108,10 @@ public struct JobObservation: Sendable, Equatable, Codable {
         if !isKnownUniquelyReferenced(&storage) { storage = Storage(storage.fields) }
     }
 
+    /// Whether `other` is this very value (a provider reporting an unchanged job
+    /// with the same value it reported before), not only an equal one. A pointer check.
+    public func isIdentical(to other: JobObservation) -> Bool { storage === other.storage }
+
     public var podUID: String {
         get { storage.fields.podUID }
         _modify { makeUnique(); yield &storage.fields.podUID }

@@ -269,6 +269,20 @@ public enum Planner {
         return out
     }
 
+    /// Whether the plan of `rec` against its one job `o` is empty whatever the
+    /// time: the current attempt runs (or waits to) as recorded, with nothing due
+    /// to start or restart, no deadline and nothing failed. Every condition of
+    /// `planRecord` that reads the clock or a backoff is behind one of these, so
+    /// the resync may skip planning a record it finds identical to the last one,
+    /// against an identical observation, when this held then.
+    static func isQuiet(_ rec: PodRecord, _ o: JobObservation) -> Bool {
+        guard rec.desired, rec.failed == nil, rec.terminal == nil, o.attempt == rec.attempt, o.jobID == rec.jobID,
+              o.state == .running || o.state == .pending, o.interruption == nil,
+              o.dueToStart.isEmpty, o.restartDue.isEmpty,
+              rec.seenAttempt == o.attempt, o.state != .running || rec.seenRunning else { return false }
+        return (rec.pod.spec?.activeDeadlineSeconds ?? 0) <= 0
+    }
+
     /// Key of a job in the per-job cancel backoff map.
     public static func jobKey(_ ref: JobRef) -> String { "\(ref.podUID)/\(ref.attempt)/\(ref.jobID)" }
 }

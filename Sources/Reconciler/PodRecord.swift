@@ -70,6 +70,10 @@ public struct PodRecord: Codable, Sendable, Equatable {
         if !isKnownUniquelyReferenced(&storage) { storage = Storage(storage.fields) }
     }
 
+    /// Whether `other` is this very record, not only an equal one: no change was
+    /// applied to it in between (a change always makes a new one). A pointer check.
+    func isIdentical(to other: PodRecord) -> Bool { storage === other.storage }
+
     public var request: PodCreateRequests {
         get { storage.fields.request }
         _modify { makeUnique(); yield &storage.fields.request }

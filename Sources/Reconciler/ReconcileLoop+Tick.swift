@@ -56,10 +56,11 @@ extension ReconcileLoop {
         var others: [String: [JobObservation]] = [:]
         var changes: [String: PodStatus?] = [:]
         var actions: [Action] = []
-        var matched = 0
-        let previous = observed.withMap { $0 }
+        var matched = 0, skipped = 0
         let cancelNotBefore = cancelBackoff.mapValues(\.notBefore)
         let advanceNotBefore = advanceBackoff.mapValues(\.notBefore)
+        var memos = lastResync
+        lastResync = [:]   // so the entries below are changed in place, not copied
         for (uid, rec) in records {
             let o = first[uid]
             let extra = more.isEmpty ? nil : more[uid]
@@ -75,21 +76,49 @@ extension ReconcileLoop {
                     others[uid] = all.filter { $0 != mine }
                 }
             }
-            // A pod's status is a function of its record and its observation; every
-            // record change updates its status where it is applied, so only a changed
-            // observation needs a new one here. A steady backend costs comparisons only.
-            if previous[uid] != mine { changes[uid] = .some(StatusMapper.status(rec, observation: mine)) }
-            if let extra, let o {
-                actions += Planner.planResynced(rec, uid: uid, jobs: [o] + extra, now: now, settings: settings,
-                                                cancelNotBefore: cancelNotBefore, advanceNotBefore: advanceNotBefore)
-            } else if let o {
-                actions += Planner.planResynced(rec, uid: uid, jobs: CollectionOfOne(o), now: now, settings: settings,
-                                                cancelNotBefore: cancelNotBefore, advanceNotBefore: advanceNotBefore)
-            } else {
-                actions += Planner.planResynced(rec, uid: uid, jobs: EmptyCollection(), now: now, settings: settings,
-                                                cancelNotBefore: cancelNotBefore, advanceNotBefore: advanceNotBefore)
+            func visit(_ memo: inout ResyncMemo) {
+                // A pod's status is a function of its record and its observation; every
+                // record change updates its status where it is applied, so only a changed
+                // observation needs a new one here. A steady backend costs comparisons only.
+                if memo.observation != mine { changes[uid] = .some(StatusMapper.status(rec, observation: mine)) }
+                // Stored only when not the very same: storing the same again would
+                // retain and release it, a cache miss per pod for nothing.
+                defer {
+                    if !(memo.record.map { $0.isIdentical(to: rec) } ?? false) { memo.record = rec }
+                    switch (memo.observation, mine) {
+                    case (let a?, let b?) where a.isIdentical(to: b): break
+                    case (nil, nil): break
+                    default: memo.observation = mine
+                    }
+                }
+                // The very record and observation of the last resync, whose plan was
+                // empty whatever the time (`Planner.isQuiet`): planning again would
+                // give the same nothing, so it is skipped (most pods, most resyncs).
+                if memo.quiet, extra == nil, let o, let last = memo.observation, o.isIdentical(to: last),
+                   let r = memo.record, r.isIdentical(to: rec) {
+                    skipped += 1
+                    return
+                }
+                let planned: [Action]
+                if let extra, let o {
+                    planned = Planner.planResynced(rec, uid: uid, jobs: [o] + extra, now: now, settings: settings,
+                                                   cancelNotBefore: cancelNotBefore, advanceNotBefore: advanceNotBefore)
+                } else if let o {
+                    planned = Planner.planResynced(rec, uid: uid, jobs: CollectionOfOne(o), now: now, settings: settings,
+                                                   cancelNotBefore: cancelNotBefore, advanceNotBefore: advanceNotBefore)
+                } else {
+                    planned = Planner.planResynced(rec, uid: uid, jobs: EmptyCollection(), now: now, settings: settings,
+                                                   cancelNotBefore: cancelNotBefore, advanceNotBefore: advanceNotBefore)
+                }
+                memo.quiet = planned.isEmpty && extra == nil && o.map { Planner.isQuiet(rec, $0) } == true
+                actions += planned
             }
+            visit(&memos[uid, default: ResyncMemo()])
         }
+        // Memos of records gone since (forgotten pods) go with them.
+        if memos.count > records.count { memos = memos.filter { records.index(forKey: $0.key) != nil } }
+        lastResync = memos
+        quietSkipped = skipped
         // Jobs no record matched: their pods are unknown (orphans, judged below).
         var unknown: [JobObservation] = []
         if matched < observations.count {
@@ -349,4 +378,14 @@ extension ReconcileLoop {
 
 extension PodEvent {
     var actionKind: String { Action.record(uid: "", self).kind }
+}
+
+/// What one resync saw of a record and concluded: the record and its current
+/// job's observation (kept, so "the very same" is a pointer check that cannot
+/// be fooled by a reused address), and whether their plan was empty whatever
+/// the time. Loop-private; rebuilt by the first resync after a start.
+struct ResyncMemo {
+    var record: PodRecord?
+    var observation: JobObservation?
+    var quiet = false
 }

@@ -41,6 +41,10 @@ public actor ReconcileLoop: Service {
     /// Jobs the last resync saw besides each known pod's current one (older
     /// attempts, duplicates), by pod UID: with `observed`, what the event path plans against.
     var otherJobs: [String: [JobObservation]] = [:]
+    /// What the last resync saw and concluded of each record (`ResyncMemo`).
+    var lastResync: [String: ResyncMemo] = [:]
+    /// Records the last resync did not plan again (`ResyncMemo.quiet`), for tests and the bench.
+    var quietSkipped = 0
     /// Grace windows of jobs whose pod is unknown.
     var orphans = OrphanTracker()
     var orphanRefusal: String?

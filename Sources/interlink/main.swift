@@ -2,6 +2,7 @@ import FoundationEssentials
 #if canImport(Glibc)
 import Glibc
 #endif
+import CShims
 
 // interlink: one binary, several commands. `serve` is the product; `ctl` is the
 // small client; `bench` runs in-process benchmarks.
@@ -26,6 +27,10 @@ The config file is --config, else $INTERLINKCONFIGPATH, else /etc/interlink/Inte
 let version = "0.1.0"
 let arguments = Array(CommandLine.arguments.dropFirst())
 signal(SIGPIPE, SIG_IGN)
+// A fixed 128 KiB mmap threshold (glibc's default, without its dynamic growth):
+// measured by `make bench`, RSS per tracked pod at 10,000 pods is about a fifth
+// lower and steady from run to run. MALLOC_MMAP_THRESHOLD_ in the environment wins.
+if ProcessInfo.processInfo.environment["MALLOC_MMAP_THRESHOLD_"] == nil { _ = cshims_fix_mmap_threshold(128 * 1024) }
 
 let code: Int32
 switch arguments.first {

@@ -23,6 +23,12 @@ int cshims_openat_path_nofollow(int dirfd, const char *name);
 // Bytes the allocator has handed out and not had back (mallinfo2: uordblks +
 // hblkhd), for the benchmark's memory figures: live heap, not RSS.
 long cshims_heap_in_use(void);
+// Fixes glibc's mmap threshold at `bytes` (mallopt M_MMAP_THRESHOLD), which also
+// turns off its dynamic growth: large temporaries (a resync's maps of every pod)
+// are then mapped and unmapped each time instead of being carved from the heap,
+// where they would leave holes among long-lived records that RSS never gives back.
+// Returns 1 on success.
+int cshims_fix_mmap_threshold(long bytes);
 // mount(source, target, NULL, MS_BIND, NULL): 0, or -1 with errno.
 int cshims_bind_mount(const char *source, const char *target);
 // umount2(target, MNT_DETACH | UMOUNT_NOFOLLOW): 0, or -1 with errno (EINVAL: not a mount point).

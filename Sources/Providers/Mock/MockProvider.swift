@@ -23,12 +23,18 @@ public final class MockProvider: Provider {
     public let runSeconds: Double
     public let startDelay: Double
     public let statePath: String?
-    private struct State {
-        var jobs: [String: MockJob] = [:]
-        /// Each job's last observation, until its next change: an unchanged job
-        /// is reported with the very same values (no new strings per resync,
-        /// and comparing it with the last one is a pointer check).
-        var seen: [String: (observation: JobObservation, until: Date)] = [:]
+    /// One job and its last observation, valid until the job's next change: an
+    /// unchanged job is reported with the very same value (no new strings per
+    /// resync, and comparing it with the last one is a pointer check). A class,
+    /// so a resync walks the jobs without copying them or looking them up.
+    private final class Entry {
+        let job: MockJob
+        var observation: JobObservation?
+        var until = Date.distantPast
+        init(_ job: MockJob) { self.job = job }
+    }
+    private struct State: @unchecked Sendable {  // entries are touched only under the lock
+        var jobs: [String: Entry] = [:]
         var commands = 0
         var creates = 0
         var observes = 0
@@ -43,7 +49,7 @@ public final class MockProvider: Provider {
         self.statePath = statePath
         guard let statePath else { log = nil; return }
         let jobs = MockStateLog.load(statePath)
-        state.withLock { s in for j in jobs { s.jobs[Self.key(j.podUID, j.attempt)] = j } }
+        state.withLock { s in for j in jobs { s.jobs[Self.key(j.podUID, j.attempt)] = Entry(j) } }
         log = MockStateLog(path: statePath, live: jobs)
     }
 
@@ -56,7 +62,7 @@ public final class MockProvider: Provider {
     /// Calls of `create` and `observe` so far (for tests and the benchmark).
     public var createCount: Int { state.withLock { $0.creates } }
     public var observeCount: Int { state.withLock { $0.observes } }
-    public var jobs: [MockJob] { state.withLock { Array($0.jobs.values) } }
+    public var jobs: [MockJob] { state.withLock { $0.jobs.values.map(\.job) } }
 
     public func create(_ pod: DesiredPod) async throws -> String {
         state.withLock { $0.commands += 1; $0.creates += 1 }
@@ -83,12 +89,12 @@ public final class MockProvider: Provider {
         }
         let k = Self.key(pod.uid, pod.attempt)
         let (job, isNew): (MockJob, Bool) = state.withLock { s in
-            if let existing = s.jobs[k] { return (existing, false) } // idempotent per (uid, attempt)
+            if let existing = s.jobs[k]?.job { return (existing, false) } // idempotent per (uid, attempt)
             let j = MockJob(podUID: pod.uid, namespace: pod.namespace, name: pod.name, attempt: pod.attempt,
                             jobID: "mock-\(pod.uid)-\(pod.attempt)", createdAt: Date(),
                             startDelay: startDelay, runSeconds: run, exitCode: exit,
                             initContainers: pod.pod.initContainers.map(conv), containers: pod.pod.containers.map(conv))
-            s.jobs[k] = j; s.seen[k] = nil
+            s.jobs[k] = Entry(j)
             return (j, true)
         }
         if isNew { record(put: [job], delete: []) }
@@ -101,10 +107,10 @@ public final class MockProvider: Provider {
             s.commands += 1; s.observes += 1
             var out: [JobObservation] = []
             out.reserveCapacity(s.jobs.count)
-            for (k, j) in s.jobs {
-                if let c = s.seen[k], now < c.until { out.append(c.observation); continue }
-                let o = j.observation(at: now)
-                s.seen[k] = (o, j.nextChange(after: now))
+            for e in s.jobs.values {
+                if let o = e.observation, now < e.until { out.append(o); continue }
+                let o = e.job.observation(at: now)
+                e.observation = o; e.until = e.job.nextChange(after: now)
                 out.append(o)
             }
             return out
@@ -115,7 +121,6 @@ public final class MockProvider: Provider {
         let k = Self.key(job.podUID, job.attempt)
         let existed = state.withLock { s in
             s.commands += 1
-            s.seen[k] = nil
             return s.jobs.removeValue(forKey: k) != nil
         }
         if existed { record(put: [], delete: [k]) }
@@ -125,7 +130,7 @@ public final class MockProvider: Provider {
     /// containers) goes with the pod, every attempt of it.
     public func cleanup(_ job: JobRef) async throws {
         let keys = state.withLock { s -> [String] in
-            (0...max(0, job.attempt)).map { Self.key(job.podUID, $0) }.filter { s.seen[$0] = nil; return s.jobs.removeValue(forKey: $0) != nil }
+            (0...max(0, job.attempt)).map { Self.key(job.podUID, $0) }.filter { s.jobs.removeValue(forKey: $0) != nil }
         }
         record(put: [], delete: keys)
     }
@@ -136,7 +141,7 @@ public final class MockProvider: Provider {
 
     public func logs(_ ref: JobRef, container: String, options: LogOpts) async throws -> LogStream {
         let attempt = options.Previous ? ref.attempt - 1 : ref.attempt
-        guard let job = state.withLock({ $0.jobs[Self.key(ref.podUID, attempt)] }) else {
+        guard let job = state.withLock({ $0.jobs[Self.key(ref.podUID, attempt)]?.job }) else {
             throw ProviderError.notFound("the mock backend has no job for pod \(ref.namespace)/\(ref.name) attempt \(attempt)")
         }
         guard job.window(of: container) != nil else {
@@ -149,15 +154,15 @@ public final class MockProvider: Provider {
 
     /// Forgets every job, as a backend (or sidecar) restart that lost its state would.
     public func forgetAll() {
-        let keys = state.withLock { s in defer { s.jobs = [:]; s.seen = [:] }; return Array(s.jobs.keys) }
+        let keys = state.withLock { s in defer { s.jobs = [:] }; return Array(s.jobs.keys) }
         record(put: [], delete: keys)
     }
 
     /// Removes the jobs of one pod without telling anyone (a job that vanished).
     public func removeJob(podUID: String) {
         let keys = state.withLock { s -> [String] in
-            let ks = s.jobs.filter { $0.value.podUID == podUID }.map(\.key)
-            for k in ks { s.jobs[k] = nil; s.seen[k] = nil }
+            let ks = s.jobs.filter { $0.value.job.podUID == podUID }.map(\.key)
+            for k in ks { s.jobs[k] = nil }
             return ks
         }
         record(put: [], delete: keys)
@@ -167,7 +172,7 @@ public final class MockProvider: Provider {
     public func insert(_ job: MockJob) {
         state.withLock { s in
             let k = Self.key(job.podUID, job.attempt)
-            s.jobs[k] = job; s.seen[k] = nil
+            s.jobs[k] = Entry(job)
         }
         record(put: [job], delete: [])
     }
@@ -176,6 +181,6 @@ public final class MockProvider: Provider {
     /// live jobs when it has grown to twice their number.
     private func record(put: [MockJob], delete: [String]) {
         guard let log, !(put.isEmpty && delete.isEmpty) else { return }
-        log.append(put: put, delete: delete) { self.state.withLock { Array($0.jobs.values) } }
+        log.append(put: put, delete: delete) { self.state.withLock { $0.jobs.values.map(\.job) } }
     }
 }

@@ -144,6 +144,7 @@ public enum ReconcilerBenchmark {
         }
         let rss1 = residentBytes(), heap1 = cshims_heap_in_use()
         if ProcessInfo.processInfo.environment["INTERLINK_BENCH_MEMORY"] != nil {
+            if let sl = provider as? SlurmProvider { printErr("pod directories read by the last observe: \(sl.lastObserveReads) of \(n)") }
             printErr("inline sizes (bytes): record \(MemoryLayout<PodRecord.Fields>.size), pod \(MemoryLayout<Pod>.size), spec \(MemoryLayout<PodSpec>.size), container \(MemoryLayout<Container>.size), status \(MemoryLayout<PodStatus>.size), container status \(MemoryLayout<ContainerStatus>.size), observation \(MemoryLayout<JobObservation>.size)")
             printErr("live heap per pod (bytes): recorded \((heapSeeded - heap0) / n), created on the backend \((heapCreated - heap0) / n), after resyncs \((heap1 - heap0) / n)")
             printErr("RSS per pod (bytes): recorded \((rssSeeded - rss0) / n), created on the backend \((rssCreated - rss0) / n), after resyncs \((rss1 - rss0) / n)")

@@ -106,6 +106,30 @@ final class SlurmIntegrationTests {
         _ = try? await ProcessRunner.run("scancel", [id], environment: ["SLURM_CONF": slurmConf ?? "", "PATH": "/usr/bin:/bin"])
     }
 
+    /// Issue 14: status files are read only for jobs that changed. A running job
+    /// whose files stay as they are is reported with the very same observation
+    /// and no file of its directory is read; the moment its container exits (the
+    /// supervisor renames the exit file into the status directory) the next
+    /// observe reads it again and reports the exit.
+    @Test func unchangedJobsAreNotReadAgainAndAChangeIsSeenAtOnce() async throws {
+        let p = provider()
+        let d = pod([Container(name: "c", image: "none", command: ["sh", "-c", "sleep 4; exit 3"])])
+        _ = try await p.create(d)
+        let running = try await waitFor(p, d.uid, until: { $0.containers.first?.state.running != nil })
+        #expect(running != nil)
+        // Past the settle window of the files just written, two observes in a row.
+        try await Task.sleep(for: .milliseconds(1200))
+        _ = try await p.observe()
+        let a = try await p.observe().first { $0.podUID == d.uid }
+        #expect(p.lastObserveReads == 0, "an unchanged job's files were read again")
+        let b = try await p.observe().first { $0.podUID == d.uid }
+        #expect(a.map { o in b.map { o.isIdentical(to: $0) } ?? false } == true)
+        #expect(b?.containers.first?.state.running != nil)
+        // The exit is seen by the first observe after it (not a cached answer).
+        let ended = try await waitFor(p, d.uid, seconds: 10, until: { $0.containers.first?.state.terminated != nil })
+        #expect(ended?.containers.first?.state.terminated?.exitCode == 3)
+    }
+
     @Test func fallbackToLogsOnErrorShowsTheLogsEndWhenAFailedContainerWroteNoMessage() async throws {
         let p = provider()
         var failing = Container(name: "failing", image: "none", command: ["sh", "-c",

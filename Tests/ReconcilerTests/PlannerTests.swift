@@ -53,6 +53,41 @@ import Providers
         #expect(!plan([done], []).contains { if case .record(_, .failed) = $0 { return true }; return false })
     }
 
+    /// The resync skips planning a record whose plan was empty "whatever the time"
+    /// (`Planner.isQuiet`). That claim is checked here against the planner itself:
+    /// for quiet pods the plan is empty at any time, with any backoff; and each way
+    /// out of quiet (a deadline, a container due to start or restart, a failure,
+    /// another attempt, not yet seen running) is not called quiet.
+    @Test func aQuietPodPlansNothingAtAnyTimeAndEveryWayOutOfQuietIsSeen() {
+        let r = created(1), o = obs(1)
+        #expect(Planner.isQuiet(r, o))
+        for t in [now, now.addingTimeInterval(1e6), now.addingTimeInterval(1e9), Date.distantFuture] {
+            let p = Planner.planKey(r, jobs: [o], now: t, settings: settings, cancelNotBefore: [Planner.jobKey(o.ref): t],
+                                    advanceNotBefore: [r.uid: t])
+            #expect(p.isEmpty, "planned \(p) at \(t)")
+            #expect(Planner.plan(records: [r.uid: r], observations: [o], now: t, settings: settings).isEmpty)
+        }
+        var deadline = r; deadline.request.pod.spec?.activeDeadlineSeconds = 600
+        var due = o; due.dueToStart = ["c1"]
+        var restart = o; restart.restartDue = ["main"]
+        let failed = PodRecord.apply(.failed(reason: "X", message: "y"), to: r, at: now)!
+        let notSeen = created(1, seen: false)
+        var other = o; other.attempt = 1
+        var ended = o; ended.interruption = "preempted"
+        #expect(!Planner.isQuiet(deadline, o))
+        #expect(!Planner.isQuiet(r, due))
+        #expect(!Planner.isQuiet(r, restart))
+        #expect(!Planner.isQuiet(failed, o))
+        #expect(!Planner.isQuiet(notSeen, o))
+        #expect(!Planner.isQuiet(r, other))
+        #expect(!Planner.isQuiet(r, ended))
+        #expect(!Planner.isQuiet(r, obs(1, state: .finished)))
+        #expect(!Planner.isQuiet(PodRecord.apply(.undesired, to: r, at: now)!, o))
+        // And each of those is planned: the deadline fails the pod, the due container starts.
+        #expect(!plan([deadline], [o]).isEmpty)
+        #expect(!plan([r], [due]).isEmpty)
+    }
+
     @Test func aNewDesiredPodIsCreatedAtAttemptZero() {
         #expect(plan([Fx.record(1)], []) == [.create(uid: Fx.uid(1), attempt: 0)])
     }

@@ -47,12 +47,17 @@ import Providers
         var before = await r.recordsVisited
         await r.tickOnce()
         #expect(await r.recordsVisited - before == 200, "a steady resync: one plan per record, no status rebuilt")
+        // Each record is the very one of the last resync, against the very same
+        // observation, with a plan that was empty whatever the time: none is planned again.
+        #expect(await r.loop.quietSkipped == 200)
 
         let changes = r.statusView.changes()
         try await p.mock.delete(JobRef(podUID: Fx.uid(7), namespace: "default", name: "pod-7", jobID: "", attempt: 0))
         before = await r.recordsVisited
         await r.tickOnce()                      // pod 7's job is gone: re-created (restartPolicy Always)
         #expect(await r.recordsVisited - before <= 200 + 4, "the plan, and pod 7's statuses only")
+        #expect(await r.loop.quietSkipped == 199, "pod 7, whose job vanished, is planned again")
+        #expect(p.createCalls(of: Fx.uid(7)) == 2)
         var it = changes.makeAsyncIterator()
         let first = await it.next()
         #expect(first.map { Set($0.keys) } == [Fx.uid(7)])

@@ -33,6 +33,8 @@ struct SlurmLayout: Sendable, Equatable {
     var script: String { "\(jobDir)/job.sh" }
     var jobOutput: String { "\(jobDir)/job.out" }
     func log(_ container: String) -> String { "\(jobDir)/logs/\(container).log" }
+    /// Where the supervisor writes every status file (through a rename, or a mark it creates or removes).
+    var statusDirectory: String { "\(jobDir)/status" }
     func startFile(_ container: String) -> String { "\(jobDir)/status/\(container).start" }
     func exitFile(_ container: String) -> String { "\(jobDir)/status/\(container).exit" }
     /// The supervisor's files: the restart count and previous run, the backoff, the started and ready marks.

@@ -26,6 +26,9 @@ public final class SlurmProvider: Provider {
     let environment: [String: String]
     private let counter = Mutex(0)
     private let pingCache = Mutex<(at: Double, value: PingResponse)?>(nil)
+    /// What the last observe read of each pod directory (observes never overlap;
+    /// the lock only hands it to the filesystem thread and back).
+    let observeCache = SharedObserveCache()
 
     /// Filesystem work of the pod directories, off the cooperative pool (see `SlurmBlockingIO`).
     let io: SlurmBlockingIO
@@ -37,6 +40,8 @@ public final class SlurmProvider: Provider {
     }
 
     public var commandCount: Int { counter.withLock { $0 } }
+    /// Pod directories whose files the last observe read (the others were unchanged).
+    public var lastObserveReads: Int { observeCache.withLock { $0.lastReads } }
 
     // MARK: - Create
 
@@ -143,9 +148,11 @@ public final class SlurmProvider: Provider {
             if let old = ours[key], (Int(old.jobID) ?? 0) > (Int(r.jobID) ?? 0) { continue }
             ours[key] = r
         }
-        let seenRecords = byJob, ourRecords = ours, dataRoot = config.dataRootFolder
+        let seenRecords = byJob, ourRecords = ours, dataRoot = config.dataRootFolder, cache = observeCache
         let scanned = try await io.run("reading the Slurm job files under \(dataRoot)") { () throws -> ([JobObservation], Set<String>) in
-            try Self.observeFiles(dataRoot: dataRoot, instance: instance, byJob: seenRecords, ours: ourRecords)
+            try cache.withLock { (c: inout SlurmObserveCache) throws(ProviderError) -> ([JobObservation], Set<String>) in
+                try Self.observeFiles(dataRoot: dataRoot, instance: instance, byJob: seenRecords, ours: ourRecords, cache: &c)
+            }
         }
         var out = scanned.0
         // Jobs of ours whose pod directory is gone: orphans the reconciler may cancel.
@@ -162,11 +169,22 @@ public final class SlurmProvider: Provider {
 
     /// The blocking half of `observe`: every index of this instance, its status
     /// files, and the final state remembered for jobs squeue is about to forget.
+    /// Files are read only for pod directories whose index, status directory or
+    /// squeue line changed since the last observe (`SlurmObserveCache`); the
+    /// others are reported with the very same observation as then.
     static func observeFiles(dataRoot: String, instance: String, byJob: [String: SqueueRecord],
-                             ours: [String: SqueueRecord]) throws(ProviderError) -> ([JobObservation], Set<String>) {
+                             ours: [String: SqueueRecord], cache: inout SlurmObserveCache,
+                             now: Double = Date().timeIntervalSince1970) throws(ProviderError) -> ([JobObservation], Set<String>) {
         var seenJobs = Set<String>()
         var out: [JobObservation] = []
-        for (indexPath, var index) in try SlurmFiles.indexes(under: dataRoot) where index.instance == instance {
+        cache.begin()
+        defer { cache.finish() }
+        for indexPath in try SlurmFiles.indexPaths(under: dataRoot) {
+            guard let indexStamp = try FileStamp.of(indexPath) else { continue }
+            var cached = cache.index(at: indexPath, stamp: indexStamp, now: now)
+            if cached == nil { cached = try SlurmFiles.readIndex(indexPath) }
+            guard var index = cached else { continue }
+            guard index.instance == instance else { continue }
             let podDir = String(indexPath.dropLast("/\(SlurmLayout.folder)/index.json".count))
             let layout = SlurmLayout(podDir: podDir, attempt: index.attempt)
             if index.jobID.isEmpty, let r = ours["\(index.uid).\(index.attempt)"] { index.jobID = r.jobID }
@@ -181,6 +199,14 @@ public final class SlurmProvider: Provider {
                 // Remember the terminal state: squeue forgets it after MinJobAge.
                 index.finalState = r.state
                 try? SlurmFiles.writeIndex(index, to: indexPath)
+                cache.forget(indexPath)   // its stamp changed: read it again next time
+            }
+            let statusStamp = try FileStamp.of(layout.statusDirectory)
+            if let o = cache.observation(at: indexPath, index: index, indexStamp: indexStamp, statusStamp: statusStamp,
+                                         record: record, now: now) {
+                cache.keep(indexPath)
+                out.append(o)
+                continue
             }
             var files: [String: ContainerFiles] = [:]
             var unreadable: [String: String] = [:]
@@ -198,6 +224,10 @@ public final class SlurmProvider: Provider {
             if !unreadable.isEmpty { o = SlurmObservation.unreadable(o, problems: unreadable) }
             if let notes = index.notes, !notes.isEmpty {
                 o.message = ([o.message].compactMap { $0 } + notes).joined(separator: "; ")
+            }
+            if unreadable.isEmpty {
+                cache.store(indexPath, .init(indexStamp: indexStamp, index: index, statusStamp: statusStamp,
+                                             record: record, observation: o, readAt: now))
             }
             out.append(o)
         }
@@ -341,4 +371,13 @@ public final class SlurmProvider: Provider {
 /// Monotonic seconds for cache ages.
 enum ProcessRunnerClock {
     static func seconds() -> Double { ProcessRunner.monotonicSeconds() }
+}
+
+/// `SlurmObserveCache` behind a lock, shared with the filesystem thread.
+final class SharedObserveCache: Sendable {
+    private let state = Mutex(SlurmObserveCache())
+    func withLock<T>(_ body: (inout SlurmObserveCache) throws(ProviderError) -> T) throws(ProviderError) -> T {
+        try state.withLock { (c: inout SlurmObserveCache) throws(ProviderError) -> T in try body(&c) }
+    }
+    func withLock<T>(_ body: (inout SlurmObserveCache) -> T) -> T { state.withLock { body(&$0) } }
 }

@@ -1,0 +1,101 @@
+import FoundationEssentials
+import Model
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A file's identity and version as `stat` tells them: device, inode, size and
+/// modification time. Equal stamps mean nothing was written in between, unless
+/// the write fell in the same timestamp tick as the earlier look (`isSettled`).
+struct FileStamp: Sendable, Equatable {
+    var device: UInt64
+    var inode: UInt64
+    var size: Int64
+    var seconds: Int
+    var nanoseconds: Int
+
+    /// The stamp of `path` (not following a final symbolic link), nil when it does not exist.
+    static func of(_ path: String) throws(ProviderError) -> FileStamp? {
+        var st = stat()
+        if lstat(path, &st) != 0 {
+            if errno == ENOENT || errno == ENOTDIR { return nil }
+            throw SlurmFiles.unreadable(path, errno)
+        }
+        return FileStamp(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), size: Int64(st.st_size),
+                         seconds: Int(st.st_mtim.tv_sec), nanoseconds: Int(st.st_mtim.tv_nsec))
+    }
+
+    var modified: Double { Double(seconds) + Double(nanoseconds) / 1e9 }
+
+    /// Whether a write after `readAt` is sure to change this stamp: the file was
+    /// last modified at least `SlurmObserveCache.settleSeconds` before it was read.
+    /// A write in the same coarse timestamp tick (1 s on some shared filesystems)
+    /// as the read could otherwise leave the stamp unchanged.
+    func isSettled(readAt: Double) -> Bool { modified <= readAt - SlurmObserveCache.settleSeconds }
+}
+
+/// What the last observe read from each pod directory, so the next one reads a
+/// job's files again only when they changed: its index file's stamp, its status
+/// directory's stamp (the supervisor writes every status file there through a
+/// rename or creates/removes a mark, each of which changes the directory), and
+/// its `squeue` line. A pod whose three are unchanged is reported with the very
+/// same observation (the reconciler then compares a pointer). Each entry is
+/// read again at least every `maxAgeSeconds` whatever the stamps say: a shared
+/// filesystem's client may cache attributes (NFS `actimeo`) and show an old
+/// stamp for a while. A read that failed is never kept.
+struct SlurmObserveCache: Sendable {
+    struct Entry: Sendable {
+        var indexStamp: FileStamp
+        var index: SlurmIndex
+        var statusStamp: FileStamp?
+        var record: SqueueRecord?
+        var observation: JobObservation
+        var readAt: Double
+    }
+
+    static let settleSeconds = 1.0
+    var maxAgeSeconds = 30.0
+    private(set) var entries: [String: Entry] = [:]
+    /// Pod directories whose files the last observe read (the rest were reused), for tests and the bench.
+    private(set) var lastReads = 0
+
+    init(maxAgeSeconds: Double = 30) { self.maxAgeSeconds = maxAgeSeconds }
+
+    /// The index at `path` if its stamp is the cached one (no read needed).
+    func index(at path: String, stamp: FileStamp, now: Double) -> SlurmIndex? {
+        guard let e = entries[path], e.indexStamp == stamp, fresh(e, stamp, now) else { return nil }
+        return e.index
+    }
+
+    /// The cached observation of the pod directory whose index is at `path`, when
+    /// nothing it was made from changed.
+    func observation(at path: String, index: SlurmIndex, indexStamp: FileStamp, statusStamp: FileStamp?,
+                     record: SqueueRecord?, now: Double) -> JobObservation? {
+        guard let e = entries[path], e.indexStamp == indexStamp, e.index == index, e.statusStamp == statusStamp,
+              e.record == record, fresh(e, indexStamp, now) else { return nil }
+        if let s = statusStamp, !s.isSettled(readAt: e.readAt) { return nil }
+        return e.observation
+    }
+
+    private func fresh(_ e: Entry, _ indexStamp: FileStamp, _ now: Double) -> Bool {
+        now < e.readAt + maxAgeSeconds && indexStamp.isSettled(readAt: e.readAt)
+    }
+
+    /// Starts a new observe: entries not visited by it are dropped at `finish`.
+    mutating func begin() { visited = []; visited.reserveCapacity(entries.count); lastReads = 0 }
+    private var visited: Set<String> = []
+
+    mutating func keep(_ path: String) { visited.insert(path) }
+
+    mutating func store(_ path: String, _ entry: Entry) {
+        entries[path] = entry; visited.insert(path); lastReads += 1
+    }
+
+    mutating func forget(_ path: String) { entries[path] = nil }
+
+    /// Drops the entries of pod directories that are gone.
+    mutating func finish() {
+        if entries.count > visited.count { entries = entries.filter { visited.contains($0.key) } }
+        visited = []
+    }
+}

@@ -150,7 +150,7 @@ public struct PodWorkspace: Sendable {
     /// descend through a bind into a volume or the host.
     public func remove() throws(ProviderError) {
         guard WorkspaceFiles.exists(root) else { return }
-        try SubPathPins.unpinAll(under: root)
+        try SubPathPins.unpinAll(under: root, pins: pinRoot)
         do {
             try FileManager.default.removeItem(atPath: root)
         } catch {

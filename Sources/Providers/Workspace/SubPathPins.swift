@@ -40,17 +40,17 @@ enum SubPathPins {
             .sorted { $0.count != $1.count ? $0.count > $1.count : $0 > $1 }
     }
 
-    /// Detaches every mount below `root`, then checks none is left: a
-    /// directory removal must never descend through a bind into a volume or
-    /// the host. Throws (transient) naming what stayed mounted.
-    static func unpinAll(under root: String) throws(ProviderError) {
-        let found = mountPoints(under: root)
-        guard !found.isEmpty else { return }
-        for point in found { unpin(point) }
+    /// Detaches the pins (every mount below `pins`), then checks that no mount at
+    /// all is left below `root`: a directory removal must never descend through a
+    /// bind into a volume or the host. A mount InterLink did not make (a runtime's
+    /// leftover) is not InterLink's to detach: it is reported and the directory
+    /// kept. Throws (transient) naming what stayed mounted.
+    static func unpinAll(under root: String, pins: String) throws(ProviderError) {
+        for point in mountPoints(under: pins) { unpin(point) }
         let left = mountPoints(under: root)
         guard left.isEmpty else {
             throw .backend(command: "umount \(left[0])",
-                           message: "\(left.count) mount(s) below \(root) could not be detached; the directory is kept", transient: true)
+                           message: "\(left.count) mount(s) below \(root) are still mounted (\(left[0])); the directory is kept", transient: true)
         }
     }
 

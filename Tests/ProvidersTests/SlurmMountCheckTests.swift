@@ -19,7 +19,7 @@ import Glibc
         let subDir: String
     }
 
-    func job() throws -> Job {
+    func job(restartPolicy: String = "Never") throws -> Job {
         let root = SlurmFixtures.tempDir("mnt")
         let vol = [VolumeMount(name: "work", mountPath: "/data")]
         var main = Container(name: "main", image: "busybox", command: ["cat", "/mnt/etc/hostname"])
@@ -27,10 +27,11 @@ import Glibc
         let swap = Container(name: "swap", image: "busybox", command: ["true"], volumeMounts: vol)
         let pod = Pod(metadata: ObjectMeta(name: "m", namespace: "ns", uid: "22222222-3333-4444-5555-666666666666"),
                       spec: PodSpec(containers: [main], initContainers: [swap],
-                                    volumes: [Volume(name: "work", emptyDir: EmptyDirVolumeSource())], restartPolicy: "Never"))
+                                    volumes: [Volume(name: "work", emptyDir: EmptyDirVolumeSource())], restartPolicy: restartPolicy))
         let desired = DesiredPod(request: PodCreateRequests(pod: pod))
         var config = SlurmFixtures.config(runtime: "docker", dataRoot: root)
         config.commandPrefix = ""
+        config.slurmRestartBackoffSeconds = 1
         // echo stands in for docker: each container's log then holds the runtime's argv.
         // (A script written by the test could not be run reliably: a process forked
         // meanwhile by a parallel test may hold it open, and exec fails with ETXTBSY.)
@@ -79,6 +80,36 @@ import Glibc
         #expect(r.exitCode == 126)
         #expect(try SlurmFiles.containerFiles(j.layout, "swap").exit?.reason == "InvalidVolumePath")
         #expect(calls(j).isEmpty)
+    }
+
+    /// The check runs before every run, restarts by the in-job supervisor too:
+    /// a container restarted after a directory of its volume became a link is
+    /// refused, not started with the link followed. Before, only the first run was
+    /// checked, so a restart of a container that swapped its own subPath mounted `/`.
+    @Test func aRestartAfterTheSubPathBecameASymlinkIsRefused() async throws {
+        let j = try job(restartPolicy: "Always")
+        defer { try? FileManager.default.removeItem(atPath: j.root) }
+        func mainRuns() -> Int { calls(j).components(separatedBy: "-0-main").count - 1 }
+        // Bounded: a job that keeps restarting the container past the link is killed at 30 s.
+        try Data(j.script.utf8).write(to: URL(fileURLWithPath: "\(j.root)/job.sh"))
+        let job = Task { try await ProcessRunner.run("/bin/bash", ["\(j.root)/job.sh"], workingDirectory: j.root, timeout: 30) }
+        for _ in 0..<200 where mainRuns() == 0 { try await Task.sleep(for: .milliseconds(50)) }
+        try #require(mainRuns() >= 1, "the main container never ran: \(calls(j))")
+        // What the container itself (or a sibling) can do while it runs.
+        try FileManager.default.removeItem(atPath: j.subDir)
+        #expect(symlink("/", j.subDir) == 0)
+        let runsAtSwap = mainRuns()
+        let r: ProcessResult
+        do { r = try await job.value } catch {
+            Issue.record("the job kept restarting the container past the link: \(error)")
+            return
+        }
+        #expect(r.exitCode == 126, "\(r.stderrText)")
+        // One run may have been starting as the link appeared; none after it was checked.
+        #expect(mainRuns() <= runsAtSwap + 1, "the runtime was asked to mount the link: \(calls(j))")
+        let exit = try SlurmFiles.containerFiles(j.layout, "main").exit
+        #expect(exit?.code == 126)
+        #expect(exit?.reason == "InvalidVolumePath")
     }
 
     @Test func ordinaryVolumePathsAreMounted() async throws {

@@ -135,12 +135,17 @@ public enum SlurmScript {
                                                   env: e, mounts: own, envFile: layout.envFile(c.name))
             lines += declared.lines
             hookNotes += declared.notes
-            // Checked on the compute node right before the container starts: an earlier
-            // container may have turned a directory of a volume into a symbolic link.
+            // Checked on the compute node right before every run of the container, its
+            // first and each restart by the supervisor (feature `m`): a container of the
+            // pod may have turned a directory of a volume into a symbolic link since.
             let inWorkspace = own.map(\.hostPath).filter { $0.hasPrefix(layout.podDir + "/") }
-            let check = inWorkspace.isEmpty ? "" : "il_check_mounts \(ShellQuote.quote(c.name)) \(ShellQuote.quote(layout.podDir)) \(ShellQuote.join(inWorkspace)) && "
+            var features = declared.features
+            if !inWorkspace.isEmpty {
+                lines.append("il_m_\(index)=(\(ShellQuote.quote(layout.podDir)) \(ShellQuote.join(inWorkspace)))")
+                features = features.isEmpty ? "m" : features + ",m"
+            }
             let policy = SlurmSupervisor.policyWord(p.restartPolicy, isInit: isInit)
-            lines.append("\(check)il_supervise \(index) \(ShellQuote.quote(c.name)) \(policy) \(ShellQuote.quote(declared.features)) &")
+            lines.append("il_supervise \(index) \(ShellQuote.quote(c.name)) \(policy) \(ShellQuote.quote(features)) &")
             return lines.joined(separator: "\n")
         }
 

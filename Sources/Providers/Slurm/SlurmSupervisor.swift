@@ -269,6 +269,10 @@ struct SlurmSupervisor: Sendable {
           local -a probes
           trap il_sup_term TERM
           while :; do
+            if [[ $il_feat == *,m,* ]]; then   # volume paths checked right before every run, restarts too
+              local -n mnt=il_m_$il_idx
+              il_check_mounts "$il_name" "${mnt[@]}" || return 126
+            fi
             if [[ $il_feat == *,w,* ]]; then   # a restart reuses the name: the last run's container must be gone
               local -n w=il_w_$il_idx
               [ "$restarts" -gt 0 ] && "${w[0]}" rm -f "${w[1]}" >/dev/null 2>&1

@@ -120,6 +120,10 @@ il_supervise() {
   local -a probes
   trap il_sup_term TERM
   while :; do
+    if [[ $il_feat == *,m,* ]]; then   # volume paths checked right before every run, restarts too
+      local -n mnt=il_m_$il_idx
+      il_check_mounts "$il_name" "${mnt[@]}" || return 126
+    fi
     if [[ $il_feat == *,w,* ]]; then   # a restart reuses the name: the last run's container must be gone
       local -n w=il_w_$il_idx
       [ "$restarts" -gt 0 ] && "${w[0]}" rm -f "${w[1]}" >/dev/null 2>&1
@@ -184,7 +188,8 @@ module load apptainer
 # init container fetch
 printf '%s\n' MODE=init >"$il_dir/env/"fetch.env
 il_c_0=(apptainer exec --bind /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data:/data --env-file /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/.interlink-slurm/2/env/fetch.env docker://busybox:1.36 sh -c 'echo ready > /data/ready')
-il_check_mounts fetch /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555 /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data && il_supervise 0 fetch onfailure '' &
+il_m_0=(/var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555 /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data)
+il_supervise 0 fetch onfailure m &
 il_sups=($!); il_wait $! || exit $?
 [ -n "$il_stopping" ] && exit 143
 il_sups=()
@@ -196,7 +201,8 @@ il_p_1_liveness=(5 10 2 1 3 exec apptainer exec --bind /var/lib/interlink/team-a
 il_p_1_readiness=(0 10 1 2 3 http HTTP 127.0.0.1 8080 /healthz X-Probe 'it'\''s $(ready)')
 il_h_1_postStart=(exec apptainer exec --bind /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data:/data --env-file /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/.interlink-slurm/2/env/main.env --pwd /data docker://busybox:1.36 sh -c 'echo up > /data/alive')
 il_h_1_preStop=(sleep 3)
-il_check_mounts main /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555 /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data && il_supervise 1 main always startup,liveness,readiness,postStart,preStop &
+il_m_1=(/var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555 /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data)
+il_supervise 1 main always startup,liveness,readiness,postStart,preStop,m &
 il_sups+=($!)
 # container sidecar
 il_c_2=(apptainer run docker://alpine sleep 1)

@@ -121,6 +121,10 @@ il_supervise() {
   local -a probes
   trap il_sup_term TERM
   while :; do
+    if [[ $il_feat == *,m,* ]]; then   # volume paths checked right before every run, restarts too
+      local -n mnt=il_m_$il_idx
+      il_check_mounts "$il_name" "${mnt[@]}" || return 126
+    fi
     if [[ $il_feat == *,w,* ]]; then   # a restart reuses the name: the last run's container must be gone
       local -n w=il_w_$il_idx
       [ "$restarts" -gt 0 ] && "${w[0]}" rm -f "${w[1]}" >/dev/null 2>&1
@@ -186,7 +190,8 @@ module load apptainer
 : >"$il_dir/term/"fetch && chmod 666 "$il_dir/term/"fetch
 il_c_0=(env -- MODE=init docker run --rm --name il-test-11111111-2222-3333-4444-555555555555-2-fetch --network none -v /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data:/data -v /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/.interlink-slurm/2/term/fetch:/dev/termination-log --env=MODE --entrypoint=sh -- busybox:1.36 -c 'echo ready > /data/ready')
 il_w_0=(docker il-test-11111111-2222-3333-4444-555555555555-2-fetch)
-il_check_mounts fetch /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555 /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data && il_supervise 0 fetch onfailure w &
+il_m_0=(/var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555 /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data)
+il_supervise 0 fetch onfailure w,m &
 il_sups=($!); il_wait $! || exit $?
 [ -n "$il_stopping" ] && exit 143
 il_sups=()
@@ -199,7 +204,8 @@ il_p_1_liveness=(5 10 2 1 3 exec docker exec il-test-11111111-2222-3333-4444-555
 il_p_1_readiness=(0 10 1 2 3 http HTTP 127.0.0.1 8080 /healthz X-Probe 'it'\''s $(ready)')
 il_h_1_postStart=(exec docker exec il-test-11111111-2222-3333-4444-555555555555-2-main sh -c 'echo up > /data/alive')
 il_h_1_preStop=(sleep 3)
-il_check_mounts main /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555 /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data && il_supervise 1 main always w,startup,liveness,readiness,postStart,preStop &
+il_m_1=(/var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555 /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data)
+il_supervise 1 main always w,startup,liveness,readiness,postStart,preStop,m &
 il_sups+=($!)
 # container sidecar
 : >"$il_dir/term/"sidecar && chmod 666 "$il_dir/term/"sidecar

@@ -120,6 +120,10 @@ il_supervise() {
   local -a probes
   trap il_sup_term TERM
   while :; do
+    if [[ $il_feat == *,m,* ]]; then   # volume paths checked right before every run, restarts too
+      local -n mnt=il_m_$il_idx
+      il_check_mounts "$il_name" "${mnt[@]}" || return 126
+    fi
     if [[ $il_feat == *,w,* ]]; then   # a restart reuses the name: the last run's container must be gone
       local -n w=il_w_$il_idx
       [ "$restarts" -gt 0 ] && "${w[0]}" rm -f "${w[1]}" >/dev/null 2>&1
@@ -187,7 +191,8 @@ if ! unshare -m --propagation private true 2>/dev/null; then
 fi
 # init container fetch
 il_c_0=(unshare -m --propagation private -- /bin/bash -c 'while [ "$1" != -- ]; do if [ -d "$1" ]; then mkdir -p "$2"; else mkdir -p "$(dirname "$2")" && touch "$2"; fi && mount --bind "$1" "$2" || exit 126; if [ "$3" = ro ]; then mount -o remount,bind,ro "$2" || exit 126; fi; shift 3; done; shift; exec "$@"' il-mount /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data /data rw -- env -- MODE=init sh -c 'echo ready > /data/ready')
-il_check_mounts fetch /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555 /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data && il_supervise 0 fetch onfailure '' &
+il_m_0=(/var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555 /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data)
+il_supervise 0 fetch onfailure m &
 il_sups=($!); il_wait $! || exit $?
 [ -n "$il_stopping" ] && exit 143
 il_sups=()
@@ -198,7 +203,8 @@ il_p_1_liveness=(5 10 2 1 3 exec unshare -m --propagation private -- /bin/bash -
 il_p_1_readiness=(0 10 1 2 3 http HTTP 127.0.0.1 8080 /healthz X-Probe 'it'\''s $(ready)')
 il_h_1_postStart=(exec unshare -m --propagation private -- /bin/bash -c 'while [ "$1" != -- ]; do if [ -d "$1" ]; then mkdir -p "$2"; else mkdir -p "$(dirname "$2")" && touch "$2"; fi && mount --bind "$1" "$2" || exit 126; if [ "$3" = ro ]; then mount -o remount,bind,ro "$2" || exit 126; fi; shift 3; done; shift; exec "$@"' il-mount /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data /data rw -- env -C /data -- GREETING=hello 'QUOTED=it'\''s "here"' sh -c 'echo up > /data/alive')
 il_h_1_preStop=(sleep 3)
-il_check_mounts main /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555 /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data && il_supervise 1 main always startup,liveness,readiness,postStart,preStop &
+il_m_1=(/var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555 /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data)
+il_supervise 1 main always startup,liveness,readiness,postStart,preStop,m &
 il_sups+=($!)
 # container sidecar
 il_c_2=(env -- sleep 1)

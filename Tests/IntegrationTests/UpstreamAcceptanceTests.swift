@@ -36,6 +36,15 @@ struct UpstreamAcceptanceTests {
         guard backend.available else { return }  // each backend needs its INTERLINK_TEST_* variable
         let uuid = UUID().uuidString.lowercased()
         let templates = UpstreamSuite.templates(uuid: uuid, image: TestEnv.image)
+        if backend == .slurmNone {
+            // Runtime none runs containers as processes on the node, so the templates'
+            // /tmp is the node's, shared across pods and runs. 115-lifecycle-hooks waits
+            // for a marker its postStart hook writes there: one left by an earlier run on
+            // the same machine is "found" at once and read while the new hook's `tee`
+            // truncates it (seen: an empty marker on the second run of the day). The
+            // upstream suite assumes a container's fresh /tmp; give it one.
+            for f in ["/tmp/poststart-marker", "/tmp/prestop-marker"] { try? FileManager.default.removeItem(atPath: f) }
+        }
         try await InterLinkInstance.with(provider: backend == .mock ? "mock" : backend == .docker ? "docker" : "slurm",
                                          extraConfig: Self.config(backend),
                                          environment: ["SLURM_CONF": TestEnv.slurmConf ?? ""]) { il in

@@ -97,98 +97,86 @@ public struct JobObservation: Sendable, Equatable, Codable {
         }
     }
 
-    /// Mutable, but only while uniquely referenced (`makeUnique`), so sharing is safe.
-    final class Storage: @unchecked Sendable {
-        var fields: Fields
-        init(_ fields: Fields) { self.fields = fields }
-    }
-    private var storage: Storage
-
-    private mutating func makeUnique() {
-        if !isKnownUniquelyReferenced(&storage) { storage = Storage(storage.fields) }
-    }
+    /// One reference (`CopyOnWrite`); equality compares the pointer first.
+    private var fields: CopyOnWrite<Fields>
 
     /// Whether `other` is this very value (a provider reporting an unchanged job
     /// with the same value it reported before), not only an equal one. A pointer check.
-    public func isIdentical(to other: JobObservation) -> Bool { storage === other.storage }
+    public func isIdentical(to other: JobObservation) -> Bool { fields.isIdentical(to: other.fields) }
 
     public var podUID: String {
-        get { storage.fields.podUID }
-        _modify { makeUnique(); yield &storage.fields.podUID }
-        set { makeUnique(); storage.fields.podUID = newValue }
+        get { fields.value.podUID }
+        _modify { yield &fields.value.podUID }
+        set { fields.value.podUID = newValue }
     }
     public var namespace: String {
-        get { storage.fields.namespace }
-        _modify { makeUnique(); yield &storage.fields.namespace }
-        set { makeUnique(); storage.fields.namespace = newValue }
+        get { fields.value.namespace }
+        _modify { yield &fields.value.namespace }
+        set { fields.value.namespace = newValue }
     }
     public var name: String {
-        get { storage.fields.name }
-        _modify { makeUnique(); yield &storage.fields.name }
-        set { makeUnique(); storage.fields.name = newValue }
+        get { fields.value.name }
+        _modify { yield &fields.value.name }
+        set { fields.value.name = newValue }
     }
     public var jobID: String {
-        get { storage.fields.jobID }
-        _modify { makeUnique(); yield &storage.fields.jobID }
-        set { makeUnique(); storage.fields.jobID = newValue }
+        get { fields.value.jobID }
+        _modify { yield &fields.value.jobID }
+        set { fields.value.jobID = newValue }
     }
     public var attempt: Int {
-        get { storage.fields.attempt }
-        _modify { makeUnique(); yield &storage.fields.attempt }
-        set { makeUnique(); storage.fields.attempt = newValue }
+        get { fields.value.attempt }
+        _modify { yield &fields.value.attempt }
+        set { fields.value.attempt = newValue }
     }
     public var state: JobState {
-        get { storage.fields.state }
-        _modify { makeUnique(); yield &storage.fields.state }
-        set { makeUnique(); storage.fields.state = newValue }
+        get { fields.value.state }
+        _modify { yield &fields.value.state }
+        set { fields.value.state = newValue }
     }
     public var containers: [ContainerStatus] {
-        get { storage.fields.containers }
-        _modify { makeUnique(); yield &storage.fields.containers }
-        set { makeUnique(); storage.fields.containers = newValue }
+        get { fields.value.containers }
+        _modify { yield &fields.value.containers }
+        set { fields.value.containers = newValue }
     }
     public var initContainers: [ContainerStatus] {
-        get { storage.fields.initContainers }
-        _modify { makeUnique(); yield &storage.fields.initContainers }
-        set { makeUnique(); storage.fields.initContainers = newValue }
+        get { fields.value.initContainers }
+        _modify { yield &fields.value.initContainers }
+        set { fields.value.initContainers = newValue }
     }
     public var message: String? {
-        get { storage.fields.message }
-        _modify { makeUnique(); yield &storage.fields.message }
-        set { makeUnique(); storage.fields.message = newValue }
+        get { fields.value.message }
+        _modify { yield &fields.value.message }
+        set { fields.value.message = newValue }
     }
     public var interruption: String? {
-        get { storage.fields.interruption }
-        _modify { makeUnique(); yield &storage.fields.interruption }
-        set { makeUnique(); storage.fields.interruption = newValue }
+        get { fields.value.interruption }
+        _modify { yield &fields.value.interruption }
+        set { fields.value.interruption = newValue }
     }
     public var dueToStart: [String] {
-        get { storage.fields.dueToStart }
-        _modify { makeUnique(); yield &storage.fields.dueToStart }
-        set { makeUnique(); storage.fields.dueToStart = newValue }
+        get { fields.value.dueToStart }
+        _modify { yield &fields.value.dueToStart }
+        set { fields.value.dueToStart = newValue }
     }
     public var restartDue: [String] {
-        get { storage.fields.restartDue }
-        _modify { makeUnique(); yield &storage.fields.restartDue }
-        set { makeUnique(); storage.fields.restartDue = newValue }
+        get { fields.value.restartDue }
+        _modify { yield &fields.value.restartDue }
+        set { fields.value.restartDue = newValue }
     }
 
     public init(podUID: String, namespace: String = "", name: String = "", jobID: String, attempt: Int = 0,
                 state: JobState, containers: [ContainerStatus] = [], initContainers: [ContainerStatus] = [],
                 message: String? = nil, interruption: String? = nil, dueToStart: [String] = [],
                 restartDue: [String] = []) {
-        storage = Storage(Fields(podUID: podUID, namespace: namespace, name: name, jobID: jobID, attempt: attempt,
+        fields = CopyOnWrite(Fields(podUID: podUID, namespace: namespace, name: name, jobID: jobID, attempt: attempt,
                                  state: state, containers: containers, initContainers: initContainers, message: message,
                                  interruption: interruption, dueToStart: dueToStart, restartDue: restartDue))
     }
 
     /// Coded as its fields (the sidecar protocol's format is unchanged).
-    public init(from decoder: any Decoder) throws { storage = Storage(try Fields(from: decoder)) }
-    public func encode(to encoder: any Encoder) throws { try storage.fields.encode(to: encoder) }
-
-    public static func == (a: JobObservation, b: JobObservation) -> Bool {
-        a.storage === b.storage || a.storage.fields == b.storage.fields
-    }
+    public init(from decoder: any Decoder) throws { fields = try CopyOnWrite(from: decoder) }
+    public func encode(to encoder: any Encoder) throws { try fields.encode(to: encoder) }
 
     public var ref: JobRef {
         JobRef(podUID: podUID, namespace: namespace, name: name, jobID: jobID, attempt: attempt)

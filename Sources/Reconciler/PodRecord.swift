@@ -59,150 +59,136 @@ public struct PodRecord: Codable, Sendable, Equatable {
         }
     }
 
-    /// Mutable, but only while uniquely referenced (`makeUnique`), so sharing is safe.
-    final class Storage: @unchecked Sendable {
-        var fields: Fields
-        init(_ fields: Fields) { self.fields = fields }
-    }
-    private var storage: Storage
-
-    private mutating func makeUnique() {
-        if !isKnownUniquelyReferenced(&storage) { storage = Storage(storage.fields) }
-    }
+    /// One reference (`CopyOnWrite`); equality compares the pointer first.
+    private var fields: CopyOnWrite<Fields>
 
     /// Whether `other` is this very record, not only an equal one: no change was
     /// applied to it in between (a change always makes a new one). A pointer check.
-    func isIdentical(to other: PodRecord) -> Bool { storage === other.storage }
+    func isIdentical(to other: PodRecord) -> Bool { fields.isIdentical(to: other.fields) }
 
     public var request: PodCreateRequests {
-        get { storage.fields.request }
-        _modify { makeUnique(); yield &storage.fields.request }
-        set { makeUnique(); storage.fields.request = newValue }
+        get { fields.value.request }
+        _modify { yield &fields.value.request }
+        set { fields.value.request = newValue }
     }
     public var desired: Bool {
-        get { storage.fields.desired }
-        _modify { makeUnique(); yield &storage.fields.desired }
-        set { makeUnique(); storage.fields.desired = newValue }
+        get { fields.value.desired }
+        _modify { yield &fields.value.desired }
+        set { fields.value.desired = newValue }
     }
     public var attempt: Int {
-        get { storage.fields.attempt }
-        _modify { makeUnique(); yield &storage.fields.attempt }
-        set { makeUnique(); storage.fields.attempt = newValue }
+        get { fields.value.attempt }
+        _modify { yield &fields.value.attempt }
+        set { fields.value.attempt = newValue }
     }
     public var jobID: String {
-        get { storage.fields.jobID }
-        _modify { makeUnique(); yield &storage.fields.jobID }
-        set { makeUnique(); storage.fields.jobID = newValue }
+        get { fields.value.jobID }
+        _modify { yield &fields.value.jobID }
+        set { fields.value.jobID = newValue }
     }
     public var restartCount: Int {
-        get { storage.fields.restartCount }
-        _modify { makeUnique(); yield &storage.fields.restartCount }
-        set { makeUnique(); storage.fields.restartCount = newValue }
+        get { fields.value.restartCount }
+        _modify { yield &fields.value.restartCount }
+        set { fields.value.restartCount = newValue }
     }
     public var lastState: [String: ContainerState] {
-        get { storage.fields.lastState }
-        _modify { makeUnique(); yield &storage.fields.lastState }
-        set { makeUnique(); storage.fields.lastState = newValue }
+        get { fields.value.lastState }
+        _modify { yield &fields.value.lastState }
+        set { fields.value.lastState = newValue }
     }
     public var seenAttempt: Int? {
-        get { storage.fields.seenAttempt }
-        _modify { makeUnique(); yield &storage.fields.seenAttempt }
-        set { makeUnique(); storage.fields.seenAttempt = newValue }
+        get { fields.value.seenAttempt }
+        _modify { yield &fields.value.seenAttempt }
+        set { fields.value.seenAttempt = newValue }
     }
     public var seenRunning: Bool {
-        get { storage.fields.seenRunning }
-        _modify { makeUnique(); yield &storage.fields.seenRunning }
-        set { makeUnique(); storage.fields.seenRunning = newValue }
+        get { fields.value.seenRunning }
+        _modify { yield &fields.value.seenRunning }
+        set { fields.value.seenRunning = newValue }
     }
     public var seenContainers: [ContainerStatus] {
-        get { storage.fields.seenContainers }
-        _modify { makeUnique(); yield &storage.fields.seenContainers }
-        set { makeUnique(); storage.fields.seenContainers = newValue }
+        get { fields.value.seenContainers }
+        _modify { yield &fields.value.seenContainers }
+        set { fields.value.seenContainers = newValue }
     }
     public var terminal: TerminalRecord? {
-        get { storage.fields.terminal }
-        _modify { makeUnique(); yield &storage.fields.terminal }
-        set { makeUnique(); storage.fields.terminal = newValue }
+        get { fields.value.terminal }
+        _modify { yield &fields.value.terminal }
+        set { fields.value.terminal = newValue }
     }
     public var createFailures: Int {
-        get { storage.fields.createFailures }
-        _modify { makeUnique(); yield &storage.fields.createFailures }
-        set { makeUnique(); storage.fields.createFailures = newValue }
+        get { fields.value.createFailures }
+        _modify { yield &fields.value.createFailures }
+        set { fields.value.createFailures = newValue }
     }
     public var lastError: CreateFailure? {
-        get { storage.fields.lastError }
-        _modify { makeUnique(); yield &storage.fields.lastError }
-        set { makeUnique(); storage.fields.lastError = newValue }
+        get { fields.value.lastError }
+        _modify { yield &fields.value.lastError }
+        set { fields.value.lastError = newValue }
     }
     public var failed: Failure? {
-        get { storage.fields.failed }
-        _modify { makeUnique(); yield &storage.fields.failed }
-        set { makeUnique(); storage.fields.failed = newValue }
+        get { fields.value.failed }
+        _modify { yield &fields.value.failed }
+        set { fields.value.failed = newValue }
     }
     public var receivedAt: Date {
-        get { storage.fields.receivedAt }
-        _modify { makeUnique(); yield &storage.fields.receivedAt }
-        set { makeUnique(); storage.fields.receivedAt = newValue }
+        get { fields.value.receivedAt }
+        _modify { yield &fields.value.receivedAt }
+        set { fields.value.receivedAt = newValue }
     }
     public var jobCreatedAt: Date? {
-        get { storage.fields.jobCreatedAt }
-        _modify { makeUnique(); yield &storage.fields.jobCreatedAt }
-        set { makeUnique(); storage.fields.jobCreatedAt = newValue }
+        get { fields.value.jobCreatedAt }
+        _modify { yield &fields.value.jobCreatedAt }
+        set { fields.value.jobCreatedAt = newValue }
     }
     public var deletedAt: Date? {
-        get { storage.fields.deletedAt }
-        _modify { makeUnique(); yield &storage.fields.deletedAt }
-        set { makeUnique(); storage.fields.deletedAt = newValue }
+        get { fields.value.deletedAt }
+        _modify { yield &fields.value.deletedAt }
+        set { fields.value.deletedAt = newValue }
     }
     public var updatedAt: Date {
-        get { storage.fields.updatedAt }
-        _modify { makeUnique(); yield &storage.fields.updatedAt }
-        set { makeUnique(); storage.fields.updatedAt = newValue }
+        get { fields.value.updatedAt }
+        _modify { yield &fields.value.updatedAt }
+        set { fields.value.updatedAt = newValue }
     }
     public var cancelFailures: Int? {
-        get { storage.fields.cancelFailures }
-        _modify { makeUnique(); yield &storage.fields.cancelFailures }
-        set { makeUnique(); storage.fields.cancelFailures = newValue }
+        get { fields.value.cancelFailures }
+        _modify { yield &fields.value.cancelFailures }
+        set { fields.value.cancelFailures = newValue }
     }
     public var cancelFailedAt: Date? {
-        get { storage.fields.cancelFailedAt }
-        _modify { makeUnique(); yield &storage.fields.cancelFailedAt }
-        set { makeUnique(); storage.fields.cancelFailedAt = newValue }
+        get { fields.value.cancelFailedAt }
+        _modify { yield &fields.value.cancelFailedAt }
+        set { fields.value.cancelFailedAt = newValue }
     }
     public var cleanupFailures: Int? {
-        get { storage.fields.cleanupFailures }
-        _modify { makeUnique(); yield &storage.fields.cleanupFailures }
-        set { makeUnique(); storage.fields.cleanupFailures = newValue }
+        get { fields.value.cleanupFailures }
+        _modify { yield &fields.value.cleanupFailures }
+        set { fields.value.cleanupFailures = newValue }
     }
     public var cleanupFailedAt: Date? {
-        get { storage.fields.cleanupFailedAt }
-        _modify { makeUnique(); yield &storage.fields.cleanupFailedAt }
-        set { makeUnique(); storage.fields.cleanupFailedAt = newValue }
+        get { fields.value.cleanupFailedAt }
+        _modify { yield &fields.value.cleanupFailedAt }
+        set { fields.value.cleanupFailedAt = newValue }
     }
     public var lastCleanupError: String? {
-        get { storage.fields.lastCleanupError }
-        _modify { makeUnique(); yield &storage.fields.lastCleanupError }
-        set { makeUnique(); storage.fields.lastCleanupError = newValue }
+        get { fields.value.lastCleanupError }
+        _modify { yield &fields.value.lastCleanupError }
+        set { fields.value.lastCleanupError = newValue }
     }
     public var deletionGracePeriodSeconds: Int64? {
-        get { storage.fields.deletionGracePeriodSeconds }
-        _modify { makeUnique(); yield &storage.fields.deletionGracePeriodSeconds }
-        set { makeUnique(); storage.fields.deletionGracePeriodSeconds = newValue }
+        get { fields.value.deletionGracePeriodSeconds }
+        _modify { yield &fields.value.deletionGracePeriodSeconds }
+        set { fields.value.deletionGracePeriodSeconds = newValue }
     }
 
     /// Coded as its fields, so the journal and snapshot formats do not change.
-    public init(from decoder: any Decoder) throws {
-        storage = Storage(try Fields(from: decoder))
-    }
+    public init(from decoder: any Decoder) throws { fields = try CopyOnWrite(from: decoder) }
 
-    public func encode(to encoder: any Encoder) throws { try storage.fields.encode(to: encoder) }
-
-    public static func == (a: PodRecord, b: PodRecord) -> Bool {
-        a.storage === b.storage || a.storage.fields == b.storage.fields
-    }
+    public func encode(to encoder: any Encoder) throws { try fields.encode(to: encoder) }
 
     public init(request: PodCreateRequests, at now: Date) {
-        storage = Storage(Fields(request: request, at: now))
+        fields = CopyOnWrite(Fields(request: request, at: now))
     }
 
     public var uid: String { request.pod.uid }

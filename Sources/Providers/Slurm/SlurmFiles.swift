@@ -85,7 +85,9 @@ enum SlurmFiles {
     }
 
     /// The index path of every pod directory under `dataRoot` (whether it exists
-    /// is for the caller to find out), in name order.
+    /// is for the caller to find out), in name order. An index that exists but
+    /// cannot be read must throw where it is read (`readIndex` does): without it the
+    /// pod's job would look like an orphan and the pod like a lost one.
     static func indexPaths(under dataRoot: String) throws(ProviderError) -> [String] {
         let root = dataRoot.hasSuffix("/") ? String(dataRoot.dropLast()) : dataRoot
         guard WorkspaceFiles.exists(root) else { return [] }
@@ -94,17 +96,6 @@ enum SlurmFiles {
             throw .unavailable("cannot list \(root): \(error)")
         }
         return entries.sorted().map { "\(root)/\($0)/\(SlurmLayout.folder)/index.json" }
-    }
-
-    /// `(path, index)` for every pod directory under `dataRoot` that has one.
-    /// Throws when an index exists but cannot be read: without it the pod's job
-    /// would look like an orphan and the pod like a lost one.
-    static func indexes(under dataRoot: String) throws(ProviderError) -> [(String, SlurmIndex)] {
-        var out: [(String, SlurmIndex)] = []
-        for path in try indexPaths(under: dataRoot) {
-            if let index = try readIndex(path) { out.append((path, index)) }
-        }
-        return out
     }
 
     /// The kubelet's FallbackToLogsOnError message: the end of the log, the

@@ -1,0 +1,36 @@
+/// A value kept behind one reference, with value semantics: copying it is one
+/// retain, not one per field (each a cache miss when thousands are walked), and
+/// the first change to a shared copy copies the value. Coded as the value itself,
+/// so a type that moves its fields in here keeps its JSON. `PodRecord` and
+/// `JobObservation` store their fields this way.
+public struct CopyOnWrite<Value: Sendable & Equatable>: Sendable, Equatable {
+    /// Mutated only while uniquely referenced (`value`'s `_modify`), so sharing is safe.
+    @usableFromInline final class Storage: @unchecked Sendable {
+        @usableFromInline var value: Value
+        @usableFromInline init(_ value: Value) { self.value = value }
+    }
+    @usableFromInline var storage: Storage
+
+    @inlinable public init(_ value: Value) { storage = Storage(value) }
+
+    @inlinable public var value: Value {
+        _read { yield storage.value }
+        _modify {
+            if !isKnownUniquelyReferenced(&storage) { storage = Storage(storage.value) }
+            yield &storage.value
+        }
+    }
+
+    /// Whether `other` is this very value (no change made in between: a change
+    /// to a shared copy always makes a new one), not only an equal one. A pointer check.
+    @inlinable public func isIdentical(to other: CopyOnWrite) -> Bool { storage === other.storage }
+
+    @inlinable public static func == (a: CopyOnWrite, b: CopyOnWrite) -> Bool {
+        a.storage === b.storage || a.storage.value == b.storage.value
+    }
+}
+
+extension CopyOnWrite: Codable where Value: Codable {
+    public init(from decoder: any Decoder) throws { self.init(try Value(from: decoder)) }
+    public func encode(to encoder: any Encoder) throws { try storage.value.encode(to: encoder) }
+}

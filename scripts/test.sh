@@ -78,6 +78,12 @@ skipped=$(grep -c '^➜ Test .* skipped' "$log" || true)
 grep -E 'Test run with' "$log" | tail -1 || true
 if [ "$failed" -gt 0 ]; then
   echo "failing tests:"; grep -E '^✘ Test ' "$log" | sed 's/^/  /'
+  # Each issue with what follows it (the expectation's own message and the
+  # test's comment lines), so a failure in CI can be read from the summary.
+  echo "issue details:"
+  awk '/recorded an issue/ { print "  " $0; n = 40; next }
+       n > 0 && /^(✔|✘|◇|➜|􀟈|􀢄|Test Suite|Test Case)/ { n = 0 }
+       n > 0 { print "    " substr($0, 1, 1000); n-- }' "$log" | head -400
 fi
 echo "full log: $log"
 echo "tests: $passed passed, $failed failed, $skipped skipped"

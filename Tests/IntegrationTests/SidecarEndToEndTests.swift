@@ -78,7 +78,7 @@ struct SidecarEndToEndTests {
                 try await sidecar.start()
                 for p in pods {
                     let (s, _) = try await il.waitForStatus(p, timeout: 300) { $0.phase == .succeeded || $0.phase == .failed }
-                    #expect(s.phase == .succeeded, "\(p.name): \(s)\nsidecar log tail:\n\(sidecar.logs().suffix(2000))")
+                    #expect(s.phase == .succeeded, "\(p.name): \(s)\nsidecar log of this pod:\n\(sidecar.logs(of: p.uid))")
                     #expect(s.containers.first?.restartCount == 0, "\(p.name) was never re-created")
                 }
                 let runs = ledger.counts()
@@ -106,7 +106,7 @@ struct SidecarEndToEndTests {
             throw error
         }
         await sidecar.stop()
-        sidecar.cleanup()
+        if ProcessInfo.processInfo.environment["INTERLINK_KEEP_TEST_DIRS"] == nil { sidecar.cleanup() }
     }
 
     @Test(.enabled(if: TestEnv.hasSlurm, "needs INTERLINK_TEST_SLURM_CONF and INTERLINK_TEST_BINARY"))

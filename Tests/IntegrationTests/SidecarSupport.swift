@@ -92,6 +92,11 @@ final class SidecarProcess: @unchecked Sendable {  // used from one test task at
             .joined(separator: "\n---- restart ----\n")
     }
 
+    /// The log lines (every start) that name `uid`, the last 40 of them.
+    func logs(of uid: String) -> String {
+        logs().split(separator: "\n").filter { $0.contains(uid) || $0.hasPrefix("---- restart") }.suffix(40).joined(separator: "\n")
+    }
+
     func cleanup() { try? FileManager.default.removeItem(at: dir) }
 }
 

@@ -201,7 +201,17 @@ struct DockerLifecycleTests {
         _ = try await p.create(pod)
         let o = try await Self.drive(p, pod, "started after postStart") { Self.main($0).started == true || $0.state == .finished }
         #expect(o.state == .running)
-        #expect(try await DockerTest.logs(p, pod, "main").contains("hooked"))
+        // The hook's file exists by the time the container counts as started.
+        let id = try #require(Self.main(o).containerID?.replacingOccurrences(of: "docker://", with: ""))
+        #expect(try await DockerTest.docker(["exec", id, "test", "-f", "/tmp/hooked"]).succeeded,
+                "started was reported before the postStart hook had finished")
+        // The container polls for it every 0.2 s, so its echo follows a moment later.
+        var text = ""
+        for _ in 0..<50 where !text.contains("hooked") {
+            text = try await DockerTest.logs(p, pod, "main")
+            if !text.contains("hooked") { try await Task.sleep(for: .milliseconds(200)) }
+        }
+        #expect(text.contains("hooked"), "the container never saw the hook's file: \(text)")
     }
 
     @Test func failingPostStartKillsTheContainer() async throws {

@@ -208,6 +208,22 @@ enum SlurmObservation {
         return obs
     }
 
+    /// A job whose index was written after the squeue snapshot was asked for:
+    /// submitted while it was taken, so squeue's silence says nothing yet.
+    static func justSubmitted(index: SlurmIndex) -> JobObservation {
+        var o = JobObservation(podUID: index.uid, namespace: index.namespace, name: index.name, jobID: index.jobID,
+                               attempt: index.attempt, state: .pending)
+        let why = "Slurm job \(index.jobID) was just submitted; squeue does not list it yet"
+        o.message = why
+        func waiting(_ name: String) -> ContainerStatus {
+            ContainerStatus(name: name, image: index.images[name] ?? "", ready: false, restartCount: 0, started: false,
+                            containerID: "slurm://\(index.jobID)/\(name)", state: .waiting("ContainerCreating", why))
+        }
+        o.initContainers = index.initContainers.map(waiting)
+        o.containers = index.containers.map(waiting)
+        return o
+    }
+
     /// A job some of whose status files exist but cannot be read: its result is
     /// unknown, so it is reported as still there (never finished, never lost) with
     /// those containers waiting `StatusUnreadable`, until the files can be read.

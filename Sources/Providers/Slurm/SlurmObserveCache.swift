@@ -89,13 +89,26 @@ struct SlurmObserveCache: Sendable {
 
     mutating func store(_ path: String, _ entry: Entry) {
         entries[path] = entry; visited.insert(path); lastReads += 1
+        if !submitted.isEmpty { submitted[path] = nil }
     }
 
     mutating func forget(_ path: String) { entries[path] = nil }
 
+    /// Whether no earlier observe saw the index at `path` name `jobID` (it is
+    /// noted as seen now). A job reported `justSubmitted` once is judged by
+    /// squeue from then on.
+    mutating func firstSight(of jobID: String, at path: String) -> Bool {
+        if entries[path]?.index.jobID == jobID || submitted[path] == jobID { return false }
+        submitted[path] = jobID
+        return true
+    }
+    /// Pod directories last reported `justSubmitted`, with the job id their index named.
+    private var submitted: [String: String] = [:]
+
     /// Drops the entries of pod directories that are gone.
     mutating func finish() {
         if entries.count > visited.count { entries = entries.filter { visited.contains($0.key) } }
+        if !submitted.isEmpty { submitted = submitted.filter { visited.contains($0.key) } }
         visited = []
     }
 }

@@ -133,6 +133,9 @@ public final class SlurmProvider: Provider {
     // MARK: - Observe
 
     public func observe() async throws -> [JobObservation] {
+        // Taken before squeue runs: a job submitted after this instant may be
+        // missing from its answer although its index already names it.
+        let squeueAt = Date().timeIntervalSince1970
         let result = try await run(config.squeuePath, ["-h", "--me", "--states=all", "-o", SqueueRecord.format])
         guard result.succeeded else {
             throw ProviderError.backend(command: "squeue", message: result.stderrText.trimmed, transient: true)
@@ -151,7 +154,8 @@ public final class SlurmProvider: Provider {
         let seenRecords = byJob, ourRecords = ours, dataRoot = config.dataRootFolder, cache = observeCache
         let scanned = try await io.run("reading the Slurm job files under \(dataRoot)") { () throws -> ([JobObservation], Set<String>) in
             try cache.withLock { (c: inout SlurmObserveCache) throws(ProviderError) -> ([JobObservation], Set<String>) in
-                try Self.observeFiles(dataRoot: dataRoot, instance: instance, byJob: seenRecords, ours: ourRecords, cache: &c)
+                try Self.observeFiles(dataRoot: dataRoot, instance: instance, byJob: seenRecords, ours: ourRecords,
+                                      squeueAt: squeueAt, cache: &c)
             }
         }
         var out = scanned.0
@@ -172,8 +176,15 @@ public final class SlurmProvider: Provider {
     /// Files are read only for pod directories whose index, status directory or
     /// squeue line changed since the last observe (`SlurmObserveCache`); the
     /// others are reported with the very same observation as then.
+    ///
+    /// `squeueAt` is when the squeue snapshot in `byJob` was asked for. An index
+    /// that names a job squeue did not list and was written after that (within
+    /// the filesystem's timestamp tick) belongs to a job submitted while the
+    /// snapshot was taken, not to one purged: it is reported pending, not lost,
+    /// by the first observe that sees it only (a file server whose clock runs
+    /// ahead cannot keep a lost job pending for ever).
     static func observeFiles(dataRoot: String, instance: String, byJob: [String: SqueueRecord],
-                             ours: [String: SqueueRecord], cache: inout SlurmObserveCache,
+                             ours: [String: SqueueRecord], squeueAt: Double, cache: inout SlurmObserveCache,
                              now: Double = Date().timeIntervalSince1970) throws(ProviderError) -> ([JobObservation], Set<String>) {
         var seenJobs = Set<String>()
         var out: [JobObservation] = []
@@ -200,6 +211,14 @@ public final class SlurmProvider: Provider {
                 index.finalState = r.state
                 try? SlurmFiles.writeIndex(index, to: indexPath)
                 cache.forget(indexPath)   // its stamp changed: read it again next time
+            }
+            if record == nil, index.finalState == nil,
+               indexStamp.modified >= squeueAt - SlurmObserveCache.settleSeconds,
+               cache.firstSight(of: index.jobID, at: indexPath) {
+                // Once only: the next observe's squeue lists the job, or its silence counts.
+                out.append(SlurmObservation.justSubmitted(index: index))
+                cache.keep(indexPath)
+                continue
             }
             let statusStamp = try FileStamp.of(layout.statusDirectory)
             if let o = cache.observation(at: indexPath, index: index, indexStamp: indexStamp, statusStamp: statusStamp,

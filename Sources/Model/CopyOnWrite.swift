@@ -34,3 +34,7 @@ extension CopyOnWrite: Codable where Value: Codable {
     public init(from decoder: any Decoder) throws { self.init(try Value(from: decoder)) }
     public func encode(to encoder: any Encoder) throws { try storage.value.encode(to: encoder) }
 }
+
+extension CopyOnWrite: Hashable where Value: Hashable {
+    @inlinable public func hash(into hasher: inout Hasher) { storage.value.hash(into: &hasher) }
+}

@@ -132,25 +132,61 @@ public struct Container: Codable, Sendable, Equatable, Hashable {
     public var args: [String]?
     public var workingDir: String?
     public var env: [EnvVar]?
-    public var envFrom: [EnvFromSource]?
     public var resources: ResourceRequirements?
     public var volumeMounts: [VolumeMount]?
-    public var securityContext: SecurityContext?
     public var imagePullPolicy: String?
-    public var ports: [ContainerPort]?
-    public var startupProbe: Probe?
-    public var livenessProbe: Probe?
-    public var readinessProbe: Probe?
-    public var lifecycle: Lifecycle?
     /// Where the container writes its termination message (Kubernetes default `/dev/termination-log`).
     public var terminationMessagePath: String?
     /// `File` (default) or `FallbackToLogsOnError`.
     public var terminationMessagePolicy: String?
+    /// The fields many pods leave unset (probes, hooks, security context, ports,
+    /// envFrom), behind one optional reference: inline they made every
+    /// container over a kilobyte, for each of thousands of pods kept in memory.
+    /// Nil whenever all of them are, so equal containers stay equal.
+    private var rare: CopyOnWrite<Rare>?
+
+    struct Rare: Sendable, Hashable {
+        var envFrom: [EnvFromSource]?
+        var securityContext: SecurityContext?
+        var ports: [ContainerPort]?
+        var startupProbe: Probe?
+        var livenessProbe: Probe?
+        var readinessProbe: Probe?
+        var lifecycle: Lifecycle?
+        var isEmpty: Bool {
+            envFrom == nil && securityContext == nil && ports == nil && startupProbe == nil && livenessProbe == nil
+                && readinessProbe == nil && lifecycle == nil
+        }
+    }
+
+    private mutating func setRare<T>(_ field: WritableKeyPath<Rare, T?>, _ value: T?) {
+        if rare == nil {
+            guard value != nil else { return }
+            rare = CopyOnWrite(Rare())
+        }
+        rare!.value[keyPath: field] = value
+        if rare!.value.isEmpty { rare = nil }
+    }
+
+    public var envFrom: [EnvFromSource]? { get { rare?.value.envFrom } set { setRare(\.envFrom, newValue) } }
+    public var securityContext: SecurityContext? { get { rare?.value.securityContext } set { setRare(\.securityContext, newValue) } }
+    public var ports: [ContainerPort]? { get { rare?.value.ports } set { setRare(\.ports, newValue) } }
+    public var startupProbe: Probe? { get { rare?.value.startupProbe } set { setRare(\.startupProbe, newValue) } }
+    public var livenessProbe: Probe? { get { rare?.value.livenessProbe } set { setRare(\.livenessProbe, newValue) } }
+    public var readinessProbe: Probe? { get { rare?.value.readinessProbe } set { setRare(\.readinessProbe, newValue) } }
+    public var lifecycle: Lifecycle? { get { rare?.value.lifecycle } set { setRare(\.lifecycle, newValue) } }
 
     public init(name: String, image: String, command: [String]? = nil, args: [String]? = nil,
                 env: [EnvVar]? = nil, resources: ResourceRequirements? = nil, volumeMounts: [VolumeMount]? = nil) {
         self.name = name; self.image = image; self.command = command; self.args = args
         self.env = env; self.resources = resources; self.volumeMounts = volumeMounts
+    }
+
+    /// The JSON keys, in the order they are written (as Kubernetes' own field order).
+    enum CodingKeys: String, CodingKey {
+        case name, image, command, args, workingDir, env, envFrom, resources, volumeMounts, securityContext,
+             imagePullPolicy, ports, startupProbe, livenessProbe, readinessProbe, lifecycle,
+             terminationMessagePath, terminationMessagePolicy
     }
 
     public init(from decoder: any Decoder) throws {
@@ -161,27 +197,72 @@ public struct Container: Codable, Sendable, Equatable, Hashable {
         args = try c.decodeIfPresent([String].self, forKey: .args)
         workingDir = try c.decodeIfPresent(String.self, forKey: .workingDir)
         env = try c.decodeIfPresent([EnvVar].self, forKey: .env)
-        envFrom = try c.decodeIfPresent([EnvFromSource].self, forKey: .envFrom)
         resources = try c.decodeIfPresent(ResourceRequirements.self, forKey: .resources)
         volumeMounts = try c.decodeIfPresent([VolumeMount].self, forKey: .volumeMounts)
-        securityContext = try c.decodeIfPresent(SecurityContext.self, forKey: .securityContext)
         imagePullPolicy = try c.decodeIfPresent(String.self, forKey: .imagePullPolicy)
-        ports = try c.decodeIfPresent([ContainerPort].self, forKey: .ports)
-        startupProbe = try c.decodeIfPresent(Probe.self, forKey: .startupProbe)
-        livenessProbe = try c.decodeIfPresent(Probe.self, forKey: .livenessProbe)
-        readinessProbe = try c.decodeIfPresent(Probe.self, forKey: .readinessProbe)
-        lifecycle = try c.decodeIfPresent(Lifecycle.self, forKey: .lifecycle)
         terminationMessagePath = try c.decodeIfPresent(String.self, forKey: .terminationMessagePath)
         terminationMessagePolicy = try c.decodeIfPresent(String.self, forKey: .terminationMessagePolicy)
+        let r = Rare(envFrom: try c.decodeIfPresent([EnvFromSource].self, forKey: .envFrom),
+                     securityContext: try c.decodeIfPresent(SecurityContext.self, forKey: .securityContext),
+                     ports: try c.decodeIfPresent([ContainerPort].self, forKey: .ports),
+                     startupProbe: try c.decodeIfPresent(Probe.self, forKey: .startupProbe),
+                     livenessProbe: try c.decodeIfPresent(Probe.self, forKey: .livenessProbe),
+                     readinessProbe: try c.decodeIfPresent(Probe.self, forKey: .readinessProbe),
+                     lifecycle: try c.decodeIfPresent(Lifecycle.self, forKey: .lifecycle))
+        rare = r.isEmpty ? nil : CopyOnWrite(r)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(image, forKey: .image)
+        try c.encodeIfPresent(command, forKey: .command)
+        try c.encodeIfPresent(args, forKey: .args)
+        try c.encodeIfPresent(workingDir, forKey: .workingDir)
+        try c.encodeIfPresent(env, forKey: .env)
+        try c.encodeIfPresent(envFrom, forKey: .envFrom)
+        try c.encodeIfPresent(resources, forKey: .resources)
+        try c.encodeIfPresent(volumeMounts, forKey: .volumeMounts)
+        try c.encodeIfPresent(securityContext, forKey: .securityContext)
+        try c.encodeIfPresent(imagePullPolicy, forKey: .imagePullPolicy)
+        try c.encodeIfPresent(ports, forKey: .ports)
+        try c.encodeIfPresent(startupProbe, forKey: .startupProbe)
+        try c.encodeIfPresent(livenessProbe, forKey: .livenessProbe)
+        try c.encodeIfPresent(readinessProbe, forKey: .readinessProbe)
+        try c.encodeIfPresent(lifecycle, forKey: .lifecycle)
+        try c.encodeIfPresent(terminationMessagePath, forKey: .terminationMessagePath)
+        try c.encodeIfPresent(terminationMessagePolicy, forKey: .terminationMessagePolicy)
     }
 }
 
 public struct EnvVar: Codable, Sendable, Equatable, Hashable {
     public var name: String
     public var value: String?
-    public var valueFrom: EnvVarSource?
+    /// Behind one reference: most variables are plain values, and the source
+    /// inline made every variable 192 bytes.
+    private var source: CopyOnWrite<EnvVarSource>?
+    public var valueFrom: EnvVarSource? {
+        get { source?.value }
+        set { source = newValue.map(CopyOnWrite.init) }
+    }
     public init(name: String, value: String? = nil, valueFrom: EnvVarSource? = nil) {
         self.name = name; self.value = value; self.valueFrom = valueFrom
+    }
+
+    enum CodingKeys: String, CodingKey { case name, value, valueFrom }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        value = try c.decodeIfPresent(String.self, forKey: .value)
+        source = try c.decodeIfPresent(EnvVarSource.self, forKey: .valueFrom).map(CopyOnWrite.init)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encodeIfPresent(value, forKey: .value)
+        try c.encodeIfPresent(valueFrom, forKey: .valueFrom)
     }
 }
 

@@ -123,12 +123,37 @@ public struct VolumeProjection: Codable, Sendable, Equatable, Hashable {
 
 public struct Volume: Codable, Sendable, Equatable, Hashable {
     public var name: String
-    public var configMap: ConfigMapVolumeSource?
-    public var secret: SecretVolumeSource?
-    public var emptyDir: EmptyDirVolumeSource?
-    public var hostPath: HostPathVolumeSource?
-    public var projected: ProjectedVolumeSource?
-    public var downwardAPI: DownwardAPIVolumeSource?
+    /// The sources behind one reference (a volume has one, and each inline made
+    /// every volume over 200 bytes). Nil when all are, so equal volumes stay equal.
+    private var sources: CopyOnWrite<Sources>?
+
+    struct Sources: Sendable, Hashable {
+        var configMap: ConfigMapVolumeSource?
+        var secret: SecretVolumeSource?
+        var emptyDir: EmptyDirVolumeSource?
+        var hostPath: HostPathVolumeSource?
+        var projected: ProjectedVolumeSource?
+        var downwardAPI: DownwardAPIVolumeSource?
+        var isEmpty: Bool {
+            configMap == nil && secret == nil && emptyDir == nil && hostPath == nil && projected == nil && downwardAPI == nil
+        }
+    }
+
+    private mutating func setSource<T>(_ field: WritableKeyPath<Sources, T?>, _ value: T?) {
+        if sources == nil {
+            guard value != nil else { return }
+            sources = CopyOnWrite(Sources())
+        }
+        sources!.value[keyPath: field] = value
+        if sources!.value.isEmpty { sources = nil }
+    }
+
+    public var configMap: ConfigMapVolumeSource? { get { sources?.value.configMap } set { setSource(\.configMap, newValue) } }
+    public var secret: SecretVolumeSource? { get { sources?.value.secret } set { setSource(\.secret, newValue) } }
+    public var emptyDir: EmptyDirVolumeSource? { get { sources?.value.emptyDir } set { setSource(\.emptyDir, newValue) } }
+    public var hostPath: HostPathVolumeSource? { get { sources?.value.hostPath } set { setSource(\.hostPath, newValue) } }
+    public var projected: ProjectedVolumeSource? { get { sources?.value.projected } set { setSource(\.projected, newValue) } }
+    public var downwardAPI: DownwardAPIVolumeSource? { get { sources?.value.downwardAPI } set { setSource(\.downwardAPI, newValue) } }
     /// The JSON key of a volume source InterLink does not model (`persistentVolumeClaim`,
     /// `nfs`...), kept so the error can name it. Never encoded.
     public var unsupportedType: String? = nil
@@ -152,12 +177,13 @@ public struct Volume: Codable, Sendable, Equatable, Hashable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = try c.decode(String.self, forKey: .name)
-        configMap = try c.decodeIfPresent(ConfigMapVolumeSource.self, forKey: .configMap)
-        secret = try c.decodeIfPresent(SecretVolumeSource.self, forKey: .secret)
-        emptyDir = try c.decodeIfPresent(EmptyDirVolumeSource.self, forKey: .emptyDir)
-        hostPath = try c.decodeIfPresent(HostPathVolumeSource.self, forKey: .hostPath)
-        projected = try c.decodeIfPresent(ProjectedVolumeSource.self, forKey: .projected)
-        downwardAPI = try c.decodeIfPresent(DownwardAPIVolumeSource.self, forKey: .downwardAPI)
+        let found = Sources(configMap: try c.decodeIfPresent(ConfigMapVolumeSource.self, forKey: .configMap),
+                            secret: try c.decodeIfPresent(SecretVolumeSource.self, forKey: .secret),
+                            emptyDir: try c.decodeIfPresent(EmptyDirVolumeSource.self, forKey: .emptyDir),
+                            hostPath: try c.decodeIfPresent(HostPathVolumeSource.self, forKey: .hostPath),
+                            projected: try c.decodeIfPresent(ProjectedVolumeSource.self, forKey: .projected),
+                            downwardAPI: try c.decodeIfPresent(DownwardAPIVolumeSource.self, forKey: .downwardAPI))
+        sources = found.isEmpty ? nil : CopyOnWrite(found)
         let all = try decoder.container(keyedBy: AnyKey.self)
         unsupportedType = all.allKeys.map(\.stringValue)
             .filter { CodingKeys(rawValue: $0) == nil }.sorted().first

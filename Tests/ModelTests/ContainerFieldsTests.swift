@@ -64,6 +64,41 @@ struct ContainerFieldsTests {
         #expect(again.containers[0].readinessProbe?.successThreshold == 2)
     }
 
+    /// Probes, hooks, ports, envFrom and the security context sit behind one
+    /// reference: setting one and clearing it again must leave a container equal
+    /// (and hashing equal) to one that never had it, and every field is still written.
+    @Test func aClearedRareFieldLeavesTheContainerAsItWas() throws {
+        let plain = Container(name: "c", image: "busybox")
+        var c = plain
+        c.livenessProbe = Probe(exec: ExecAction(command: ["true"]))
+        c.lifecycle = Lifecycle(preStop: LifecycleHandler(exec: ExecAction(command: ["sleep", "1"])))
+        #expect(c != plain)
+        var copy = c
+        copy.livenessProbe?.periodSeconds = 3   // a change to a copy does not reach the original
+        #expect(c.livenessProbe?.periodSeconds == nil)
+        c.livenessProbe = nil
+        c.lifecycle = nil
+        #expect(c == plain)
+        #expect(c.hashValue == plain.hashValue)
+        // Volume sources and an env var's valueFrom are kept the same way.
+        var v = Volume(name: "v", emptyDir: EmptyDirVolumeSource())
+        #expect(v != Volume(name: "v"))
+        v.emptyDir = nil
+        #expect(v == Volume(name: "v"))
+        var e = EnvVar(name: "IP", valueFrom: EnvVarSource(fieldRef: FieldSelector(fieldPath: "status.podIP")))
+        let before = e
+        e.valueFrom?.fieldRef?.fieldPath = "status.hostIP"
+        #expect(before.valueFrom?.fieldRef?.fieldPath == "status.podIP")
+        #expect(try WireJSON.decode(EnvVar.self, from: try WireJSON.encode(e)) == e)
+        let pod = try WireJSON.decode(Pod.self, from: Data(Self.podJSON.utf8))
+        let json = String(decoding: try WireJSON.encode(pod.containers[0]), as: UTF8.self)
+        for key in ["workingDir", "securityContext", "ports", "startupProbe", "livenessProbe", "readinessProbe", "lifecycle",
+                    "terminationMessagePath", "terminationMessagePolicy", "env"] {
+            #expect(json.contains("\"\(key)\":"), "\(key) missing from \(json)")
+        }
+        #expect(try WireJSON.decode(Container.self, from: Data(json.utf8)) == pod.containers[0])
+    }
+
     @Test func unsetProbeNumbersTakeKubernetesDefaults() {
         let p = Probe(exec: ExecAction(command: ["true"]), periodSeconds: 0)
         #expect(p.effectiveInitialDelaySeconds == 0)

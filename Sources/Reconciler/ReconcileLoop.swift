@@ -43,6 +43,8 @@ public actor ReconcileLoop: Service {
     var otherJobs: [String: [JobObservation]] = [:]
     /// What the last resync saw and concluded of each record (`ResyncMemo`).
     var lastResync: [String: ResyncMemo] = [:]
+    /// For `make bench`'s memory breakdown: drops the resync memos (and the records they share).
+    func dropMemosForBench() { lastResync = [:] }
     /// Records the last resync did not plan again (`ResyncMemo.quiet`), for tests and the bench.
     var quietSkipped = 0
     /// Grace windows of jobs whose pod is unknown.

@@ -42,15 +42,7 @@ extension ReconcileLoop {
         let records = await store.all()
         recordsVisited += records.count
         // The first job of each pod, and the rare further ones (older attempts, duplicates).
-        var first: [String: JobObservation] = [:]
-        first.reserveCapacity(observations.count)
-        var more: [String: [JobObservation]] = [:]
-        for o in observations {
-            if let earlier = first.updateValue(o, forKey: o.podUID) {
-                first[o.podUID] = earlier
-                more[o.podUID, default: []].append(o)
-            }
-        }
+        let (first, more) = resyncIndex.index(observations)
         // Becomes the current job of each known pod (what `observed` keeps for the event path).
         var current = first
         var others: [String: [JobObservation]] = [:]
@@ -388,4 +380,49 @@ struct ResyncMemo {
     var record: PodRecord?
     var observation: JobObservation?
     var quiet = false
+}
+
+/// Each pod's first job in one observe, and the rare further ones, by pod UID.
+/// Built afresh only when the provider's answer changed shape: when it lists the
+/// same pods in the same order as the last resync (a steady backend; providers
+/// report an unchanged job with the very same observation), the last map is
+/// reused, with only the changed observations written in. Building it costs a
+/// hash, an insert and, a resync later, a release per pod; comparing costs a
+/// pointer per pod, read in order.
+struct ResyncIndex {
+    private var last: [JobObservation] = []
+    private var first: [String: JobObservation] = [:]
+    private var lastHadMore = true
+    /// Resyncs that reused the last map (for tests).
+    private(set) var reused = 0
+
+    mutating func index(_ observations: [JobObservation]) -> (first: [String: JobObservation], more: [String: [JobObservation]]) {
+        if !lastHadMore, observations.count == last.count {
+            var same = true
+            var changed: [Int] = []
+            for i in observations.indices where !observations[i].isIdentical(to: last[i]) {
+                guard observations[i].podUID == last[i].podUID else { same = false; break }
+                changed.append(i)
+            }
+            if same {
+                for i in changed { first[observations[i].podUID] = observations[i] }
+                last = observations
+                reused += 1
+                return (first, [:])
+            }
+        }
+        var map: [String: JobObservation] = [:]
+        map.reserveCapacity(observations.count)
+        var more: [String: [JobObservation]] = [:]
+        for o in observations {
+            if let earlier = map.updateValue(o, forKey: o.podUID) {
+                map[o.podUID] = earlier
+                more[o.podUID, default: []].append(o)
+            }
+        }
+        last = observations
+        first = map
+        lastHadMore = !more.isEmpty
+        return (map, more)
+    }
 }

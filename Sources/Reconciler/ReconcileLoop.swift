@@ -43,6 +43,9 @@ public actor ReconcileLoop: Service {
     var otherJobs: [String: [JobObservation]] = [:]
     /// What the last resync saw and concluded of each record (`ResyncMemo`).
     var lastResync: [String: ResyncMemo] = [:]
+    /// The last resync's observations, in the provider's order, and the map of
+    /// each pod's first job built from them (`ResyncIndex`).
+    var resyncIndex = ResyncIndex()
     /// For `make bench`'s memory breakdown: drops the resync memos (and the records they share).
     func dropMemosForBench() { lastResync = [:] }
     /// Records the last resync did not plan again (`ResyncMemo.quiet`), for tests and the bench.

@@ -57,6 +57,20 @@ import Testing
         #expect(second.interruption == "JobLost", "a job squeue never listed stays lost after one observe: \(second)")
     }
 
+    @Test func aJobThisProcessSubmittedAfterSqueueIsPendingWhateverTheFileClock() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let index = try writeIndex(jobID: "4245")
+        // As if the file server's clock ran behind: the index looks older than the squeue.
+        let late = Date().timeIntervalSince1970 + 60
+        var cache = SlurmObserveCache()
+        for _ in 0..<2 {
+            let o = try #require(try SlurmProvider.observeFiles(dataRoot: root, instance: "il-race", byJob: [:], ours: [:],
+                                                                 squeueAt: late, submittedSince: ["4245"], cache: &cache).0
+                .first { $0.podUID == index.uid })
+            #expect(o.state == .pending && o.interruption == nil, "\(o)")
+        }
+    }
+
     @Test func aJobMissingFromALaterSqueueIsStillLost() throws {
         defer { try? FileManager.default.removeItem(atPath: root) }
         let index = try writeIndex(jobID: "4243")

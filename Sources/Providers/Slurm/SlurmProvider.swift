@@ -29,6 +29,9 @@ public final class SlurmProvider: Provider {
     /// What the last observe read of each pod directory (observes never overlap;
     /// the lock only hands it to the filesystem thread and back).
     let observeCache = SharedObserveCache()
+    /// Jobs this process submitted, with the monotonic time sbatch returned: an
+    /// observe whose squeue was asked before that may not list them yet.
+    private let submitted = Mutex<[String: Double]>([:])
 
     /// Filesystem work of the pod directories, off the cooperative pool (see `SlurmBlockingIO`).
     let io: SlurmBlockingIO
@@ -63,6 +66,7 @@ public final class SlurmProvider: Provider {
             // The name is anyone's to choose: only our mark makes the job ours.
             if let r = SqueueRecord.parse(found.stdoutText).filter({ $0.comment == mark }).max(by: { (Int($0.jobID) ?? 0) < (Int($1.jobID) ?? 0) }) {
                 var adopted = existing; adopted.jobID = r.jobID
+                noteSubmitted(r.jobID)
                 let index = adopted
                 try await io.run("writing \(indexFile)") { try SlurmFiles.writeIndex(index, to: indexFile) }
                 return r.jobID
@@ -113,10 +117,19 @@ public final class SlurmProvider: Provider {
             throw ProviderError.backend(command: "sbatch", message: "unexpected output \"\(result.stdoutText.prefix(200))\"", transient: true)
         }
         index.jobID = id
+        noteSubmitted(id)
         let finalIndex = index
         try await io.run("writing \(indexFile)") { try SlurmFiles.writeIndex(finalIndex, to: indexFile) }
         Log.info("slurm job submitted", ["pod": podLabel, "uid": pod.uid, "job": id, "attempt": String(pod.attempt)])
         return id
+    }
+
+    private func noteSubmitted(_ jobID: String) {
+        let now = ProcessRunner.monotonicSeconds()
+        submitted.withLock { s in
+            if s.count > 64 { s = s.filter { now - $0.value < 300 } }
+            s[jobID] = now
+        }
     }
 
     /// sbatch's command line, which wins over every `#SBATCH` line of the script:
@@ -135,7 +148,7 @@ public final class SlurmProvider: Provider {
     public func observe() async throws -> [JobObservation] {
         // Taken before squeue runs: a job submitted after this instant may be
         // missing from its answer although its index already names it.
-        let squeueAt = Date().timeIntervalSince1970
+        let squeueAt = Date().timeIntervalSince1970, squeueAtMonotonic = ProcessRunner.monotonicSeconds()
         let result = try await run(config.squeuePath, ["-h", "--me", "--states=all", "-o", SqueueRecord.format])
         guard result.succeeded else {
             throw ProviderError.backend(command: "squeue", message: result.stderrText.trimmed, transient: true)
@@ -152,10 +165,11 @@ public final class SlurmProvider: Provider {
             ours[key] = r
         }
         let seenRecords = byJob, ourRecords = ours, dataRoot = config.dataRootFolder, cache = observeCache
+        let submittedSince = submitted.withLock { s in Set(s.filter { $0.value >= squeueAtMonotonic }.keys) }
         let scanned = try await io.run("reading the Slurm job files under \(dataRoot)") { () throws -> ([JobObservation], Set<String>) in
             try cache.withLock { (c: inout SlurmObserveCache) throws(ProviderError) -> ([JobObservation], Set<String>) in
                 try Self.observeFiles(dataRoot: dataRoot, instance: instance, byJob: seenRecords, ours: ourRecords,
-                                      squeueAt: squeueAt, cache: &c)
+                                      squeueAt: squeueAt, submittedSince: submittedSince, cache: &c)
             }
         }
         var out = scanned.0
@@ -182,9 +196,12 @@ public final class SlurmProvider: Provider {
     /// the filesystem's timestamp tick) belongs to a job submitted while the
     /// snapshot was taken, not to one purged: it is reported pending, not lost,
     /// by the first observe that sees it only (a file server whose clock runs
-    /// ahead cannot keep a lost job pending for ever).
+    /// ahead cannot keep a lost job pending for ever). `submittedSince` holds the
+    /// jobs this process submitted after squeue was asked: pending whatever the
+    /// file server's clock says.
     static func observeFiles(dataRoot: String, instance: String, byJob: [String: SqueueRecord],
-                             ours: [String: SqueueRecord], squeueAt: Double, cache: inout SlurmObserveCache,
+                             ours: [String: SqueueRecord], squeueAt: Double, submittedSince: Set<String> = [],
+                             cache: inout SlurmObserveCache,
                              now: Double = Date().timeIntervalSince1970) throws(ProviderError) -> ([JobObservation], Set<String>) {
         var seenJobs = Set<String>()
         var out: [JobObservation] = []
@@ -213,8 +230,8 @@ public final class SlurmProvider: Provider {
                 cache.forget(indexPath)   // its stamp changed: read it again next time
             }
             if record == nil, index.finalState == nil,
-               indexStamp.modified >= squeueAt - SlurmObserveCache.settleSeconds,
-               cache.firstSight(of: index.jobID, at: indexPath) {
+               submittedSince.contains(index.jobID)
+                || (indexStamp.modified >= squeueAt - SlurmObserveCache.settleSeconds && cache.firstSight(of: index.jobID, at: indexPath)) {
                 // Once only: the next observe's squeue lists the job, or its silence counts.
                 out.append(SlurmObservation.justSubmitted(index: index))
                 cache.keep(indexPath)

@@ -271,12 +271,20 @@ struct VKModeTests {
         // Per pod so far: one status read and the writes of real changes.
         #expect((lifecycle["get pods"] ?? 0) <= n + 5)
         #expect((lifecycle["patch pods/status"] ?? 0) <= 3 * n)
-        try await Task.sleep(for: .seconds(2))  // let the last changes settle
-        let before = vk.client.counters.byCall
-        try await Task.sleep(for: .seconds(3))
-        let after = vk.client.counters.byCall
-        let window = after.filter { $0.value != before[$0.key] }.map(\.key)
-        #expect(Set(window).isSubset(of: ["update coordination.k8s.io/leases", "patch nodes/status", "watch pods"]), "\(window)")
+        let idle: Set<String> = ["update coordination.k8s.io/leases", "patch nodes/status", "watch pods"]
+        func window(_ seconds: Int) async throws -> [String] {
+            let before = vk.client.counters.byCall
+            try await Task.sleep(for: .seconds(seconds))
+            return vk.client.counters.byCall.filter { $0.value != before[$0.key] }.map(\.key)
+        }
+        // The last changes (readiness, conditions) may still be on their way on a
+        // loaded machine: wait for one quiet window, at most a minute...
+        var settle = try await window(3)
+        for _ in 0..<20 where !Set(settle).isSubset(of: idle) { settle = try await window(3) }
+        #expect(Set(settle).isSubset(of: idle), "the pods never went quiet: \(settle)")
+        // ...then idle pods must stay quiet: a periodic re-patch would show here.
+        let quiet = try await window(5)
+        #expect(Set(quiet).isSubset(of: idle), "\(quiet)")
         await vk.stop()
     }
 

@@ -38,3 +38,30 @@ extension CopyOnWrite: Codable where Value: Codable {
 extension CopyOnWrite: Hashable where Value: Hashable {
     @inlinable public func hash(into hasher: inout Hasher) { storage.value.hash(into: &hasher) }
 }
+
+/// A group of optional fields kept behind one optional `CopyOnWrite` reference,
+/// which is nil whenever every field is: values that never set one of them and
+/// values that set and cleared it are then equal, and cost one pointer.
+public protocol OptionalFieldGroup: Sendable, Equatable {
+    init()
+    var isEmpty: Bool { get }
+}
+
+extension Optional {
+    /// The group for `fields`: nil when it is empty.
+    @inlinable public init<V: OptionalFieldGroup>(nonEmpty fields: V) where Wrapped == CopyOnWrite<V> {
+        self = fields.isEmpty ? nil : CopyOnWrite(fields)
+    }
+
+    /// Sets one field of the group: the group is made when its first field is set
+    /// and dropped when its last is cleared.
+    @inlinable public mutating func set<V: OptionalFieldGroup, T>(_ field: WritableKeyPath<V, T?>, _ value: T?)
+    where Wrapped == CopyOnWrite<V> {
+        if self == nil {
+            guard value != nil else { return }
+            self = CopyOnWrite(V())
+        }
+        self!.value[keyPath: field] = value
+        if self!.value.isEmpty { self = nil }
+    }
+}

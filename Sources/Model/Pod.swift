@@ -145,7 +145,7 @@ public struct Container: Codable, Sendable, Equatable, Hashable {
     /// Nil whenever all of them are, so equal containers stay equal.
     private var rare: CopyOnWrite<Rare>?
 
-    struct Rare: Sendable, Hashable {
+    struct Rare: OptionalFieldGroup, Hashable {
         var envFrom: [EnvFromSource]?
         var securityContext: SecurityContext?
         var ports: [ContainerPort]?
@@ -159,22 +159,13 @@ public struct Container: Codable, Sendable, Equatable, Hashable {
         }
     }
 
-    private mutating func setRare<T>(_ field: WritableKeyPath<Rare, T?>, _ value: T?) {
-        if rare == nil {
-            guard value != nil else { return }
-            rare = CopyOnWrite(Rare())
-        }
-        rare!.value[keyPath: field] = value
-        if rare!.value.isEmpty { rare = nil }
-    }
-
-    public var envFrom: [EnvFromSource]? { get { rare?.value.envFrom } set { setRare(\.envFrom, newValue) } }
-    public var securityContext: SecurityContext? { get { rare?.value.securityContext } set { setRare(\.securityContext, newValue) } }
-    public var ports: [ContainerPort]? { get { rare?.value.ports } set { setRare(\.ports, newValue) } }
-    public var startupProbe: Probe? { get { rare?.value.startupProbe } set { setRare(\.startupProbe, newValue) } }
-    public var livenessProbe: Probe? { get { rare?.value.livenessProbe } set { setRare(\.livenessProbe, newValue) } }
-    public var readinessProbe: Probe? { get { rare?.value.readinessProbe } set { setRare(\.readinessProbe, newValue) } }
-    public var lifecycle: Lifecycle? { get { rare?.value.lifecycle } set { setRare(\.lifecycle, newValue) } }
+    public var envFrom: [EnvFromSource]? { get { rare?.value.envFrom } set { rare.set(\.envFrom, newValue) } }
+    public var securityContext: SecurityContext? { get { rare?.value.securityContext } set { rare.set(\.securityContext, newValue) } }
+    public var ports: [ContainerPort]? { get { rare?.value.ports } set { rare.set(\.ports, newValue) } }
+    public var startupProbe: Probe? { get { rare?.value.startupProbe } set { rare.set(\.startupProbe, newValue) } }
+    public var livenessProbe: Probe? { get { rare?.value.livenessProbe } set { rare.set(\.livenessProbe, newValue) } }
+    public var readinessProbe: Probe? { get { rare?.value.readinessProbe } set { rare.set(\.readinessProbe, newValue) } }
+    public var lifecycle: Lifecycle? { get { rare?.value.lifecycle } set { rare.set(\.lifecycle, newValue) } }
 
     public init(name: String, image: String, command: [String]? = nil, args: [String]? = nil,
                 env: [EnvVar]? = nil, resources: ResourceRequirements? = nil, volumeMounts: [VolumeMount]? = nil) {
@@ -209,7 +200,7 @@ public struct Container: Codable, Sendable, Equatable, Hashable {
                      livenessProbe: try c.decodeIfPresent(Probe.self, forKey: .livenessProbe),
                      readinessProbe: try c.decodeIfPresent(Probe.self, forKey: .readinessProbe),
                      lifecycle: try c.decodeIfPresent(Lifecycle.self, forKey: .lifecycle))
-        rare = r.isEmpty ? nil : CopyOnWrite(r)
+        rare = .init(nonEmpty: r)
     }
 
     public func encode(to encoder: any Encoder) throws {

@@ -127,7 +127,7 @@ public struct Volume: Codable, Sendable, Equatable, Hashable {
     /// every volume over 200 bytes). Nil when all are, so equal volumes stay equal.
     private var sources: CopyOnWrite<Sources>?
 
-    struct Sources: Sendable, Hashable {
+    struct Sources: OptionalFieldGroup, Hashable {
         var configMap: ConfigMapVolumeSource?
         var secret: SecretVolumeSource?
         var emptyDir: EmptyDirVolumeSource?
@@ -139,21 +139,12 @@ public struct Volume: Codable, Sendable, Equatable, Hashable {
         }
     }
 
-    private mutating func setSource<T>(_ field: WritableKeyPath<Sources, T?>, _ value: T?) {
-        if sources == nil {
-            guard value != nil else { return }
-            sources = CopyOnWrite(Sources())
-        }
-        sources!.value[keyPath: field] = value
-        if sources!.value.isEmpty { sources = nil }
-    }
-
-    public var configMap: ConfigMapVolumeSource? { get { sources?.value.configMap } set { setSource(\.configMap, newValue) } }
-    public var secret: SecretVolumeSource? { get { sources?.value.secret } set { setSource(\.secret, newValue) } }
-    public var emptyDir: EmptyDirVolumeSource? { get { sources?.value.emptyDir } set { setSource(\.emptyDir, newValue) } }
-    public var hostPath: HostPathVolumeSource? { get { sources?.value.hostPath } set { setSource(\.hostPath, newValue) } }
-    public var projected: ProjectedVolumeSource? { get { sources?.value.projected } set { setSource(\.projected, newValue) } }
-    public var downwardAPI: DownwardAPIVolumeSource? { get { sources?.value.downwardAPI } set { setSource(\.downwardAPI, newValue) } }
+    public var configMap: ConfigMapVolumeSource? { get { sources?.value.configMap } set { sources.set(\.configMap, newValue) } }
+    public var secret: SecretVolumeSource? { get { sources?.value.secret } set { sources.set(\.secret, newValue) } }
+    public var emptyDir: EmptyDirVolumeSource? { get { sources?.value.emptyDir } set { sources.set(\.emptyDir, newValue) } }
+    public var hostPath: HostPathVolumeSource? { get { sources?.value.hostPath } set { sources.set(\.hostPath, newValue) } }
+    public var projected: ProjectedVolumeSource? { get { sources?.value.projected } set { sources.set(\.projected, newValue) } }
+    public var downwardAPI: DownwardAPIVolumeSource? { get { sources?.value.downwardAPI } set { sources.set(\.downwardAPI, newValue) } }
     /// The JSON key of a volume source InterLink does not model (`persistentVolumeClaim`,
     /// `nfs`...), kept so the error can name it. Never encoded.
     public var unsupportedType: String? = nil
@@ -183,7 +174,7 @@ public struct Volume: Codable, Sendable, Equatable, Hashable {
                             hostPath: try c.decodeIfPresent(HostPathVolumeSource.self, forKey: .hostPath),
                             projected: try c.decodeIfPresent(ProjectedVolumeSource.self, forKey: .projected),
                             downwardAPI: try c.decodeIfPresent(DownwardAPIVolumeSource.self, forKey: .downwardAPI))
-        sources = found.isEmpty ? nil : CopyOnWrite(found)
+        sources = .init(nonEmpty: found)
         let all = try decoder.container(keyedBy: AnyKey.self)
         unsupportedType = all.allKeys.map(\.stringValue)
             .filter { CodingKeys(rawValue: $0) == nil }.sorted().first

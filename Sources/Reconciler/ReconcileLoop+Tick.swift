@@ -397,19 +397,12 @@ struct ResyncIndex {
     private(set) var reused = 0
 
     mutating func index(_ observations: [JobObservation]) -> (first: [String: JobObservation], more: [String: [JobObservation]]) {
-        if !lastHadMore, observations.count == last.count {
-            var same = true
-            var changed: [Int] = []
-            for i in observations.indices where !observations[i].isIdentical(to: last[i]) {
-                guard observations[i].podUID == last[i].podUID else { same = false; break }
-                changed.append(i)
-            }
-            if same {
-                for i in changed { first[observations[i].podUID] = observations[i] }
-                last = observations
-                reused += 1
-                return (first, [:])
-            }
+        if !lastHadMore, observations.count == last.count,
+           zip(observations, last).allSatisfy({ $0.isIdentical(to: $1) || $0.podUID == $1.podUID }) {
+            for (o, l) in zip(observations, last) where !o.isIdentical(to: l) { first[o.podUID] = o }
+            last = observations
+            reused += 1
+            return (first, [:])
         }
         var map: [String: JobObservation] = [:]
         map.reserveCapacity(observations.count)

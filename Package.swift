@@ -67,7 +67,8 @@ let package = Package(
 
         .testTarget(name: "ModelTests", dependencies: ["Model"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "Providers"], resources: [.copy("Corpus")]),
-        .testTarget(name: "ProvidersTests", dependencies: ["Providers", "Model", "Support", "Config", "Server", "Reconciler"], resources: [.copy("Golden")]),
+        .testTarget(name: "ProvidersTests", dependencies: ["Providers", "Model", "Support", "Config", "Server", "Reconciler"],
+                    exclude: ["Tools"], resources: [.copy("Golden")]),
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "Providers", "Model", "Config"]),
         .testTarget(name: "ServerTests", dependencies: ["Server", "Reconciler", "Providers", "Model", "Config", "CShims", "HTTPClient"], resources: [.copy("Fixtures")]),
         .testTarget(name: "KubeClientTests", dependencies: ["HTTPClient", "KubeClient", "StatusPatcher", "Providers", "Model", "Config", "Reconciler"]),

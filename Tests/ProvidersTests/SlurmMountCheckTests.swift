@@ -7,50 +7,151 @@ import Testing
 import Glibc
 #endif
 
-/// subPath and other volume paths are checked on the compute node right before
+/// subPath and other volume paths are pinned on the compute node right before
 /// each container starts, in the job script: an earlier container may have turned
 /// a directory of a volume into a symbolic link leading out of the pod's
-/// directory. Run with bash, `echo` standing in for `docker`.
+/// directory, and a sibling may do so between the job's check and the runtime's
+/// mount. Run with bash, `echo` standing in for `docker` (or real docker, through
+/// `Tools/swap-then-docker`, where a test needs the mount itself).
 @Suite struct SlurmMountCheckTests {
     struct Job {
         let root: String
         let script: String
         let layout: SlurmLayout
         let subDir: String
+        let uid: String
     }
 
-    func job(restartPolicy: String = "Never") throws -> Job {
+    static let tools = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Tools").path
+    static var canMount: Bool { getuid() == 0 }
+
+    func job(restartPolicy: String = "Never", withInit: Bool = true, mainCommand: [String] = ["cat", "/mnt/etc/hostname"],
+             runtimePath: String = "/bin/echo", image: String = "busybox", pinning: String = "auto",
+             uid: String = "22222222-3333-4444-5555-666666666666") throws -> Job {
         let root = SlurmFixtures.tempDir("mnt")
         let vol = [VolumeMount(name: "work", mountPath: "/data")]
-        var main = Container(name: "main", image: "busybox", command: ["cat", "/mnt/etc/hostname"])
+        var main = Container(name: "main", image: image, command: mainCommand)
         main.volumeMounts = [VolumeMount(name: "work", mountPath: "/mnt", subPath: "sub")]
-        let swap = Container(name: "swap", image: "busybox", command: ["true"], volumeMounts: vol)
-        let pod = Pod(metadata: ObjectMeta(name: "m", namespace: "ns", uid: "22222222-3333-4444-5555-666666666666"),
-                      spec: PodSpec(containers: [main], initContainers: [swap],
+        let swap = Container(name: "swap", image: image, command: ["true"], volumeMounts: vol)
+        let pod = Pod(metadata: ObjectMeta(name: "m", namespace: "ns", uid: uid),
+                      spec: PodSpec(containers: [main], initContainers: withInit ? [swap] : [],
                                     volumes: [Volume(name: "work", emptyDir: EmptyDirVolumeSource())], restartPolicy: restartPolicy))
         let desired = DesiredPod(request: PodCreateRequests(pod: pod))
         var config = SlurmFixtures.config(runtime: "docker", dataRoot: root)
         config.commandPrefix = ""
         config.slurmRestartBackoffSeconds = 1
+        config.subPathPinning = pinning
+        config.dockerHost = DockerTest.host
         // echo stands in for docker: each container's log then holds the runtime's argv.
         // (A script written by the test could not be run reliably: a process forked
-        // meanwhile by a parallel test may hold it open, and exec fails with ETXTBSY.)
-        config.containerRuntimePath = "/bin/echo"
+        // meanwhile by a parallel test may hold it open, and exec fails with ETXTBSY;
+        // the stand-ins that must act are committed under Tools/.)
+        config.containerRuntimePath = runtimePath
         let workspace = PodWorkspace(dataRoot: root, namespace: "ns", uid: desired.uid)
         let mounts = try workspace.materialise(desired, allowHostPath: false)
         let sub = try #require(mounts.mounts["main"]?.first?.hostPath)
         let script = try SlurmScript.render(pod: desired, mounts: mounts, env: [:], config: config)
-        return Job(root: root, script: script, layout: SlurmLayout(dataRoot: root, namespace: "ns", uid: desired.uid, attempt: 0), subDir: sub)
+        return Job(root: root, script: script, layout: SlurmLayout(dataRoot: root, namespace: "ns", uid: desired.uid, attempt: 0),
+                   subDir: sub, uid: uid)
     }
 
-    func run(_ j: Job) async throws -> ProcessResult {
+    /// Runs the job script; `nodeCannotMount` puts a `mount` that fails as for a
+    /// user who is not root first on PATH.
+    func run(_ j: Job, nodeCannotMount: Bool = false) async throws -> ProcessResult {
         try Data(j.script.utf8).write(to: URL(fileURLWithPath: "\(j.root)/job.sh"))
-        return try await ProcessRunner.run("/bin/bash", ["\(j.root)/job.sh"], workingDirectory: j.root)
+        var env = ProcessInfo.processInfo.environment
+        if nodeCannotMount { env["PATH"] = "\(Self.tools)/no-mount:\(env["PATH"] ?? "/usr/bin:/bin")" }
+        return try await ProcessRunner.run("/bin/bash", ["\(j.root)/job.sh"], environment: env, workingDirectory: j.root)
     }
 
     func calls(_ j: Job) -> String {
         ["swap", "main"].compactMap { FileManager.default.contents(atPath: j.layout.log($0)) }
             .map { String(decoding: $0, as: UTF8.self) }.joined()
+    }
+
+    /// The main container's log lines without their timestamps.
+    func mainOutput(_ j: Job) -> String {
+        let text = String(decoding: FileManager.default.contents(atPath: j.layout.log("main")) ?? Data(), as: UTF8.self)
+        return text.split(separator: "\n").map { $0.split(separator: " ", maxSplits: 1).dropFirst().joined() }.joined(separator: "\n")
+    }
+
+    /// A directory outside the pod holding `f` with `marker`: what no container may read.
+    func hostDirectory(_ marker: String) throws -> String {
+        let dir = SlurmFixtures.tempDir("host")
+        try Data("\(marker)\n".utf8).write(to: URL(fileURLWithPath: dir + "/f"))
+        return dir
+    }
+
+    /// The race the job's check alone cannot close: a sibling swaps the subPath for
+    /// a link to the host after the job's last check and before docker mounts it.
+    /// Pinned, docker binds the inode the check opened, so the container reads
+    /// the volume. (On the code before the pins the container read the host's file.)
+    @Test(.enabled(if: DockerTest.enabled && Self.canMount, "needs the test dockerd and root"))
+    func aSwapAfterTheLastCheckCannotRedirectAPinnedVolumePath() async throws {
+        let host = try hostDirectory("host-marker-5120")
+        defer { try? FileManager.default.removeItem(atPath: host) }
+        let j = try job(withInit: false, mainCommand: ["cat", "/mnt/f"], runtimePath: "\(Self.tools)/swap-then-docker",
+                        image: DockerTest.image, uid: UUID().uuidString.lowercased())
+        defer { try? FileManager.default.removeItem(atPath: j.root) }
+        try Data("volume-original\n".utf8).write(to: URL(fileURLWithPath: j.subDir + "/f"))
+        try Data("\(j.subDir)\n\(host)\n".utf8).write(to: URL(fileURLWithPath: j.root + "/il-test-swap"))
+        let r = try await run(j)
+        #expect(!FileManager.default.fileExists(atPath: j.root + "/il-test-swap"), "the stand-in never swapped: \(r.stderrText)")
+        #expect(!mainOutput(j).contains("host-marker-5120"), "the container read the host through the swapped subPath")
+        #expect(mainOutput(j) == "volume-original", "\(mainOutput(j)) \(r.stderrText)")
+        #expect(r.exitCode == 0, "\(r.stderrText)")
+        // The pin went with the run: nothing stays mounted below the pod directory.
+        #expect(SubPathPins.mountPoints(under: j.layout.podDir).isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: j.layout.pin(container: 0, mount: 0)))
+    }
+
+    /// The control, and the fallback where the job cannot mount: the volume path is
+    /// checked, not pinned, so the same swap after the check reaches the host (the
+    /// residual the README names), and the job says so in its output.
+    @Test(.enabled(if: DockerTest.enabled, "needs the test dockerd"))
+    func whereTheJobCannotMountTheSameSwapIsOnlyChecked() async throws {
+        let host = try hostDirectory("host-marker-7331")
+        defer { try? FileManager.default.removeItem(atPath: host) }
+        let j = try job(withInit: false, mainCommand: ["cat", "/mnt/f"], runtimePath: "\(Self.tools)/swap-then-docker",
+                        image: DockerTest.image, uid: UUID().uuidString.lowercased())
+        defer { try? FileManager.default.removeItem(atPath: j.root) }
+        try Data("volume-original\n".utf8).write(to: URL(fileURLWithPath: j.subDir + "/f"))
+        try Data("\(j.subDir)\n\(host)\n".utf8).write(to: URL(fileURLWithPath: j.root + "/il-test-swap"))
+        let r = try await run(j, nodeCannotMount: true)
+        #expect(mainOutput(j) == "host-marker-7331", "the seam did not reproduce the race: \(mainOutput(j)) \(r.stderrText)")
+        #expect(r.stderrText.contains("checked right before each run, not pinned (SubPathPinning auto): mount: only root"), "\(r.stderrText)")
+        #expect(!FileManager.default.fileExists(atPath: j.layout.pin(container: 0, mount: 0)), "the link is removed after the run")
+    }
+
+    /// `SubPathPinning: required` on a node where the job cannot mount: the
+    /// container is refused with the reason, the runtime never asked.
+    @Test func requiredRefusesAContainerWhoseVolumePathCannotBePinned() async throws {
+        let j = try job(pinning: "required")
+        defer { try? FileManager.default.removeItem(atPath: j.root) }
+        let r = try await run(j, nodeCannotMount: true)
+        #expect(r.exitCode == 126, "\(r.stderrText)")
+        #expect(calls(j).isEmpty, "the runtime was asked to run: \(calls(j))")
+        let exit = try SlurmFiles.containerFiles(j.layout, "swap").exit
+        #expect(exit?.reason == "InvalidVolumePath")
+        #expect(exit?.message?.contains("SubPathPinning is required") == true, "\(exit?.message ?? "")")
+        #expect(exit?.message?.contains("only root") == true, "the mount's own error is kept: \(exit?.message ?? "")")
+    }
+
+    /// A link whose target is inside the pod directory is refused as well: the
+    /// opened inode's own path must be the volume path itself.
+    @Test(.enabled(if: Self.canMount, "needs root"))
+    func aLinkLeadingElsewhereInsideThePodIsRefused() async throws {
+        let j = try job()
+        defer { try? FileManager.default.removeItem(atPath: j.root) }
+        let other = j.layout.podDir + "/elsewhere"
+        try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
+        try FileManager.default.removeItem(atPath: j.subDir)
+        #expect(symlink(other, j.subDir) == 0)
+        let r = try await run(j)
+        #expect(r.exitCode == 126, "\(r.stderrText)")
+        #expect(!calls(j).contains("-0-main"), "the runtime was asked to mount the link: \(calls(j))")
+        #expect(try SlurmFiles.containerFiles(j.layout, "main").exit?.reason == "InvalidVolumePath")
+        #expect(SubPathPins.mountPoints(under: j.layout.podDir).isEmpty, "a refused run leaves no pin")
     }
 
     @Test func aSubPathTurnedIntoASymlinkIsRefusedAtMountTime() async throws {
@@ -117,7 +218,11 @@ import Glibc
         defer { try? FileManager.default.removeItem(atPath: j.root) }
         let r = try await run(j)
         #expect(r.exitCode == 0, "\(r.stderrText)")
-        #expect(calls(j).contains("-v \(j.subDir):/mnt"))
+        // The runtime mounts the pin, never the volume path itself; the pins go with the run.
+        #expect(calls(j).contains("-v \(j.layout.pin(container: 1, mount: 0)):/mnt"), "\(calls(j))")
+        #expect(!calls(j).contains(j.subDir + ":"), "\(calls(j))")
+        #expect(SubPathPins.mountPoints(under: j.layout.podDir).isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: j.layout.pin(container: 1, mount: 0)))
     }
 
     @Test func aTerminationMessageIsReadUpTo4096BytesWhateverTheContainerWrote() throws {

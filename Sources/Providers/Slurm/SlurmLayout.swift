@@ -45,6 +45,13 @@ struct SlurmLayout: Sendable, Equatable {
     func envFile(_ container: String) -> String { "\(jobDir)/env/\(container).env" }
     /// The file bound at the container's `/dev/termination-log` (docker/podman runtimes).
     func terminationLog(_ container: String) -> String { "\(jobDir)/term/\(container)" }
+    /// Where the job pins the `mount`-th volume path of the `container`-th
+    /// container (init containers first) before each run: in the pod's pin
+    /// directory (`PodWorkspace.pinRoot`), outside every volume, which InterLink's
+    /// cleanup detaches before it removes anything.
+    func pin(container: Int, mount: Int) -> String {
+        "\(PodWorkspace.pinRoot(of: podDir))/slurm-\(attempt)-\(container)-\(mount)"
+    }
 }
 
 /// The Slurm job name that carries a pod's identity: `<instance>.<uid>.<attempt>`.

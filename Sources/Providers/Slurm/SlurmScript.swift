@@ -122,7 +122,19 @@ public enum SlurmScript {
                 let file = "\"$il_dir/env/\"\(ShellQuote.quote(c.name + ".env"))"
                 lines.append("printf '%s\\n' \(ShellQuote.join(try runtime.envFileLines(e, container: c.name))) >\(file)")
             }
-            let own = mounts.mounts[c.name] ?? []
+            // Volume paths under the pod directory reach the runtime as pins (`layout.pin`):
+            // right before every run the supervisor binds onto each pin the inode it opened
+            // and checked (feature `m`, `il_pin`), so what the runtime mounts cannot change
+            // after the check.
+            let given = mounts.mounts[c.name] ?? []
+            var pinned: [(source: String, pin: String)] = []
+            let own = given.enumerated().map { k, m -> Mount in
+                guard m.hostPath.hasPrefix(layout.podDir + "/") else { return m }
+                var bound = m
+                bound.hostPath = layout.pin(container: index, mount: k)
+                pinned.append((m.hostPath, bound.hostPath))
+                return bound
+            }
             let argv = try runtime.argv(c, uid: pod.uid, attempt: pod.attempt, env: e, mounts: own,
                                         envFile: layout.envFile(c.name), pod: p,
                                         terminationLog: runtime.bindsTerminationLog ? layout.terminationLog(c.name) : nil)
@@ -135,13 +147,13 @@ public enum SlurmScript {
                                                   env: e, mounts: own, envFile: layout.envFile(c.name))
             lines += declared.lines
             hookNotes += declared.notes
-            // Checked on the compute node right before every run of the container, its
+            // Pinned on the compute node right before every run of the container, its
             // first and each restart by the supervisor (feature `m`): a container of the
             // pod may have turned a directory of a volume into a symbolic link since.
-            let inWorkspace = own.map(\.hostPath).filter { $0.hasPrefix(layout.podDir + "/") }
             var features = declared.features
-            if !inWorkspace.isEmpty {
-                lines.append("il_m_\(index)=(\(ShellQuote.quote(layout.podDir)) \(ShellQuote.join(inWorkspace)))")
+            if !pinned.isEmpty {
+                let pairs = pinned.flatMap { [$0.source, $0.pin] }
+                lines.append("il_m_\(index)=(\(ShellQuote.quote(config.subPathPinning)) \(ShellQuote.quote(layout.podDir)) \(ShellQuote.join(pairs)))")
                 features = features.isEmpty ? "m" : features + ",m"
             }
             let policy = SlurmSupervisor.policyWord(p.restartPolicy, isInit: isInit)
@@ -179,8 +191,61 @@ public enum SlurmScript {
         #"il_now() { local t=$EPOCHREALTIME; TZ=UTC printf '%(%Y-%m-%dT%H:%M:%S)TZ' "${t%[.,]*}"; }"#,
         #"il_ts() { trap '' TERM; export TZ=UTC; local line t; while IFS= read -r line || [ -n "$line" ]; do t=$EPOCHREALTIME; printf '%(%Y-%m-%dT%H:%M:%S)T.%sZ %s\n' "${t%[.,]*}" "${t#*[.,]}" "$line"; done; }"#,
         #"il_status() { printf '%s %s\n%s\n%s\n' "$2" "$(il_now)" "${3:-}" "${4:-}" >"$il_dir/status/$1.exit.tmp" && mv -f "$il_dir/status/$1.exit.tmp" "$il_dir/status/$1.exit"; }"#,
-        "# Refuses a volume path under the pod directory that goes through a symbolic link (CVE-2017-1002101).",
-        #"il_check_mounts() { local name=$1 root=$2 src rel part p; shift 2; for src in "$@"; do case $src in "$root"/*) ;; *) continue ;; esac; rel=${src#"$root"/}; p=$root; while [ -n "$rel" ]; do part=${rel%%/*}; p=$p/$part; if [ -L "$p" ]; then il_status "$name" 126 InvalidVolumePath "volume path $src goes through the symbolic link $p, which could lead out of the pod's directory; it is not mounted"; return 126; fi; if [ "$part" = "$rel" ]; then rel=; else rel=${rel#*/}; fi; done; done; }"#,
+        "# il_pin NAME MODE ROOT SRC PIN...: makes each PIN (what the runtime mounts) name what SRC is now (CVE-2017-1002101).",
+        "# SRC is opened, and the opened inode's own path (/proc/PID/fd) must be ROOT/REL exactly: a symbolic link anywhere",
+        "# on the way gives another path. That inode is bound onto PIN, so no later swap of a directory for a link can",
+        "# redirect it. Where the job cannot mount (not root), MODE auto or off makes PIN a link to the checked SRC (a swap",
+        "# after the check is not seen); required refuses the container.",
+        #"""
+        il_pin() {
+          local name=$1 mode=$2 root=$3 src pin rel part p fd real got err; shift 3
+          exec {fd}<"$root" && real=$(readlink "/proc/$BASHPID/fd/$fd"); exec {fd}<&-
+          [ -n "$real" ] || { il_status "$name" 126 InvalidVolumePath "the pod directory $root cannot be opened"; return 126; }
+          while [ "$#" -ge 2 ]; do
+            src=$1 pin=$2; shift 2
+            il_unpin "$pin" || { il_status "$name" 126 InvalidVolumePath "the pin $pin of volume path $src is still mounted; it is not mounted again"; return 126; }
+            rel=${src#"$root"/} p=$root
+            while [ -n "$rel" ]; do   # names the link for the message; the path compare below is what decides
+              part=${rel%%/*} p=$p/$part
+              if [ -L "$p" ]; then il_status "$name" 126 InvalidVolumePath "volume path $src goes through the symbolic link $p, which could lead out of the pod's directory; it is not mounted"; return 126; fi
+              if [ "$part" = "$rel" ]; then rel=; else rel=${rel#*/}; fi
+            done
+            if [ ! -d "$src" ] && [ ! -f "$src" ]; then il_status "$name" 126 InvalidVolumePath "volume path $src is neither a directory nor a regular file; it is not mounted"; return 126; fi
+            err="it cannot be opened"
+            if [ "$mode" != off ] && [ -r "$src" ] && exec {fd}<"$src"; then
+              got=$(readlink "/proc/$BASHPID/fd/$fd")
+              if [ "$got" != "$real/${src#"$root"/}" ]; then
+                exec {fd}<&-
+                il_status "$name" 126 InvalidVolumePath "volume path $src leads to $got through a symbolic link, which could lead out of the pod's directory; it is not mounted"
+                return 126
+              fi
+              mkdir -p "${pin%/*}"
+              if [ -d "/proc/$BASHPID/fd/$fd" ]; then mkdir "$pin"; else : >"$pin"; fi
+              if err=$(mount --no-canonicalize --bind "/proc/$BASHPID/fd/$fd" "$pin" 2>&1); then exec {fd}<&-; continue; fi
+              exec {fd}<&-
+              il_unpin "$pin"
+            fi
+            if [ "$mode" = required ]; then il_status "$name" 126 InvalidVolumePath "SubPathPinning is required, and volume path $src cannot be pinned on this node: $err"; return 126; fi
+            if [ "$mode" != off ] && [ -z "${il_pin_warned:-}" ]; then il_pin_warned=1; echo "interlink: volume paths are checked right before each run, not pinned (SubPathPinning $mode): $err" >&2; fi
+            mkdir -p "${pin%/*}" && ln -s -- "$src" "$pin" || { il_status "$name" 126 InvalidVolumePath "cannot link $pin to volume path $src"; return 126; }
+          done
+        }
+        """#,
+        "# il_unpin_set MODE ROOT SRC PIN...: il_unpin of every PIN of an il_pin argument list.",
+        #"il_unpin_set() { shift 2; while [ "$#" -ge 2 ]; do il_unpin "$2"; shift 2; done; }"#,
+        "# il_unpin PIN...: detaches each pin and removes it (a link is only removed: it is never followed); fails on one still mounted.",
+        #"""
+        il_unpin() {
+          local pin i
+          for pin in "$@"; do
+            if [ ! -L "$pin" ]; then
+              for i in 1 2 3 4 5 6 7 8; do mountpoint -q "$pin" 2>/dev/null && umount -l "$pin" 2>/dev/null || break; done
+              mountpoint -q "$pin" 2>/dev/null && return 1
+            fi
+            if [ -L "$pin" ] || [ -f "$pin" ]; then rm -f -- "$pin"; elif [ -d "$pin" ]; then rmdir -- "$pin" || return 1; fi
+          done
+        }
+        """#,
         #"il_fail_all() { local code=$1 reason=$2 msg=$3 n; shift 3; for n in "$@"; do il_status "$n" "$code" "$reason" "$msg"; done; exit "$code"; }"#,
     ]
 

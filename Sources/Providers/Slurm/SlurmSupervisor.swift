@@ -269,9 +269,9 @@ struct SlurmSupervisor: Sendable {
           local -a probes
           trap il_sup_term TERM
           while :; do
-            if [[ $il_feat == *,m,* ]]; then   # volume paths checked right before every run, restarts too
+            if [[ $il_feat == *,m,* ]]; then   # volume paths pinned right before every run, restarts too
               local -n mnt=il_m_$il_idx
-              il_check_mounts "$il_name" "${mnt[@]}" || return 126
+              il_pin "$il_name" "${mnt[@]}" || { il_unpin_set "${mnt[@]}"; return 126; }
             fi
             if [[ $il_feat == *,w,* ]]; then   # a restart reuses the name: the last run's container must be gone
               local -n w=il_w_$il_idx
@@ -307,6 +307,7 @@ struct SlurmSupervisor: Sendable {
             wait "$il_cpid"; rc=$?
             while [ "$rc" -gt 128 ] && kill -0 "$il_cpid" 2>/dev/null; do wait "$il_cpid"; rc=$?; done
             if [ "${#probes[@]}" -gt 0 ]; then kill -KILL "${probes[@]}" 2>/dev/null; wait "${probes[@]}" 2>/dev/null; fi
+            [[ $il_feat == *,m,* ]] && il_unpin_set "${mnt[@]}"   # the run is over (its exec probes used the pins too)
             rm -f "$st.ready" "$st.started"
             il_cpid=
             ex="$rc $(il_now)"$'\n'$'\n'"$(il_msg "$st.kill")"

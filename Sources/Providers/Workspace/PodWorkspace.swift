@@ -142,7 +142,8 @@ public struct PodWorkspace: Sendable {
 
     /// Where the pins of this pod's subPaths live (`SubPathPins`): beside the
     /// volumes, never inside one, so no container can reach or replace them.
-    public var pinRoot: String { "\(root)/subpaths" }
+    public var pinRoot: String { Self.pinRoot(of: root) }
+    static func pinRoot(of root: String) -> String { "\(root)/subpaths" }
 
     /// Removes the whole pod directory. Idempotent. Any mount below it (a pin
     /// left by a process that died between pinning and starting) is detached

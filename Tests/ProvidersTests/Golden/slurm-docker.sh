@@ -22,8 +22,57 @@ export DOCKER_HOST=unix:///tmp/ilt/docker/docker.sock
 il_now() { local t=$EPOCHREALTIME; TZ=UTC printf '%(%Y-%m-%dT%H:%M:%S)TZ' "${t%[.,]*}"; }
 il_ts() { trap '' TERM; export TZ=UTC; local line t; while IFS= read -r line || [ -n "$line" ]; do t=$EPOCHREALTIME; printf '%(%Y-%m-%dT%H:%M:%S)T.%sZ %s\n' "${t%[.,]*}" "${t#*[.,]}" "$line"; done; }
 il_status() { printf '%s %s\n%s\n%s\n' "$2" "$(il_now)" "${3:-}" "${4:-}" >"$il_dir/status/$1.exit.tmp" && mv -f "$il_dir/status/$1.exit.tmp" "$il_dir/status/$1.exit"; }
-# Refuses a volume path under the pod directory that goes through a symbolic link (CVE-2017-1002101).
-il_check_mounts() { local name=$1 root=$2 src rel part p; shift 2; for src in "$@"; do case $src in "$root"/*) ;; *) continue ;; esac; rel=${src#"$root"/}; p=$root; while [ -n "$rel" ]; do part=${rel%%/*}; p=$p/$part; if [ -L "$p" ]; then il_status "$name" 126 InvalidVolumePath "volume path $src goes through the symbolic link $p, which could lead out of the pod's directory; it is not mounted"; return 126; fi; if [ "$part" = "$rel" ]; then rel=; else rel=${rel#*/}; fi; done; done; }
+# il_pin NAME MODE ROOT SRC PIN...: makes each PIN (what the runtime mounts) name what SRC is now (CVE-2017-1002101).
+# SRC is opened, and the opened inode's own path (/proc/PID/fd) must be ROOT/REL exactly: a symbolic link anywhere
+# on the way gives another path. That inode is bound onto PIN, so no later swap of a directory for a link can
+# redirect it. Where the job cannot mount (not root), MODE auto or off makes PIN a link to the checked SRC (a swap
+# after the check is not seen); required refuses the container.
+il_pin() {
+  local name=$1 mode=$2 root=$3 src pin rel part p fd real got err; shift 3
+  exec {fd}<"$root" && real=$(readlink "/proc/$BASHPID/fd/$fd"); exec {fd}<&-
+  [ -n "$real" ] || { il_status "$name" 126 InvalidVolumePath "the pod directory $root cannot be opened"; return 126; }
+  while [ "$#" -ge 2 ]; do
+    src=$1 pin=$2; shift 2
+    il_unpin "$pin" || { il_status "$name" 126 InvalidVolumePath "the pin $pin of volume path $src is still mounted; it is not mounted again"; return 126; }
+    rel=${src#"$root"/} p=$root
+    while [ -n "$rel" ]; do   # names the link for the message; the path compare below is what decides
+      part=${rel%%/*} p=$p/$part
+      if [ -L "$p" ]; then il_status "$name" 126 InvalidVolumePath "volume path $src goes through the symbolic link $p, which could lead out of the pod's directory; it is not mounted"; return 126; fi
+      if [ "$part" = "$rel" ]; then rel=; else rel=${rel#*/}; fi
+    done
+    if [ ! -d "$src" ] && [ ! -f "$src" ]; then il_status "$name" 126 InvalidVolumePath "volume path $src is neither a directory nor a regular file; it is not mounted"; return 126; fi
+    err="it cannot be opened"
+    if [ "$mode" != off ] && [ -r "$src" ] && exec {fd}<"$src"; then
+      got=$(readlink "/proc/$BASHPID/fd/$fd")
+      if [ "$got" != "$real/${src#"$root"/}" ]; then
+        exec {fd}<&-
+        il_status "$name" 126 InvalidVolumePath "volume path $src leads to $got through a symbolic link, which could lead out of the pod's directory; it is not mounted"
+        return 126
+      fi
+      mkdir -p "${pin%/*}"
+      if [ -d "/proc/$BASHPID/fd/$fd" ]; then mkdir "$pin"; else : >"$pin"; fi
+      if err=$(mount --no-canonicalize --bind "/proc/$BASHPID/fd/$fd" "$pin" 2>&1); then exec {fd}<&-; continue; fi
+      exec {fd}<&-
+      il_unpin "$pin"
+    fi
+    if [ "$mode" = required ]; then il_status "$name" 126 InvalidVolumePath "SubPathPinning is required, and volume path $src cannot be pinned on this node: $err"; return 126; fi
+    if [ "$mode" != off ] && [ -z "${il_pin_warned:-}" ]; then il_pin_warned=1; echo "interlink: volume paths are checked right before each run, not pinned (SubPathPinning $mode): $err" >&2; fi
+    mkdir -p "${pin%/*}" && ln -s -- "$src" "$pin" || { il_status "$name" 126 InvalidVolumePath "cannot link $pin to volume path $src"; return 126; }
+  done
+}
+# il_unpin_set MODE ROOT SRC PIN...: il_unpin of every PIN of an il_pin argument list.
+il_unpin_set() { shift 2; while [ "$#" -ge 2 ]; do il_unpin "$2"; shift 2; done; }
+# il_unpin PIN...: detaches each pin and removes it (a link is only removed: it is never followed); fails on one still mounted.
+il_unpin() {
+  local pin i
+  for pin in "$@"; do
+    if [ ! -L "$pin" ]; then
+      for i in 1 2 3 4 5 6 7 8; do mountpoint -q "$pin" 2>/dev/null && umount -l "$pin" 2>/dev/null || break; done
+      mountpoint -q "$pin" 2>/dev/null && return 1
+    fi
+    if [ -L "$pin" ] || [ -f "$pin" ]; then rm -f -- "$pin"; elif [ -d "$pin" ]; then rmdir -- "$pin" || return 1; fi
+  done
+}
 il_fail_all() { local code=$1 reason=$2 msg=$3 n; shift 3; for n in "$@"; do il_status "$n" "$code" "$reason" "$msg"; done; exit "$code"; }
 il_backoff_base=10 il_backoff_max=300 il_backoff_reset=600 il_grace=30
 il_backoff_reason=CrashLoopBackOff il_pod_suffix=' pod=rich_team-a(11111111-2222-3333-4444-555555555555)'
@@ -121,9 +170,9 @@ il_supervise() {
   local -a probes
   trap il_sup_term TERM
   while :; do
-    if [[ $il_feat == *,m,* ]]; then   # volume paths checked right before every run, restarts too
+    if [[ $il_feat == *,m,* ]]; then   # volume paths pinned right before every run, restarts too
       local -n mnt=il_m_$il_idx
-      il_check_mounts "$il_name" "${mnt[@]}" || return 126
+      il_pin "$il_name" "${mnt[@]}" || { il_unpin_set "${mnt[@]}"; return 126; }
     fi
     if [[ $il_feat == *,w,* ]]; then   # a restart reuses the name: the last run's container must be gone
       local -n w=il_w_$il_idx
@@ -159,6 +208,7 @@ il_supervise() {
     wait "$il_cpid"; rc=$?
     while [ "$rc" -gt 128 ] && kill -0 "$il_cpid" 2>/dev/null; do wait "$il_cpid"; rc=$?; done
     if [ "${#probes[@]}" -gt 0 ]; then kill -KILL "${probes[@]}" 2>/dev/null; wait "${probes[@]}" 2>/dev/null; fi
+    [[ $il_feat == *,m,* ]] && il_unpin_set "${mnt[@]}"   # the run is over (its exec probes used the pins too)
     rm -f "$st.ready" "$st.started"
     il_cpid=
     ex="$rc $(il_now)"$'\n'$'\n'"$(il_msg "$st.kill")"
@@ -188,23 +238,23 @@ trap il_on_term TERM
 module load apptainer
 # init container fetch
 : >"$il_dir/term/"fetch && chmod 666 "$il_dir/term/"fetch
-il_c_0=(env -- MODE=init docker run --rm --name il-test-11111111-2222-3333-4444-555555555555-2-fetch --network none -v /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data:/data -v /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/.interlink-slurm/2/term/fetch:/dev/termination-log --env=MODE --entrypoint=sh -- busybox:1.36 -c 'echo ready > /data/ready')
+il_c_0=(env -- MODE=init docker run --rm --name il-test-11111111-2222-3333-4444-555555555555-2-fetch --network none -v /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/subpaths/slurm-2-0-0:/data -v /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/.interlink-slurm/2/term/fetch:/dev/termination-log --env=MODE --entrypoint=sh -- busybox:1.36 -c 'echo ready > /data/ready')
 il_w_0=(docker il-test-11111111-2222-3333-4444-555555555555-2-fetch)
-il_m_0=(/var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555 /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data)
+il_m_0=(auto /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555 /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/subpaths/slurm-2-0-0)
 il_supervise 0 fetch onfailure w,m &
 il_sups=($!); il_wait $! || exit $?
 [ -n "$il_stopping" ] && exit 143
 il_sups=()
 # container main
 : >"$il_dir/term/"main && chmod 666 "$il_dir/term/"main
-il_c_1=(env -- GREETING=hello 'QUOTED=it'\''s "here"' docker run --rm --name il-test-11111111-2222-3333-4444-555555555555-2-main --network none -v /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data:/data -v /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/.interlink-slurm/2/term/main:/dev/termination-log --env=GREETING --env=QUOTED -w /data --entrypoint=sh -- busybox:1.36 -c 'echo hello world')
+il_c_1=(env -- GREETING=hello 'QUOTED=it'\''s "here"' docker run --rm --name il-test-11111111-2222-3333-4444-555555555555-2-main --network none -v /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/subpaths/slurm-2-1-0:/data -v /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/.interlink-slurm/2/term/main:/dev/termination-log --env=GREETING --env=QUOTED -w /data --entrypoint=sh -- busybox:1.36 -c 'echo hello world')
 il_w_1=(docker il-test-11111111-2222-3333-4444-555555555555-2-main)
 il_p_1_startup=(0 2 1 1 30 tcp 127.0.0.1 8080)
 il_p_1_liveness=(5 10 2 1 3 exec docker exec il-test-11111111-2222-3333-4444-555555555555-2-main cat /data/alive)
 il_p_1_readiness=(0 10 1 2 3 http HTTP 127.0.0.1 8080 /healthz X-Probe 'it'\''s $(ready)')
 il_h_1_postStart=(exec docker exec il-test-11111111-2222-3333-4444-555555555555-2-main sh -c 'echo up > /data/alive')
 il_h_1_preStop=(sleep 3)
-il_m_1=(/var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555 /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data)
+il_m_1=(auto /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555 /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/emptyDir/data /var/lib/interlink/team-a-11111111-2222-3333-4444-555555555555/subpaths/slurm-2-1-0)
 il_supervise 1 main always w,startup,liveness,readiness,postStart,preStop,m &
 il_sups+=($!)
 # container sidecar

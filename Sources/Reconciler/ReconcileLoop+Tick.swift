@@ -221,14 +221,8 @@ extension ReconcileLoop {
     /// it gives its slot back while it keeps running, so one slow action (a
     /// delete waiting out a long grace period) does not hold up other pods'.
     nonisolated func perform(_ a: Action, batch: ActionBatch) async {
-        let slots = self.slots, wait = settings.actionWaitSeconds
         let id = await slots.acquire()
-        let timer = Task {
-            try? await Task.sleep(for: .milliseconds(Int64(wait * 1000)))
-            slots.demote(id)
-        }
         let o = await run(a)
-        timer.cancel()
         slots.release(id)
         if batch.finish(o) { await completeLate(o) }
     }

@@ -76,7 +76,7 @@ public actor ReconcileLoop: Service {
         self.queue = queue
         self.observed = observed
         self.progress = progress
-        slots = ActionSlots(parallel: settings.maxParallelActions, cap: settings.maxRunningActions)
+        slots = ActionSlots(parallel: settings.maxParallelActions, cap: settings.maxRunningActions, demoteAfter: settings.actionWaitSeconds)
     }
 
     /// Resyncs every `settings.interval` seconds and reconciles queued keys as

@@ -133,6 +133,7 @@ public enum ReconcilerBenchmark {
         var t = clock.now
         await rec.tickOnce()            // observes every pod once
         let first = seconds(clock.now - t)
+        let rssFirst = residentBytes(), heapFirst = cshims_heap_in_use()
         await rec.tickOnce()
         var ticks: [Double] = [], calls: [Int] = []
         // The median of at least 11 ticks, and of as many as make 200,000 pod visits
@@ -153,8 +154,8 @@ public enum ReconcilerBenchmark {
         if ProcessInfo.processInfo.environment["INTERLINK_BENCH_MEMORY"] != nil {
             if let sl = provider as? SlurmProvider { printErr("pod directories read by the last observe: \(sl.lastObserveReads) of \(n)") }
             printErr("inline sizes (bytes): record \(MemoryLayout<PodRecord.Fields>.size), pod \(MemoryLayout<Pod>.size), spec \(MemoryLayout<PodSpec>.size), container \(MemoryLayout<Container>.size), status \(MemoryLayout<PodStatus>.size), container status \(MemoryLayout<ContainerStatus>.size), observation \(MemoryLayout<JobObservation>.size)")
-            printErr("live heap per pod (bytes): recorded \((heapSeeded - heap0) / n), created on the backend \((heapCreated - heap0) / n), after resyncs \((heap1 - heap0) / n)")
-            printErr("RSS per pod (bytes): recorded \((rssSeeded - rss0) / n), created on the backend \((rssCreated - rss0) / n), after resyncs \((rss1 - rss0) / n)")
+            printErr("live heap per pod (bytes): recorded \((heapSeeded - heap0) / n), created on the backend \((heapCreated - heap0) / n), after the first resync \((heapFirst - heap0) / n), after resyncs \((heap1 - heap0) / n)")
+            printErr("RSS per pod (bytes): recorded \((rssSeeded - rss0) / n), created on the backend \((rssCreated - rss0) / n), after the first resync \((rssFirst - rss0) / n), after resyncs \((rss1 - rss0) / n)")
             // glibc keeps freed small blocks: how much of the RSS is free heap, not live data.
             if let sym = dlsym(nil, "malloc_trim") {
                 _ = unsafeBitCast(sym, to: (@convention(c) (Int) -> Int32).self)(0)

@@ -26,20 +26,99 @@ public struct PodRecord: Codable, Sendable, Equatable {
         var seenAttempt: Int?
         var seenRunning: Bool
         var seenContainers: [ContainerStatus]
+        /// Failed creates of the current attempt.
+        var createFailures: Int
+        var receivedAt: Date
+        var jobCreatedAt: Date?
+        var updatedAt: Date
+        /// What most records never set (an end, a failure, a delete, backoffs):
+        /// one reference, nil until the first of them is set, so a running pod's
+        /// fields stay small (each change to a record copies them).
+        var rare: CopyOnWrite<Rare>?
+
+        init(request: PodCreateRequests, at now: Date) {
+            _request = Boxed(wrappedValue: request); desired = true; attempt = 0; jobID = ""; restartCount = 0
+            lastState = [:]; seenAttempt = nil; seenRunning = false; seenContainers = []
+            createFailures = 0; receivedAt = now; jobCreatedAt = nil; updatedAt = now; rare = nil
+        }
+
+        /// Coded flat, as before the rare fields moved out of line: the journal
+        /// and snapshot formats do not change.
+        enum CodingKeys: String, CodingKey {
+            case request, desired, attempt, jobID, restartCount, lastState, seenAttempt, seenRunning, seenContainers
+            case terminal, createFailures, lastError, failed, receivedAt, jobCreatedAt, deletedAt, updatedAt
+            case cancelFailures, cancelFailedAt, cleanupFailures, cleanupFailedAt, lastCleanupError, deletionGracePeriodSeconds
+        }
+
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            _request = try c.decode(Boxed<PodCreateRequests>.self, forKey: .request)
+            desired = try c.decode(Bool.self, forKey: .desired)
+            attempt = try c.decode(Int.self, forKey: .attempt)
+            jobID = try c.decode(String.self, forKey: .jobID)
+            restartCount = try c.decode(Int.self, forKey: .restartCount)
+            lastState = try c.decode([String: ContainerState].self, forKey: .lastState)
+            seenAttempt = try c.decodeIfPresent(Int.self, forKey: .seenAttempt)
+            seenRunning = try c.decode(Bool.self, forKey: .seenRunning)
+            seenContainers = try c.decode([ContainerStatus].self, forKey: .seenContainers)
+            createFailures = try c.decode(Int.self, forKey: .createFailures)
+            receivedAt = try c.decode(Date.self, forKey: .receivedAt)
+            jobCreatedAt = try c.decodeIfPresent(Date.self, forKey: .jobCreatedAt)
+            updatedAt = try c.decode(Date.self, forKey: .updatedAt)
+            var r = Rare()
+            r.terminal = try c.decodeIfPresent(TerminalRecord.self, forKey: .terminal)
+            r.lastError = try c.decodeIfPresent(CreateFailure.self, forKey: .lastError)
+            r.failed = try c.decodeIfPresent(Failure.self, forKey: .failed)
+            r.deletedAt = try c.decodeIfPresent(Date.self, forKey: .deletedAt)
+            r.cancelFailures = try c.decodeIfPresent(Int.self, forKey: .cancelFailures)
+            r.cancelFailedAt = try c.decodeIfPresent(Date.self, forKey: .cancelFailedAt)
+            r.cleanupFailures = try c.decodeIfPresent(Int.self, forKey: .cleanupFailures)
+            r.cleanupFailedAt = try c.decodeIfPresent(Date.self, forKey: .cleanupFailedAt)
+            r.lastCleanupError = try c.decodeIfPresent(String.self, forKey: .lastCleanupError)
+            r.deletionGracePeriodSeconds = try c.decodeIfPresent(Int64.self, forKey: .deletionGracePeriodSeconds)
+            rare = CopyOnWrite<Rare>?(nonEmpty: r)
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(_request, forKey: .request)
+            try c.encode(desired, forKey: .desired)
+            try c.encode(attempt, forKey: .attempt)
+            try c.encode(jobID, forKey: .jobID)
+            try c.encode(restartCount, forKey: .restartCount)
+            try c.encode(lastState, forKey: .lastState)
+            try c.encodeIfPresent(seenAttempt, forKey: .seenAttempt)
+            try c.encode(seenRunning, forKey: .seenRunning)
+            try c.encode(seenContainers, forKey: .seenContainers)
+            try c.encode(createFailures, forKey: .createFailures)
+            try c.encode(receivedAt, forKey: .receivedAt)
+            try c.encodeIfPresent(jobCreatedAt, forKey: .jobCreatedAt)
+            try c.encode(updatedAt, forKey: .updatedAt)
+            guard let r = rare?.value else { return }
+            try c.encodeIfPresent(r.terminal, forKey: .terminal)
+            try c.encodeIfPresent(r.lastError, forKey: .lastError)
+            try c.encodeIfPresent(r.failed, forKey: .failed)
+            try c.encodeIfPresent(r.deletedAt, forKey: .deletedAt)
+            try c.encodeIfPresent(r.cancelFailures, forKey: .cancelFailures)
+            try c.encodeIfPresent(r.cancelFailedAt, forKey: .cancelFailedAt)
+            try c.encodeIfPresent(r.cleanupFailures, forKey: .cleanupFailures)
+            try c.encodeIfPresent(r.cleanupFailedAt, forKey: .cleanupFailedAt)
+            try c.encodeIfPresent(r.lastCleanupError, forKey: .lastCleanupError)
+            try c.encodeIfPresent(r.deletionGracePeriodSeconds, forKey: .deletionGracePeriodSeconds)
+        }
+    }
+
+    /// The fields most records never set, behind `Fields.rare`.
+    struct Rare: OptionalFieldGroup {
         /// How the current attempt ended, recorded the first tick it was seen finished.
         var terminal: TerminalRecord?
-        /// Failed creates of the current attempt, and the last error.
-        var createFailures: Int
+        /// The last create error of the current attempt.
         var lastError: CreateFailure?
         /// Set once the reconciler gave up on the pod: it will not be created again.
         var failed: Failure?
-        var receivedAt: Date
-        var jobCreatedAt: Date?
         var deletedAt: Date?
-        var updatedAt: Date
         /// Failed cancels of this pod's jobs, and when the last one failed: the
         /// retry backoff is durable, so a restart does not hammer a stuck backend.
-        /// Optional so snapshots written before these fields still load.
         var cancelFailures: Int?
         var cancelFailedAt: Date?
         /// Failed cleanups of the pod's workspace (durable backoff; after
@@ -47,15 +126,13 @@ public struct PodRecord: Codable, Sendable, Equatable {
         var cleanupFailures: Int?
         var cleanupFailedAt: Date?
         var lastCleanupError: String?
-        /// The delete's own grace period, when it came with one (bounded); else
-        /// the spec's applies. Optional so records written before it still load.
+        /// The delete's own grace period, when it came with one (bounded); else the spec's applies.
         var deletionGracePeriodSeconds: Int64?
 
-        init(request: PodCreateRequests, at now: Date) {
-            _request = Boxed(wrappedValue: request); desired = true; attempt = 0; jobID = ""; restartCount = 0
-            lastState = [:]; seenAttempt = nil; seenRunning = false; seenContainers = []
-            terminal = nil; createFailures = 0; lastError = nil; failed = nil
-            receivedAt = now; jobCreatedAt = nil; deletedAt = nil; updatedAt = now
+        var isEmpty: Bool {
+            terminal == nil && lastError == nil && failed == nil && deletedAt == nil && cancelFailures == nil
+                && cancelFailedAt == nil && cleanupFailures == nil && cleanupFailedAt == nil
+                && lastCleanupError == nil && deletionGracePeriodSeconds == nil
         }
     }
 
@@ -112,9 +189,8 @@ public struct PodRecord: Codable, Sendable, Equatable {
         set { fields.value.seenContainers = newValue }
     }
     public var terminal: TerminalRecord? {
-        get { fields.value.terminal }
-        _modify { yield &fields.value.terminal }
-        set { fields.value.terminal = newValue }
+        get { fields.value.rare?.value.terminal }
+        set { fields.value.rare.set(\.terminal, newValue) }
     }
     public var createFailures: Int {
         get { fields.value.createFailures }
@@ -122,14 +198,12 @@ public struct PodRecord: Codable, Sendable, Equatable {
         set { fields.value.createFailures = newValue }
     }
     public var lastError: CreateFailure? {
-        get { fields.value.lastError }
-        _modify { yield &fields.value.lastError }
-        set { fields.value.lastError = newValue }
+        get { fields.value.rare?.value.lastError }
+        set { fields.value.rare.set(\.lastError, newValue) }
     }
     public var failed: Failure? {
-        get { fields.value.failed }
-        _modify { yield &fields.value.failed }
-        set { fields.value.failed = newValue }
+        get { fields.value.rare?.value.failed }
+        set { fields.value.rare.set(\.failed, newValue) }
     }
     public var receivedAt: Date {
         get { fields.value.receivedAt }
@@ -142,9 +216,8 @@ public struct PodRecord: Codable, Sendable, Equatable {
         set { fields.value.jobCreatedAt = newValue }
     }
     public var deletedAt: Date? {
-        get { fields.value.deletedAt }
-        _modify { yield &fields.value.deletedAt }
-        set { fields.value.deletedAt = newValue }
+        get { fields.value.rare?.value.deletedAt }
+        set { fields.value.rare.set(\.deletedAt, newValue) }
     }
     public var updatedAt: Date {
         get { fields.value.updatedAt }
@@ -152,34 +225,28 @@ public struct PodRecord: Codable, Sendable, Equatable {
         set { fields.value.updatedAt = newValue }
     }
     public var cancelFailures: Int? {
-        get { fields.value.cancelFailures }
-        _modify { yield &fields.value.cancelFailures }
-        set { fields.value.cancelFailures = newValue }
+        get { fields.value.rare?.value.cancelFailures }
+        set { fields.value.rare.set(\.cancelFailures, newValue) }
     }
     public var cancelFailedAt: Date? {
-        get { fields.value.cancelFailedAt }
-        _modify { yield &fields.value.cancelFailedAt }
-        set { fields.value.cancelFailedAt = newValue }
+        get { fields.value.rare?.value.cancelFailedAt }
+        set { fields.value.rare.set(\.cancelFailedAt, newValue) }
     }
     public var cleanupFailures: Int? {
-        get { fields.value.cleanupFailures }
-        _modify { yield &fields.value.cleanupFailures }
-        set { fields.value.cleanupFailures = newValue }
+        get { fields.value.rare?.value.cleanupFailures }
+        set { fields.value.rare.set(\.cleanupFailures, newValue) }
     }
     public var cleanupFailedAt: Date? {
-        get { fields.value.cleanupFailedAt }
-        _modify { yield &fields.value.cleanupFailedAt }
-        set { fields.value.cleanupFailedAt = newValue }
+        get { fields.value.rare?.value.cleanupFailedAt }
+        set { fields.value.rare.set(\.cleanupFailedAt, newValue) }
     }
     public var lastCleanupError: String? {
-        get { fields.value.lastCleanupError }
-        _modify { yield &fields.value.lastCleanupError }
-        set { fields.value.lastCleanupError = newValue }
+        get { fields.value.rare?.value.lastCleanupError }
+        set { fields.value.rare.set(\.lastCleanupError, newValue) }
     }
     public var deletionGracePeriodSeconds: Int64? {
-        get { fields.value.deletionGracePeriodSeconds }
-        _modify { yield &fields.value.deletionGracePeriodSeconds }
-        set { fields.value.deletionGracePeriodSeconds = newValue }
+        get { fields.value.rare?.value.deletionGracePeriodSeconds }
+        set { fields.value.rare.set(\.deletionGracePeriodSeconds, newValue) }
     }
 
     /// Coded as its fields, so the journal and snapshot formats do not change.

@@ -1,4 +1,5 @@
 import FoundationEssentials
+import Support
 import Synchronization
 
 /// Wakes the reconcile loop early (after a create or delete). A signal that
@@ -8,16 +9,20 @@ final class WakeSignal: Sendable {
     private struct State {
         var pending = false
         var waiter: (id: UInt64, continuation: CheckedContinuation<Void, Never>)?
+        /// The waiter's timeout, cancelled when a signal ends the wait first.
+        var timeout: Deadlines.Token?
         var nextID: UInt64 = 0
     }
     private let state = Mutex(State())
 
     func signal() {
-        let c: CheckedContinuation<Void, Never>? = state.withLock { s in
-            if let w = s.waiter { s.waiter = nil; return w.continuation }
+        let (c, timeout): (CheckedContinuation<Void, Never>?, Deadlines.Token?) = state.withLock { s in
+            defer { s.timeout = nil }
+            if let w = s.waiter { s.waiter = nil; return (w.continuation, s.timeout) }
             s.pending = true
-            return nil
+            return (nil, s.timeout)
         }
+        if let timeout { Deadlines.shared.cancel(timeout) }
         c?.resume()
     }
 
@@ -32,10 +37,15 @@ final class WakeSignal: Sendable {
                     return s.nextID
                 }
                 guard let id else { c.resume(); return }
-                Task { [weak self] in
-                    try? await Task.sleep(for: .milliseconds(Int64(max(0, timeout) * 1000)))
-                    self?.fire(id)
+                // A deadline, not a sleeping task: most waits end by a signal, and a
+                // cancelled sleep would stay alive for the whole timeout (`Deadlines`).
+                let token = Deadlines.shared.after(timeout) { [weak self] in self?.fire(id) }
+                let ended = state.withLock { s -> Bool in
+                    guard s.waiter?.id == id else { return true }
+                    s.timeout = token
+                    return false
                 }
+                if ended { Deadlines.shared.cancel(token) }
             }
         } onCancel: {
             signal()
@@ -45,7 +55,7 @@ final class WakeSignal: Sendable {
     private func fire(_ id: UInt64) {
         let c: CheckedContinuation<Void, Never>? = state.withLock { s in
             guard let w = s.waiter, w.id == id else { return nil }
-            s.waiter = nil
+            s.waiter = nil; s.timeout = nil
             return w.continuation
         }
         c?.resume()

@@ -40,20 +40,19 @@ final class SlurmBlockingIO: Sendable {
         let limit = timeout
         return try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, any Error>) in
             let once = Once(c)
-            let timer = Task {
-                try? await Task.sleep(nanoseconds: UInt64(limit * 1_000_000_000))
-                if Task.isCancelled { return }
+            // A deadline, not a sleeping task: a cancelled one leaves nothing behind (`Deadlines`).
+            let timer = Deadlines.shared.after(limit) {
                 let error = ProviderError.unavailable("\(what) did not finish within \(SecondsText.text(limit)) s (SlurmFilesystemTimeoutSeconds); the shared filesystem may be hung")
                 if once.finish(.failure(error)) { self.stuck.withLock { $0 += 1 } }
             }
             let started = BlockingThread.start {
                 let r = Result { try body() }
-                timer.cancel()
+                Deadlines.shared.cancel(timer)
                 if !once.finish(r) { self.stuck.withLock { $0 -= 1 } }
             }
             if !started {
                 // No thread to be had (resource limits): do the work here rather than lose it.
-                timer.cancel()
+                Deadlines.shared.cancel(timer)
                 _ = once.finish(Result { try body() })
             }
         }

@@ -25,8 +25,11 @@ final class SlurmBlockingIO: Sendable {
     private final class Once<T: Sendable>: Sendable {
         let continuation: Mutex<CheckedContinuation<T, any Error>?>
         init(_ c: CheckedContinuation<T, any Error>) { continuation = Mutex(c) }
-        func finish(_ r: Result<T, any Error>) -> Bool {
+        /// `won` runs before the caller resumes, and only for the first to finish,
+        /// so the caller sees its effect (a timeout counted as stuck) at once.
+        func finish(_ r: Result<T, any Error>, won: () -> Void = {}) -> Bool {
             guard let c = continuation.withLock({ c -> CheckedContinuation<T, any Error>? in defer { c = nil }; return c }) else { return false }
+            won()
             c.resume(with: r)
             return true
         }
@@ -43,7 +46,7 @@ final class SlurmBlockingIO: Sendable {
             // A deadline, not a sleeping task: a cancelled one leaves nothing behind (`Deadlines`).
             let timer = Deadlines.shared.after(limit) {
                 let error = ProviderError.unavailable("\(what) did not finish within \(SecondsText.text(limit)) s (SlurmFilesystemTimeoutSeconds); the shared filesystem may be hung")
-                if once.finish(.failure(error)) { self.stuck.withLock { $0 += 1 } }
+                _ = once.finish(.failure(error)) { self.stuck.withLock { $0 += 1 } }
             }
             let started = BlockingThread.start {
                 let r = Result { try body() }

@@ -1,3 +1,4 @@
+import Support
 import Synchronization
 
 /// Admission of backend actions. At most `parallel` actions count as running;
@@ -66,11 +67,13 @@ final class ActionSlots: Sendable {
         }
     }
 
-    /// Sleeps until the oldest counted action turns slow, demotes it (and any
-    /// other by then), admits who can go, and re-arms while someone still waits.
+    /// At the moment the oldest counted action turns slow (a `Deadlines` callback,
+    /// not a sleeping task), demotes it (and any other by then), admits who can
+    /// go, and re-arms while someone still waits.
     private func startTimer(until deadline: ContinuousClock.Instant) {
-        Task { [self] in
-            try? await Task.sleep(until: deadline, clock: .continuous)
+        let wait = deadline - .now
+        let seconds = Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18
+        Deadlines.shared.after(seconds) { [self] in
             let (wake, again) = state.withLock { s in
                 s.timerArmed = false
                 Self.demoteExpired(&s, after: demoteAfter)

@@ -82,6 +82,17 @@ import Glibc
         return dir
     }
 
+    /// A job on real docker whose main container prints `f` of its subPath (the
+    /// volume holds "volume-original"), with `Tools/swap-then-docker` told to swap
+    /// that subPath for a link to `host` right before docker runs it.
+    func swapJob(to host: String) throws -> Job {
+        let j = try job(withInit: false, mainCommand: ["cat", "/mnt/f"], runtimePath: "\(Self.tools)/swap-then-docker",
+                        image: DockerTest.image, uid: UUID().uuidString.lowercased())
+        try Data("volume-original\n".utf8).write(to: URL(fileURLWithPath: j.subDir + "/f"))
+        try Data("\(j.subDir)\n\(host)\n".utf8).write(to: URL(fileURLWithPath: j.root + "/il-test-swap"))
+        return j
+    }
+
     /// The race the job's check alone cannot close: a sibling swaps the subPath for
     /// a link to the host after the job's last check and before docker mounts it.
     /// Pinned, docker binds the inode the check opened, so the container reads
@@ -90,11 +101,8 @@ import Glibc
     func aSwapAfterTheLastCheckCannotRedirectAPinnedVolumePath() async throws {
         let host = try hostDirectory("host-marker-5120")
         defer { try? FileManager.default.removeItem(atPath: host) }
-        let j = try job(withInit: false, mainCommand: ["cat", "/mnt/f"], runtimePath: "\(Self.tools)/swap-then-docker",
-                        image: DockerTest.image, uid: UUID().uuidString.lowercased())
+        let j = try swapJob(to: host)
         defer { try? FileManager.default.removeItem(atPath: j.root) }
-        try Data("volume-original\n".utf8).write(to: URL(fileURLWithPath: j.subDir + "/f"))
-        try Data("\(j.subDir)\n\(host)\n".utf8).write(to: URL(fileURLWithPath: j.root + "/il-test-swap"))
         let r = try await run(j)
         #expect(!FileManager.default.fileExists(atPath: j.root + "/il-test-swap"), "the stand-in never swapped: \(r.stderrText)")
         #expect(!mainOutput(j).contains("host-marker-5120"), "the container read the host through the swapped subPath")
@@ -112,11 +120,8 @@ import Glibc
     func whereTheJobCannotMountTheSameSwapIsOnlyChecked() async throws {
         let host = try hostDirectory("host-marker-7331")
         defer { try? FileManager.default.removeItem(atPath: host) }
-        let j = try job(withInit: false, mainCommand: ["cat", "/mnt/f"], runtimePath: "\(Self.tools)/swap-then-docker",
-                        image: DockerTest.image, uid: UUID().uuidString.lowercased())
+        let j = try swapJob(to: host)
         defer { try? FileManager.default.removeItem(atPath: j.root) }
-        try Data("volume-original\n".utf8).write(to: URL(fileURLWithPath: j.subDir + "/f"))
-        try Data("\(j.subDir)\n\(host)\n".utf8).write(to: URL(fileURLWithPath: j.root + "/il-test-swap"))
         let r = try await run(j, nodeCannotMount: true)
         #expect(mainOutput(j) == "host-marker-7331", "the seam did not reproduce the race: \(mainOutput(j)) \(r.stderrText)")
         #expect(r.stderrText.contains("checked right before each run, not pinned (SubPathPinning auto): mount: only root"), "\(r.stderrText)")

@@ -323,6 +323,26 @@ final class SlurmLifecycleTests {
         #expect(sup.settings[0].contains("il_backoff_reset=\(KubeletRestart.backoffResetSeconds)"))
     }
 
+    /// A TERM interrupts the supervisor's `wait`; its trap (preStop, then TERM to the
+    /// container) can outlast the container. The exit code is then the container's own,
+    /// not the 143 of the interrupted wait: CI once saw a container that exited 0 on its
+    /// TERM reported as 143, because the old loop asked `kill -0` and gave up.
+    @Test func anExitDuringTheTermTrapKeepsTheContainersOwnExitCode() async throws {
+        let program = (SlurmSupervisor.helpers + [#"""
+        ( trap 'exit 0' TERM; while :; do sleep 0.05; done ) & child=$!
+        trap 'il_sig=1; kill -TERM "$child"; sleep 0.5' TERM   # the container is gone before the trap returns
+        ( sleep 0.3; kill -TERM $$ ) &
+        il_wait "$child"; echo "trapped $?"
+        trap - TERM
+        ( exec sleep 30 ) & k=$!; ( sleep 0.2; kill -TERM "$k" ) &
+        il_wait "$k"; echo "killed $?"
+        ( exit 7 ) & e=$!; il_wait "$e"; echo "plain $?"
+        """#]).joined(separator: "\n")
+        let r = try await SlurmFixtures.bash(["-c", program])
+        #expect(r.succeeded, "\(r.stderrText)")
+        #expect(r.stdoutText == "trapped 0\nkilled 143\nplain 7\n")
+    }
+
     @Test func initContainersRestartOnlyOnFailureAndNeverMeansNever() {
         #expect(SlurmSupervisor.policyWord(.always, isInit: false) == "always")
         #expect(SlurmSupervisor.policyWord(.always, isInit: true) == "onfailure")

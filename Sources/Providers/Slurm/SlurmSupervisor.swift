@@ -51,7 +51,7 @@ struct SlurmSupervisor: Sendable {
     var settings: [String] {
         ["il_backoff_base=\(backoffBase) il_backoff_max=\(KubeletRestart.maxBackoffSeconds) il_backoff_reset=\(KubeletRestart.backoffResetSeconds) il_grace=\(grace)",
          "il_backoff_reason=\(ShellQuote.quote(KubeletRestart.backoffReason)) il_pod_suffix=\(ShellQuote.quote(podSuffix))",
-         "il_sups=() il_stopping= il_cpid= il_sleep="]
+         "il_sups=() il_stopping= il_cpid= il_sleep= il_sig="]
     }
 
     /// The restart rule the supervisor applies, as a word: init containers restart only on failure.
@@ -245,7 +245,7 @@ struct SlurmSupervisor: Sendable {
         #"""
         il_sup_term() {
           local t0=$EPOCHSECONDS left
-          il_stopping=1
+          il_stopping=1 il_sig=1
           [ -n "$il_sleep" ] && kill "$il_sleep" 2>/dev/null
           if [ -n "$il_cpid" ] && kill -0 "$il_cpid" 2>/dev/null; then
             if [[ $il_feat == *,preStop,* ]]; then
@@ -304,8 +304,7 @@ struct SlurmSupervisor: Sendable {
                 if [[ $il_feat == *,$p,* ]]; then il_probe "$il_name" "$il_idx" "$p" & probes+=($!); fi
               done
             fi
-            wait "$il_cpid"; rc=$?
-            while [ "$rc" -gt 128 ] && kill -0 "$il_cpid" 2>/dev/null; do wait "$il_cpid"; rc=$?; done
+            il_wait "$il_cpid"; rc=$?
             if [ "${#probes[@]}" -gt 0 ]; then kill -KILL "${probes[@]}" 2>/dev/null; wait "${probes[@]}" 2>/dev/null; fi
             [[ $il_feat == *,m,* ]] && il_unpin_set "${mnt[@]}"   # the run is over (its exec probes used the pins too)
             rm -f "$st.ready" "$st.started"
@@ -329,9 +328,11 @@ struct SlurmSupervisor: Sendable {
         """#,
         "# Writes FILE through a rename, so a reader never sees half of it.",
         #"il_put() { printf '%s\n' "$2" >"$1.tmp" && mv -f "$1.tmp" "$1"; }"#,
-        "# il_wait PID: its exit code, through the TERMs that interrupt wait.",
-        #"il_wait() { local c; wait "$1"; c=$?; while [ "$c" -gt 128 ] && kill -0 "$1" 2>/dev/null; do wait "$1"; c=$?; done; return "$c"; }"#,
+        "# il_wait PID: its exit code, through the TERMs that interrupt wait. A trap sets il_sig; waiting again returns the",
+        "# status bash kept, even when the child exited while the trap ran (asking kill -0 then would keep the 143 of the",
+        "# interrupted wait instead of the child's own exit code).",
+        #"il_wait() { local c; il_sig=; wait "$1"; c=$?; while [ -n "$il_sig" ]; do il_sig=; wait "$1"; c=$?; done; return "$c"; }"#,
         #"il_wait_all() { local rc=0 c p; for p in "$@"; do il_wait "$p"; c=$?; [ "$c" -gt "$rc" ] && rc=$c; done; exit "$rc"; }"#,
-        #"il_on_term() { il_stopping=1; local p; for p in "${il_sups[@]}"; do kill -TERM "$p" 2>/dev/null; done; }"#,
+        #"il_on_term() { il_stopping=1 il_sig=1; local p; for p in "${il_sups[@]}"; do kill -TERM "$p" 2>/dev/null; done; }"#,
     ]
 }

@@ -76,7 +76,7 @@ il_unpin() {
 il_fail_all() { local code=$1 reason=$2 msg=$3 n; shift 3; for n in "$@"; do il_status "$n" "$code" "$reason" "$msg"; done; exit "$code"; }
 il_backoff_base=10 il_backoff_max=300 il_backoff_reset=600 il_grace=30
 il_backoff_reason=CrashLoopBackOff il_pod_suffix=' pod=rich_team-a(11111111-2222-3333-4444-555555555555)'
-il_sups=() il_stopping= il_cpid= il_sleep=
+il_sups=() il_stopping= il_cpid= il_sleep= il_sig=
 # --- in-job supervisor: probes, lifecycle hooks and restarts as kubelet does them (SlurmSupervisor)
 il_tcp_code='{ exec 3<>"/dev/tcp/$1/$2"; } 2>/dev/null || { echo "dial tcp $1:$2: connection refused"; exit 1; }'
 il_http_code='h=$1 p=$2 path=$3; shift 3; { exec 3<>"/dev/tcp/$h/$p"; } 2>/dev/null || { echo "Get http://$h:$p$path: connection refused"; exit 1; }; { printf '\''GET %s HTTP/1.0\r\nHost: %s:%s\r\nUser-Agent: kube-probe/interlink\r\nAccept: */*\r\n'\'' "$path" "$h" "$p"; while [ $# -ge 2 ]; do printf '\''%s: %s\r\n'\'' "$1" "$2"; shift 2; done; printf '\''Connection: close\r\n\r\n'\''; } >&3; IFS='\'' '\'' read -r v c r <&3; case ${c:-} in [23][0-9][0-9]) exit 0 ;; esac; echo "HTTP probe failed with statuscode: ${c:-none}"; exit 1'
@@ -148,7 +148,7 @@ il_stop_run() {
 # A TERM (scancel --batch) stops the supervisor: preStop first, then TERM to the container; no restart after it.
 il_sup_term() {
   local t0=$EPOCHSECONDS left
-  il_stopping=1
+  il_stopping=1 il_sig=1
   [ -n "$il_sleep" ] && kill "$il_sleep" 2>/dev/null
   if [ -n "$il_cpid" ] && kill -0 "$il_cpid" 2>/dev/null; then
     if [[ $il_feat == *,preStop,* ]]; then
@@ -205,8 +205,7 @@ il_supervise() {
         if [[ $il_feat == *,$p,* ]]; then il_probe "$il_name" "$il_idx" "$p" & probes+=($!); fi
       done
     fi
-    wait "$il_cpid"; rc=$?
-    while [ "$rc" -gt 128 ] && kill -0 "$il_cpid" 2>/dev/null; do wait "$il_cpid"; rc=$?; done
+    il_wait "$il_cpid"; rc=$?
     if [ "${#probes[@]}" -gt 0 ]; then kill -KILL "${probes[@]}" 2>/dev/null; wait "${probes[@]}" 2>/dev/null; fi
     [[ $il_feat == *,m,* ]] && il_unpin_set "${mnt[@]}"   # the run is over (its exec probes used the pins too)
     rm -f "$st.ready" "$st.started"
@@ -229,10 +228,12 @@ il_supervise() {
 }
 # Writes FILE through a rename, so a reader never sees half of it.
 il_put() { printf '%s\n' "$2" >"$1.tmp" && mv -f "$1.tmp" "$1"; }
-# il_wait PID: its exit code, through the TERMs that interrupt wait.
-il_wait() { local c; wait "$1"; c=$?; while [ "$c" -gt 128 ] && kill -0 "$1" 2>/dev/null; do wait "$1"; c=$?; done; return "$c"; }
+# il_wait PID: its exit code, through the TERMs that interrupt wait. A trap sets il_sig; waiting again returns the
+# status bash kept, even when the child exited while the trap ran (asking kill -0 then would keep the 143 of the
+# interrupted wait instead of the child's own exit code).
+il_wait() { local c; il_sig=; wait "$1"; c=$?; while [ -n "$il_sig" ]; do il_sig=; wait "$1"; c=$?; done; return "$c"; }
 il_wait_all() { local rc=0 c p; for p in "$@"; do il_wait "$p"; c=$?; [ "$c" -gt "$rc" ] && rc=$c; done; exit "$rc"; }
-il_on_term() { il_stopping=1; local p; for p in "${il_sups[@]}"; do kill -TERM "$p" 2>/dev/null; done; }
+il_on_term() { il_stopping=1 il_sig=1; local p; for p in "${il_sups[@]}"; do kill -TERM "$p" 2>/dev/null; done; }
 trap il_on_term TERM
 # --- commandPrefix (trusted site configuration)
 module load apptainer

@@ -33,7 +33,7 @@ public actor DesiredStore {
     nonisolated var snapshotPath: String { directory + "/snapshot" }
     private let compactAfterRecords: Int
     private let compactAfterBytes: Int
-    private var records: [String: PodRecord] = [:]
+    private var records = RecordTable()
     private var fd: Int32 = -1
     /// Held (flock) while the store is open: one writer per state directory,
     /// and `interlink state repair` cannot rewrite files a server is using.
@@ -82,13 +82,15 @@ public actor DesiredStore {
         executor.shutdown()
     }
 
-    /// All records, keyed by pod UID (a copy: cheap, copy-on-write).
-    public func all() -> [String: PodRecord] { records }
+    /// All records (a copy: cheap, copy-on-write).
+    func table() -> RecordTable { records }
+    /// All records, keyed by pod UID (built: for tests and tools, not the loop).
+    public func all() -> [String: PodRecord] { Dictionary(uniqueKeysWithValues: records.entries.map { ($0.uid, $0.record) }) }
     public func record(_ uid: String) -> PodRecord? { records[uid] }
     public var count: Int { records.count }
-    func dropAllForBench() { records = [:] }
+    func dropAllForBench() { records = RecordTable() }
     /// Records whose current attempt has a backend job id (the benchmark waits on it).
-    var jobsKnown: Int { records.values.reduce(0) { $0 + ($1.jobID.isEmpty ? 0 : 1) } }
+    var jobsKnown: Int { records.records.reduce(0) { $0 + ($1.jobID.isEmpty ? 0 : 1) } }
     /// Records in the journal since the last compaction (for tests and metrics).
     public var journalRecordCount: Int { journalRecords }
 
@@ -144,26 +146,30 @@ public actor DesiredStore {
     /// Writes all records to a new snapshot (atomically), then empties the journal.
     public func compact() throws(ReconcilerError) {
         let clock = ContinuousClock(), started = clock.now
-        let payload = try Self.encodeSnapshot(records, lastSeq: seq, encoder: encoder)
-        try DurableFile.writeAtomically(payload, to: snapshotPath)
+        let bytes = try Self.writeSnapshot(records, lastSeq: seq, encoder: encoder, to: snapshotPath)
         // A crash before this truncate leaves old events in the journal; their
         // sequence numbers are <= the snapshot's lastSeq, so loading skips them.
         if ftruncate(fd, 0) != 0 { throw DurableFile.err(journalPath, "truncate") }
         if fsync(fd) != 0 { throw DurableFile.err(journalPath, "fsync") }
-        journalRecords = 0; journalBytes = 0; snapshotBytes = payload.count
+        journalRecords = 0; journalBytes = 0; snapshotBytes = bytes
         let d = clock.now - started
-        lastCompaction = (Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18, payload.count)
-        Log.debug("journal compacted", ["records": String(records.count), "snapshotBytes": String(payload.count)])
+        lastCompaction = (Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18, bytes)
+        Log.debug("journal compacted", ["records": String(records.count), "snapshotBytes": String(bytes)])
     }
 
-    /// A header frame, then one frame per record.
-    static func encodeSnapshot(_ records: [String: PodRecord], lastSeq: UInt64, encoder: JSONEncoder) throws(ReconcilerError) -> Data {
-        var payload = Data()
-        do {
-            payload.append(RecordFrame.encode(try encoder.encode(SnapshotHeader(version: 2, lastSeq: lastSeq, records: records.count))))
-            for r in records.values { payload.append(RecordFrame.encode(try encoder.encode(r))) }
-        } catch { throw .encoding("\(error)") }
-        return payload
+    /// Writes the snapshot to `path` atomically: a header frame, then one frame
+    /// per record, streamed (`AtomicWriter`): compaction at 10,000 pods does not
+    /// hold megabytes of JSON at once. Answers the bytes written.
+    static func writeSnapshot(_ records: RecordTable, lastSeq: UInt64, encoder: JSONEncoder,
+                              to path: String) throws(ReconcilerError) -> Int {
+        let w = try DurableFile.AtomicWriter(path: path)
+        func frame<T: Encodable>(_ value: T) throws(ReconcilerError) -> Data {
+            do { return RecordFrame.encode(try encoder.encode(value)) } catch { throw .encoding("\(error)") }
+        }
+        try w.append(frame(SnapshotHeader(version: 2, lastSeq: lastSeq, records: records.count)))
+        for r in records.records { try w.append(frame(r)) }
+        try w.commit()
+        return w.count
     }
 
     /// Closes the journal; later `apply` calls fail.
@@ -176,7 +182,7 @@ public actor DesiredStore {
     public var journalByteCount: Int { journalBytes }
 
     private static func load(directory: String) throws(ReconcilerError)
-        -> ([String: PodRecord], Int, Int, UInt64, LoadReport) {
+        -> (RecordTable, Int, Int, UInt64, LoadReport) {
         let r = try StateReading.read(directory: directory)
         if let bad = r.snapshotProblem { throw .corruptSnapshot(path: r.snapshotPath, message: bad) }
         if let u = r.undecodable.first {
@@ -224,7 +230,7 @@ public struct LoadReport: Sendable, Equatable {
 struct StateReading {
     var snapshotPath: String
     var journalPath: String
-    var records: [String: PodRecord] = [:]
+    var records = RecordTable()
     var lastSeq: UInt64 = 0
     var snapshotExists = false
     var snapshotRecords = 0

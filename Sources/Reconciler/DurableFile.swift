@@ -37,16 +37,55 @@ enum DurableFile {
     /// Writes `data` to `path` so that a crash leaves either the old or the new
     /// content: temp file, fsync, rename, fsync of the directory.
     static func writeAtomically(_ data: Data, to path: String) throws(ReconcilerError) {
-        let tmp = path + ".tmp"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        if fd < 0 { throw err(tmp, "open") }
-        do throws(ReconcilerError) {
-            try writeAll(fd, data, path: tmp)
+        let w = try AtomicWriter(path: path)
+        try w.append(data)
+        try w.commit()
+    }
+
+    /// `writeAtomically` for content made piece by piece (a snapshot of every
+    /// record): what is appended goes to the temporary file in chunks of about
+    /// 1 MiB, so the content is never held whole in memory. Dropped without
+    /// `commit`, the temporary file is removed and `path` is untouched.
+    final class AtomicWriter {
+        let path: String
+        private let tmp: String
+        private var fd: Int32
+        private var buffer = Data()
+        /// Bytes appended so far.
+        private(set) var count = 0
+        static let chunkBytes = 1 << 20
+
+        init(path: String) throws(ReconcilerError) {
+            self.path = path
+            tmp = path + ".tmp"
+            fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+            if fd < 0 { throw err(tmp, "open") }
+        }
+
+        deinit {
+            if fd >= 0 { close(fd); unlink(tmp) }
+        }
+
+        func append(_ data: Data) throws(ReconcilerError) {
+            buffer.append(data)
+            count += data.count
+            if buffer.count >= Self.chunkBytes { try flush() }
+        }
+
+        private func flush() throws(ReconcilerError) {
+            guard !buffer.isEmpty else { return }
+            try writeAll(fd, buffer, path: tmp)
+            buffer.removeAll(keepingCapacity: true)
+        }
+
+        /// Writes the rest, fsyncs, and renames the file over `path`.
+        func commit() throws(ReconcilerError) {
+            try flush()
             if fsync(fd) != 0 { throw err(tmp, "fsync") }
-        } catch { close(fd); unlink(tmp); throw error }
-        close(fd)
-        if rename(tmp, path) != 0 { let e = err(path, "rename"); unlink(tmp); throw e }
-        try syncDirectory(of: path)
+            close(fd); fd = -1
+            if rename(tmp, path) != 0 { let e = err(path, "rename"); unlink(tmp); throw e }
+            try syncDirectory(of: path)
+        }
     }
 
     static func syncDirectory(of path: String) throws(ReconcilerError) {

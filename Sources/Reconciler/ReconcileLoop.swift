@@ -41,13 +41,15 @@ public actor ReconcileLoop: Service {
     /// Jobs the last resync saw besides each known pod's current one (older
     /// attempts, duplicates), by pod UID: with `observed`, what the event path plans against.
     var otherJobs: [String: [JobObservation]] = [:]
-    /// What the last resync saw and concluded of each record (`ResyncMemo`).
-    var lastResync: [String: ResyncMemo] = [:]
+    /// What the last resync saw and concluded of each record (`ResyncMemo`), by record slot.
+    var lastResync: ContiguousArray<ResyncMemo> = []
     /// The last resync's observations, in the provider's order, and the map of
     /// each pod's first job built from them (`ResyncIndex`).
     var resyncIndex = ResyncIndex()
     /// For `make bench`'s memory breakdown: drops the resync memos (and the records they share).
-    func dropMemosForBench() { lastResync = [:] }
+    func dropMemosForBench() { lastResync = [] }
+    /// Statuses and actions the last resync made (a burst frees the heap it used).
+    var changedInLastResync = 0
     /// Records the last resync did not plan again (`ResyncMemo.quiet`), for tests and the bench.
     var quietSkipped = 0
     /// Grace windows of jobs whose pod is unknown.

@@ -40,10 +40,10 @@ public final class Reconciler: PodAPI, Sendable {
         intake = PodIntake(store: store, statusView: statusView, observed: observed, queue: queue)
         reader = PodReader(provider: provider, store: store, statusView: statusView, observed: observed,
                            metrics: metricsRegistry, progress: progress)
-        let records = await store.all()
+        let records = await store.table()
         var statuses: [String: PodStatus] = [:]
         statuses.reserveCapacity(records.count)
-        for (uid, r) in records { statuses[uid] = StatusMapper.status(r, observation: nil) }
+        for (uid, r) in records.entries { statuses[uid] = StatusMapper.status(r, observation: nil) }
         statusView.replaceAll(statuses)
         Log.info("desired state loaded", ["pods": String(records.count), "dir": settings.stateDirectory,
                                           "provider": provider.name])

@@ -76,8 +76,7 @@ public enum StateMaintenance {
         for d in r.snapshotScan.damage { out.append("dropped: \(d.length) damaged bytes of the snapshot at offset \(d.offset)") }
         for d in r.journalScan.damage { out.append("dropped: \(d.length) damaged bytes of the journal at offset \(d.offset)") }
         for u in r.undecodable { out.append("dropped: an undecodable record of \(u.path) at offset \(u.offset) (\(u.error))") }
-        let snapshot = try DesiredStore.encodeSnapshot(r.records, lastSeq: r.lastSeq, encoder: JSONEncoder())
-        try DurableFile.writeAtomically(snapshot, to: r.snapshotPath)
+        _ = try DesiredStore.writeSnapshot(r.records, lastSeq: r.lastSeq, encoder: JSONEncoder(), to: r.snapshotPath)
         // The snapshot now holds everything: an empty journal starts after it.
         try DurableFile.writeAtomically(Data(), to: r.journalPath)
         out.append("result: \(r.records.count) pod records in a new snapshot, empty journal")

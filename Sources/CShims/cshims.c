@@ -71,6 +71,10 @@ int cshims_fix_mmap_threshold(long bytes) {
     return mallopt(M_MMAP_THRESHOLD, (int)bytes);
 }
 
+int cshims_release_free_heap(void) {
+    return malloc_trim(0);
+}
+
 long cshims_heap_in_use(void) {
     struct mallinfo2 m = mallinfo2();
     return (long)(m.uordblks + m.hblkhd);

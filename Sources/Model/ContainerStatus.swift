@@ -36,9 +36,9 @@ public struct ContainerStatus: Codable, Sendable, Equatable, Hashable {
 }
 
 /// Exactly one of the three members is set in a known state; none means unknown.
-/// Stored as one small payload (the terminated details, and the rare combinations,
-/// out of line), not the three inline: a container status is then less than half
-/// the size, and every tracked pod keeps several.
+/// Stored as one small payload (running inline; waiting, terminated and the rare
+/// combinations out of line), not the three inline: a container status is then
+/// less than half the size, and every tracked pod keeps several.
 public struct ContainerState: Codable, Sendable, Equatable, Hashable {
     private final class Box: Sendable {
         let waiting: ContainerStateWaiting?
@@ -48,20 +48,33 @@ public struct ContainerState: Codable, Sendable, Equatable, Hashable {
             waiting = w; running = r; terminated = t
         }
     }
+    private final class Waiting: Sendable {
+        let value: ContainerStateWaiting
+        init(_ value: ContainerStateWaiting) { self.value = value }
+    }
+    /// 17 bytes where a waiting state inline made it 33: every observation, status
+    /// and record holds two per container (`state`, `lastState`), most running or empty.
     private enum Payload: Sendable {
         case none
-        case waiting(ContainerStateWaiting)
         case running(ContainerStateRunning)
+        case waiting(Waiting)
         case boxed(Box)
     }
     private var payload: Payload
+
+    /// The waiting states every pod goes through, without a message: shared, so a
+    /// pending pod's states cost no allocation.
+    private static let common: [String: Waiting] = Dictionary(uniqueKeysWithValues:
+        ["ContainerCreating", "PodInitializing", "Pending"].map { ($0, Waiting(ContainerStateWaiting(reason: $0))) })
 
     private static func pack(_ w: ContainerStateWaiting?, _ r: ContainerStateRunning?,
                              _ t: ContainerStateTerminated?) -> Payload {
         switch (w, r, t) {
         case (nil, nil, nil): return .none
-        case (let w?, nil, nil): return .waiting(w)
         case (nil, let r?, nil): return .running(r)
+        case (let w?, nil, nil):
+            if w.message == nil, let reason = w.reason, let shared = common[reason] { return .waiting(shared) }
+            return .waiting(Waiting(w))
         default: return .boxed(Box(w, r, t))
         }
     }
@@ -74,7 +87,7 @@ public struct ContainerState: Codable, Sendable, Equatable, Hashable {
     public var waiting: ContainerStateWaiting? {
         get {
             switch payload {
-            case .waiting(let w): return w
+            case .waiting(let w): return w.value
             case .boxed(let b): return b.waiting
             default: return nil
             }

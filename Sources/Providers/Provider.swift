@@ -35,12 +35,37 @@ public struct JobRef: Sendable, Equatable, Codable {
     /// Seconds to wait between the polite stop and the kill (Kubernetes default 30).
     public var gracePeriodSeconds: Int
     /// The pod, when known (it is not for orphans).
-    public var pod: Pod?
+    public var pod: Pod? {
+        get { podBox?.value }
+        set { podBox = newValue.map(CopyOnWrite.init) }
+    }
+    /// Out of line: a pod is hundreds of bytes inline, and a resync's actions
+    /// (`cancel`, `forget`...) each hold a reference.
+    private var podBox: CopyOnWrite<Pod>?
 
     public init(podUID: String, namespace: String, name: String, jobID: String, attempt: Int = 0,
                 gracePeriodSeconds: Int = 30, pod: Pod? = nil) {
         self.podUID = podUID; self.namespace = namespace; self.name = name; self.jobID = jobID
-        self.attempt = attempt; self.gracePeriodSeconds = gracePeriodSeconds; self.pod = pod
+        self.attempt = attempt; self.gracePeriodSeconds = gracePeriodSeconds; self.podBox = pod.map(CopyOnWrite.init)
+    }
+
+    private enum CodingKeys: String, CodingKey { case podUID, namespace, name, jobID, attempt, gracePeriodSeconds, pod }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(podUID: try c.decode(String.self, forKey: .podUID), namespace: try c.decode(String.self, forKey: .namespace),
+                  name: try c.decode(String.self, forKey: .name), jobID: try c.decode(String.self, forKey: .jobID),
+                  attempt: try c.decode(Int.self, forKey: .attempt),
+                  gracePeriodSeconds: try c.decode(Int.self, forKey: .gracePeriodSeconds),
+                  pod: try c.decodeIfPresent(Pod.self, forKey: .pod))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(podUID, forKey: .podUID); try c.encode(namespace, forKey: .namespace)
+        try c.encode(name, forKey: .name); try c.encode(jobID, forKey: .jobID)
+        try c.encode(attempt, forKey: .attempt); try c.encode(gracePeriodSeconds, forKey: .gracePeriodSeconds)
+        try c.encodeIfPresent(pod, forKey: .pod)
     }
 }
 
@@ -69,6 +94,58 @@ public struct JobObservation: Sendable, Equatable, Codable {
         /// One status per main container of the pod, in spec order when known.
         var containers: [ContainerStatus]
         var initContainers: [ContainerStatus]
+        /// What most observations never set (a note, an interruption, containers
+        /// to start or restart): one reference, nil while none is, so the fields of
+        /// a running job stay small (the reconciler holds one per pod).
+        var rare: CopyOnWrite<Rare>?
+
+        init(podUID: String, namespace: String = "", name: String = "", jobID: String, attempt: Int = 0,
+             state: JobState, containers: [ContainerStatus] = [], initContainers: [ContainerStatus] = [],
+             message: String? = nil, interruption: String? = nil, dueToStart: [String] = [],
+             restartDue: [String] = []) {
+            self.podUID = podUID; self.namespace = namespace; self.name = name; self.jobID = jobID
+            self.attempt = attempt; self.state = state; self.containers = containers
+            self.initContainers = initContainers
+            rare = CopyOnWrite<Rare>?(nonEmpty: Rare(message: message, interruption: interruption,
+                                                     dueToStart: dueToStart.isEmpty ? nil : dueToStart,
+                                                     restartDue: restartDue.isEmpty ? nil : restartDue))
+        }
+
+        /// Coded flat, as before the rare fields moved out of line (the sidecar wire).
+        enum CodingKeys: String, CodingKey {
+            case podUID, namespace, name, jobID, attempt, state, containers, initContainers
+            case message, interruption, dueToStart, restartDue
+        }
+
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            self.init(podUID: try c.decode(String.self, forKey: .podUID), namespace: try c.decode(String.self, forKey: .namespace),
+                      name: try c.decode(String.self, forKey: .name), jobID: try c.decode(String.self, forKey: .jobID),
+                      attempt: try c.decode(Int.self, forKey: .attempt), state: try c.decode(JobState.self, forKey: .state),
+                      containers: try c.decode([ContainerStatus].self, forKey: .containers),
+                      initContainers: try c.decode([ContainerStatus].self, forKey: .initContainers),
+                      message: try c.decodeIfPresent(String.self, forKey: .message),
+                      interruption: try c.decodeIfPresent(String.self, forKey: .interruption),
+                      dueToStart: try c.decodeIfPresent([String].self, forKey: .dueToStart) ?? [],
+                      restartDue: try c.decodeIfPresent([String].self, forKey: .restartDue) ?? [])
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(podUID, forKey: .podUID); try c.encode(namespace, forKey: .namespace)
+            try c.encode(name, forKey: .name); try c.encode(jobID, forKey: .jobID)
+            try c.encode(attempt, forKey: .attempt); try c.encode(state, forKey: .state)
+            try c.encode(containers, forKey: .containers); try c.encode(initContainers, forKey: .initContainers)
+            let r = rare?.value
+            try c.encodeIfPresent(r?.message, forKey: .message)
+            try c.encodeIfPresent(r?.interruption, forKey: .interruption)
+            try c.encode(r?.dueToStart ?? [], forKey: .dueToStart)
+            try c.encode(r?.restartDue ?? [], forKey: .restartDue)
+        }
+    }
+
+    /// The fields behind `Fields.rare`.
+    struct Rare: OptionalFieldGroup {
         /// A backend-level note (Slurm reason, Docker error), for messages.
         var message: String?
         /// Set when the backend itself ended a finished job (cancelled behind
@@ -78,23 +155,19 @@ public struct JobObservation: Sendable, Equatable, Codable {
         /// Backend container ids that should be started now: the next init step or
         /// the main containers. Filled by `observe` (which only observes), acted on
         /// only by the planner's `.advance` action, so the loop has one place that acts.
-        var dueToStart: [String] = []
+        var dueToStart: [String]?
         /// Containers (by Kubernetes name) whose restart is due now, or that must be
         /// killed first (a failed liveness or startup probe, a failed postStart hook):
         /// kubelet-style restarts within the incarnation. The planner answers with a
         /// `.create` of the same attempt, which the provider treats as "make the
         /// incarnation whole again" (idempotent, re-checked against the backend).
-        var restartDue: [String] = []
+        var restartDue: [String]?
 
-        init(podUID: String, namespace: String = "", name: String = "", jobID: String, attempt: Int = 0,
-             state: JobState, containers: [ContainerStatus] = [], initContainers: [ContainerStatus] = [],
-             message: String? = nil, interruption: String? = nil, dueToStart: [String] = [],
-             restartDue: [String] = []) {
-            self.podUID = podUID; self.namespace = namespace; self.name = name; self.jobID = jobID
-            self.attempt = attempt; self.state = state; self.containers = containers
-            self.initContainers = initContainers; self.message = message; self.interruption = interruption
-            self.dueToStart = dueToStart; self.restartDue = restartDue
+        init() {}
+        init(message: String?, interruption: String?, dueToStart: [String]?, restartDue: [String]?) {
+            self.message = message; self.interruption = interruption; self.dueToStart = dueToStart; self.restartDue = restartDue
         }
+        var isEmpty: Bool { message == nil && interruption == nil && dueToStart == nil && restartDue == nil }
     }
 
     /// One reference (`CopyOnWrite`); equality compares the pointer first.
@@ -145,24 +218,20 @@ public struct JobObservation: Sendable, Equatable, Codable {
         set { fields.value.initContainers = newValue }
     }
     public var message: String? {
-        get { fields.value.message }
-        _modify { yield &fields.value.message }
-        set { fields.value.message = newValue }
+        get { fields.value.rare?.value.message }
+        set { fields.value.rare.set(\.message, newValue) }
     }
     public var interruption: String? {
-        get { fields.value.interruption }
-        _modify { yield &fields.value.interruption }
-        set { fields.value.interruption = newValue }
+        get { fields.value.rare?.value.interruption }
+        set { fields.value.rare.set(\.interruption, newValue) }
     }
     public var dueToStart: [String] {
-        get { fields.value.dueToStart }
-        _modify { yield &fields.value.dueToStart }
-        set { fields.value.dueToStart = newValue }
+        get { fields.value.rare?.value.dueToStart ?? [] }
+        set { fields.value.rare.set(\.dueToStart, newValue.isEmpty ? nil : newValue) }
     }
     public var restartDue: [String] {
-        get { fields.value.restartDue }
-        _modify { yield &fields.value.restartDue }
-        set { fields.value.restartDue = newValue }
+        get { fields.value.rare?.value.restartDue ?? [] }
+        set { fields.value.rare.set(\.restartDue, newValue.isEmpty ? nil : newValue) }
     }
 
     public init(podUID: String, namespace: String = "", name: String = "", jobID: String, attempt: Int = 0,

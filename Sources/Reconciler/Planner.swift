@@ -8,16 +8,18 @@ public enum Action: Sendable, Equatable {
     case record(uid: String, PodEvent)
     /// Ask the provider to create this attempt of the pod (idempotent per attempt).
     case create(uid: String, attempt: Int)
-    /// Stop and remove a backend job that should not exist.
-    case cancel(JobRef, reason: CancelReason)
+    /// Stop and remove a backend job that should not exist. The cases that
+    /// carry a `JobRef` are out of line (`indirect`): inline they made every
+    /// action 105 bytes, and a resync's list holds one per changed pod.
+    indirect case cancel(JobRef, reason: CancelReason)
     /// The pod is deleted and gone from the backend: clean up its files, forget it.
-    case forget(uid: String, JobRef)
+    indirect case forget(uid: String, JobRef)
     /// Start the backend containers `ids` of the current attempt (the next init
     /// step, then the main containers), as `JobObservation.dueToStart` asked.
-    case advance(JobRef, ids: [String])
+    indirect case advance(JobRef, ids: [String])
     /// Cleanup failed `maxCleanupAttempts` times: record the leaked workspace
     /// (metric and log) and forget the pod, so it does not stay pinned forever.
-    case abandon(uid: String, JobRef)
+    indirect case abandon(uid: String, JobRef)
 
     public var kind: String {
         switch self {

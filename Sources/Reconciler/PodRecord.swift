@@ -307,7 +307,10 @@ public struct Failure: Codable, Sendable, Equatable {
 /// (e.g. a create result arriving after the pod was deleted).
 public enum PodEvent: Codable, Sendable, Equatable {
     /// `/create`: the pod should exist (a new UID, or the same one again).
-    case desired(PodCreateRequests)
+    /// Out of line (`indirect`): the request is most of a kilobyte inline, and
+    /// every event and action (`Action.record`) would be that size, a resync's
+    /// list of 10,000 `seen` events ten times larger than its content.
+    indirect case desired(PodCreateRequests)
     /// `/delete`: the pod should not exist any more.
     case undesired
     /// A delete that carries its own grace period (the VK's pod watch): as

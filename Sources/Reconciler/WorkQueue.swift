@@ -67,7 +67,11 @@ final class WorkQueue: Sendable {
             let keys = Array(s.ready[s.head..<(s.head + n)])
             s.head += n
             for k in keys { s.queued.remove(k) }
-            if s.head == s.ready.count { s.ready.removeAll(keepingCapacity: true); s.head = 0 }
+            if s.head == s.ready.count {
+                // Drained: a burst (10,000 creates) does not keep its capacity for ever.
+                s.ready.removeAll(keepingCapacity: s.ready.capacity <= 1024); s.head = 0
+                if s.queued.isEmpty && s.queued.capacity > 1024 { s.queued = [] }
+            }
             else if s.head > 4096 && s.head * 2 > s.ready.count { s.ready.removeFirst(s.head); s.head = 0 }
             let nextIn = s.nextDue.map { d -> Double in
                 let c = (d - now).components
@@ -76,6 +80,9 @@ final class WorkQueue: Sendable {
             return (keys, nextIn)
         }
     }
+
+    /// What the queue's storage can hold without growing (for tests: a drained burst gives it back).
+    var capacity: Int { state.withLock { $0.ready.capacity + $0.queued.capacity } }
 
     /// Keys waiting now or later.
     var count: Int { state.withLock { $0.ready.count - $0.head + $0.delayed.count } }

@@ -94,6 +94,43 @@ import Model
         #expect(try await MockProvider(runSeconds: 60, statePath: path).observe().isEmpty)
     }
 
+    /// Job ids are numbered as a batch system numbers its jobs; a restart goes on
+    /// after the highest one it loads, so no two jobs ever share an id.
+    @Test func jobIDsAreNumberedAndNeverReusedAcrossARestart() async throws {
+        let path = "/tmp/interlink-mock-\(UUID().uuidString).json"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        func other(_ n: Int) -> DesiredPod {
+            var d = pod()
+            d.request.pod.metadata.uid = "11111111-2222-4333-8444-00000000000\(n)"
+            return d
+        }
+        let p1 = MockProvider(runSeconds: 60, statePath: path)
+        let a = try await p1.create(other(1)), b = try await p1.create(other(2))
+        #expect(a == "mock-1" && b == "mock-2")
+        #expect(try await p1.create(other(1)) == a, "the same attempt again is the same job")
+        // The highest id is removed: a restart must still not give it again.
+        try await p1.delete(JobRef(podUID: other(2).uid, namespace: "default", name: "hello", jobID: b))
+        let p2 = MockProvider(runSeconds: 60, statePath: path)
+        let c = try await p2.create(other(3))
+        #expect(c == "mock-3", "after a restart, numbering goes on past every job the file held")
+        #expect(Set(try await p2.observe().map(\.jobID)) == [a, c])
+        // Also once the file was rewritten from the live jobs alone (its compaction,
+        // after more than 1,024 lines): the removed jobs' ids are gone from it.
+        var last = ""
+        for i in 0..<600 {
+            var d = pod()
+            d.request.pod.metadata.uid = "churn-\(i)"
+            last = try await p2.create(d)
+            try await p2.delete(JobRef(podUID: d.uid, namespace: "default", name: "hello", jobID: last))
+        }
+        #expect(last == "mock-603")
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").count
+        #expect(lines < 600, "the file was rewritten (\(lines) lines)")
+        let p3 = MockProvider(runSeconds: 60, statePath: path)
+        #expect(try await p3.create(other(4)) == "mock-604")
+        #expect(MockProvider.loadJobs(statePath: path).count == 3)
+    }
+
     @Test func commandCountCountsObserveCreateAndDelete() async throws {
         let p = MockProvider(runSeconds: 1)
         let id = try await p.create(pod())

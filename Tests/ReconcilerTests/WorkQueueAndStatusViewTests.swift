@@ -11,6 +11,23 @@ import Model
         #expect(q.take(max: 10).keys.isEmpty)
     }
 
+    /// 10,000 creates queue 10,000 keys at once; once they are worked off the
+    /// queue must not keep room for 10,000 for ever (memory per tracked pod).
+    @Test func aDrainedBurstGivesItsStorageBack() {
+        let q = WorkQueue()
+        for i in 0..<5000 { q.add("pod-\(i)") }
+        #expect(q.capacity >= 5000)
+        var taken = 0
+        while true {
+            let k = q.take(max: 256).keys
+            if k.isEmpty { break }
+            taken += k.count
+            if taken == 2560 { for i in 0..<100 { q.add("late-\(i)") } }   // keys arriving while it drains
+        }
+        #expect(taken == 5100)
+        #expect(q.capacity <= 2048, "capacity \(q.capacity) after draining")
+    }
+
     @Test func aDelayedKeyWaitsForItsBackoffUnlessQueuedNow() async throws {
         let q = WorkQueue()
         q.add("slow", after: 0.15)

@@ -20,6 +20,8 @@ long cshims_raise_nofile(long *hard_out);
 // openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC): one path component, a
 // symbolic link opened as itself (O_PATH needs _GNU_SOURCE, which Swift lacks).
 int cshims_openat_path_nofollow(int dirfd, const char *name);
+// Gives the free pages of the heap back to the kernel (malloc_trim(0)).
+int cshims_release_free_heap(void);
 // Bytes the allocator has handed out and not had back (mallinfo2: uordblks +
 // hblkhd), for the benchmark's memory figures: live heap, not RSS.
 long cshims_heap_in_use(void);

@@ -74,7 +74,7 @@ public struct MockJob: Codable, Sendable, Equatable {
     private func status(of c: Container, at now: Date, isInit: Bool) -> ContainerStatus {
         let w = window(of: c.name)!
         var s = ContainerStatus(name: c.name, image: c.image, imageID: "mock://\(c.image)",
-                                containerID: "mock://\(jobID)/\(c.name)")
+                                containerID: containerID(of: c.name))
         if now >= w.end {
             s.state = .terminated(ContainerStateTerminated(
                 exitCode: w.exitCode, reason: w.exitCode == 0 ? "Completed" : "Error",
@@ -90,6 +90,18 @@ public struct MockJob: Codable, Sendable, Equatable {
             s.started = false
         }
         return s
+    }
+
+    /// `mock://` and 8 hex digits of a hash of the job id and the container's
+    /// name: stable, distinct in practice, and short enough to be stored inline
+    /// in the string (every observation of every container holds one).
+    func containerID(of container: String) -> String {
+        var h: UInt32 = 2_166_136_261   // FNV-1a
+        for b in jobID.utf8 { h = (h ^ UInt32(b)) &* 16_777_619 }
+        h = (h ^ UInt32(UInt8(ascii: "/"))) &* 16_777_619
+        for b in container.utf8 { h = (h ^ UInt32(b)) &* 16_777_619 }
+        let hex = String(h, radix: 16)
+        return "mock://" + String(repeating: "0", count: 8 - hex.count) + hex
     }
 
     /// The log lines of `container` written by `now`, each with its time.

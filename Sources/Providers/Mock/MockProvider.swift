@@ -34,10 +34,16 @@ public final class MockProvider: Provider {
         init(_ job: MockJob) { self.job = job }
     }
     private struct State: @unchecked Sendable {  // entries are touched only under the lock
-        var jobs: [String: Entry] = [:]
+        var jobs: [JobKey: Entry] = [:]
         var commands = 0
         var creates = 0
         var observes = 0
+        /// The number in the next job id (`mock-N`, as a batch system numbers its
+        /// jobs): short enough to be stored inline, where `mock-<uid>-<attempt>`
+        /// took an allocation per job.
+        var nextJob = 1
+        /// A job inserted from outside: later ids are past its number.
+        mutating func noteJobID(_ id: String) { nextJob = max(nextJob, MockStateLog.nextNumber(after: id)) }
     }
     private let state = Mutex(State())
     private let log: MockStateLog?
@@ -48,15 +54,27 @@ public final class MockProvider: Provider {
         self.startDelay = max(0, startDelaySeconds ?? min(1, runSeconds / 5))
         self.statePath = statePath
         guard let statePath else { log = nil; return }
-        let jobs = MockStateLog.load(statePath)
-        state.withLock { s in for j in jobs { s.jobs[Self.key(j.podUID, j.attempt)] = Entry(j) } }
-        log = MockStateLog(path: statePath, live: jobs)
+        let (jobs, next) = MockStateLog.load(statePath)
+        state.withLock { s in
+            for j in jobs { s.jobs[Self.key(j.podUID, j.attempt)] = Entry(j) }
+            s.nextJob = next
+        }
+        log = MockStateLog(path: statePath, live: jobs, nextJob: next)
     }
 
     /// The jobs a state file holds (for tests that look at the backend itself).
-    public static func loadJobs(statePath: String) -> [MockJob] { MockStateLog.load(statePath) }
+    public static func loadJobs(statePath: String) -> [MockJob] { MockStateLog.load(statePath).jobs }
 
-    static func key(_ uid: String, _ attempt: Int) -> String { "\(uid)/\(attempt)" }
+    /// A job's key: the pod's UID (sharing the pod's string) and the attempt, not a
+    /// string made of both (a 40-byte allocation per job). `text` is its form in the state file.
+    struct JobKey: Hashable {
+        var uid: String
+        var attempt: Int
+        var text: String { Self.text(uid, attempt) }
+        static func text(_ uid: String, _ attempt: Int) -> String { "\(uid)/\(attempt)" }
+    }
+
+    static func key(_ uid: String, _ attempt: Int) -> JobKey { JobKey(uid: uid, attempt: attempt) }
 
     public var commandCount: Int { state.withLock { $0.commands } }
     /// Calls of `create` and `observe` so far (for tests and the benchmark).
@@ -85,16 +103,20 @@ public final class MockProvider: Provider {
             run = v
         }
         func conv(_ c: Container) -> MockJob.Container {
-            MockJob.Container(name: c.name, image: c.image, argv: (c.command ?? []) + (c.args ?? []))
+            // The pod's own array when only one of the two is set (no copy of it per job).
+            let command = c.command ?? [], args = c.args ?? []
+            let argv = args.isEmpty ? command : command.isEmpty ? args : command + args
+            return MockJob.Container(name: c.name, image: c.image, argv: argv)
         }
         let k = Self.key(pod.uid, pod.attempt)
         let (job, isNew): (MockJob, Bool) = state.withLock { s in
             if let existing = s.jobs[k]?.job { return (existing, false) } // idempotent per (uid, attempt)
             let j = MockJob(podUID: pod.uid, namespace: pod.namespace, name: pod.name, attempt: pod.attempt,
-                            jobID: "mock-\(pod.uid)-\(pod.attempt)", createdAt: Date(),
+                            jobID: "mock-\(s.nextJob)", createdAt: Date(),
                             startDelay: startDelay, runSeconds: run, exitCode: exit,
                             initContainers: pod.pod.initContainers.map(conv), containers: pod.pod.containers.map(conv))
             s.jobs[k] = Entry(j)
+            s.nextJob += 1
             return (j, true)
         }
         if isNew { record(put: [job], delete: []) }
@@ -129,7 +151,7 @@ public final class MockProvider: Provider {
     /// What a finished job leaves behind (its record, as Docker leaves exited
     /// containers) goes with the pod, every attempt of it.
     public func cleanup(_ job: JobRef) async throws {
-        let keys = state.withLock { s -> [String] in
+        let keys = state.withLock { s -> [JobKey] in
             (0...max(0, job.attempt)).map { Self.key(job.podUID, $0) }.filter { s.jobs.removeValue(forKey: $0) != nil }
         }
         record(put: [], delete: keys)
@@ -160,7 +182,7 @@ public final class MockProvider: Provider {
 
     /// Removes the jobs of one pod without telling anyone (a job that vanished).
     public func removeJob(podUID: String) {
-        let keys = state.withLock { s -> [String] in
+        let keys = state.withLock { s -> [JobKey] in
             let ks = s.jobs.filter { $0.value.job.podUID == podUID }.map(\.key)
             for k in ks { s.jobs[k] = nil }
             return ks
@@ -173,14 +195,15 @@ public final class MockProvider: Provider {
         state.withLock { s in
             let k = Self.key(job.podUID, job.attempt)
             s.jobs[k] = Entry(job)
+            s.noteJobID(job.jobID)
         }
         record(put: [job], delete: [])
     }
 
     /// Appends the change to the state file; the log compacts itself from the
     /// live jobs when it has grown to twice their number.
-    private func record(put: [MockJob], delete: [String]) {
+    private func record(put: [MockJob], delete: [JobKey]) {
         guard let log, !(put.isEmpty && delete.isEmpty) else { return }
-        log.append(put: put, delete: delete) { self.state.withLock { $0.jobs.values.map(\.job) } }
+        log.append(put: put, delete: delete.map(\.text)) { self.state.withLock { ($0.jobs.values.map(\.job), $0.nextJob) } }
     }
 }

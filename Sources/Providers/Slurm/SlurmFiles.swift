@@ -89,13 +89,18 @@ enum SlurmFiles {
     /// cannot be read must throw where it is read (`readIndex` does): without it the
     /// pod's job would look like an orphan and the pod like a lost one.
     static func indexPaths(under dataRoot: String) throws(ProviderError) -> [String] {
+        try podDirectories(under: dataRoot).map(\.indexPath)
+    }
+
+    /// Each pod directory's name and the path of its index file, in name order.
+    static func podDirectories(under dataRoot: String) throws(ProviderError) -> [(name: String, indexPath: String)] {
         let root = dataRoot.hasSuffix("/") ? String(dataRoot.dropLast()) : dataRoot
         guard WorkspaceFiles.exists(root) else { return [] }
         let entries: [String]
         do { entries = try FileManager.default.contentsOfDirectory(atPath: root) } catch {
             throw .unavailable("cannot list \(root): \(error)")
         }
-        return entries.sorted().map { "\(root)/\($0)/\(SlurmLayout.folder)/index.json" }
+        return entries.sorted().map { ($0, "\(root)/\($0)/\(SlurmLayout.folder)/index.json") }
     }
 
     /// The kubelet's FallbackToLogsOnError message: the end of the log, the

@@ -34,23 +34,38 @@ struct FileStamp: Sendable, Equatable {
     func isSettled(readAt: Double) -> Bool { modified <= readAt - SlurmObserveCache.settleSeconds }
 }
 
-/// What the last observe read from each pod directory, so the next one reads a
-/// job's files again only when they changed: its index file's stamp, its status
-/// directory's stamp (the supervisor writes every status file there through a
-/// rename or creates/removes a mark, each of which changes the directory), and
-/// its `squeue` line. A pod whose three are unchanged is reported with the very
+/// What the last observe read from each pod directory (by the directory's name),
+/// so the next one reads a job's files again only when they changed: its index
+/// file's stamp, its status directory's stamp (the supervisor writes every
+/// status file there through a rename or creates/removes a mark, each of which
+/// changes the directory), and the state and reason of its `squeue` line. A pod whose three are unchanged is reported with the very
 /// same observation (the reconciler then compares a pointer). Each entry is
 /// read again at least every `maxAgeSeconds` whatever the stamps say: a shared
 /// filesystem's client may cache attributes (NFS `actimeo`) and show an old
 /// stamp for a while. A read that failed is never kept.
 struct SlurmObserveCache: Sendable {
-    struct Entry: Sendable {
-        var indexStamp: FileStamp
-        var index: SlurmIndex
-        var statusStamp: FileStamp?
-        var record: SqueueRecord?
-        var observation: JobObservation
-        var readAt: Double
+    /// A reference: a dictionary stores its values inline with room to grow, and
+    /// an entry is a few hundred bytes (10,000 pods: megabytes of empty room).
+    final class Entry: Sendable {
+        let indexStamp: FileStamp
+        let index: SlurmIndex
+        let statusStamp: FileStamp?
+        /// What the observation used of the squeue line: its state and reason (not the
+        /// line's job name and comment, two strings a pod that would keep alive).
+        let squeue: SqueueSeen?
+        let observation: JobObservation
+        let readAt: Double
+        init(indexStamp: FileStamp, index: SlurmIndex, statusStamp: FileStamp?, record: SqueueRecord?,
+             observation: JobObservation, readAt: Double) {
+            self.indexStamp = indexStamp; self.index = index; self.statusStamp = statusStamp
+            squeue = record.map(SqueueSeen.init); self.observation = observation; self.readAt = readAt
+        }
+    }
+
+    struct SqueueSeen: Sendable, Equatable {
+        var state: String
+        var reason: String
+        init(_ r: SqueueRecord) { state = r.state; reason = r.reason }
     }
 
     static let settleSeconds = 1.0
@@ -72,7 +87,7 @@ struct SlurmObserveCache: Sendable {
     func observation(at path: String, index: SlurmIndex, indexStamp: FileStamp, statusStamp: FileStamp?,
                      record: SqueueRecord?, now: Double) -> JobObservation? {
         guard let e = entries[path], e.indexStamp == indexStamp, e.index == index, e.statusStamp == statusStamp,
-              e.record == record, fresh(e, indexStamp, now) else { return nil }
+              e.squeue == record.map(SqueueSeen.init), fresh(e, indexStamp, now) else { return nil }
         if let s = statusStamp, !s.isSettled(readAt: e.readAt) { return nil }
         return e.observation
     }

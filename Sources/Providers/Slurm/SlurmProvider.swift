@@ -207,9 +207,10 @@ public final class SlurmProvider: Provider {
         var out: [JobObservation] = []
         cache.begin()
         defer { cache.finish() }
-        for indexPath in try SlurmFiles.indexPaths(under: dataRoot) {
+        // The cache is keyed by the pod directory's name (shorter than the index's path).
+        for (dirName, indexPath) in try SlurmFiles.podDirectories(under: dataRoot) {
             guard let indexStamp = try FileStamp.of(indexPath) else { continue }
-            var cached = cache.index(at: indexPath, stamp: indexStamp, now: now)
+            var cached = cache.index(at: dirName, stamp: indexStamp, now: now)
             if cached == nil { cached = try SlurmFiles.readIndex(indexPath) }
             guard var index = cached else { continue }
             guard index.instance == instance else { continue }
@@ -227,20 +228,20 @@ public final class SlurmProvider: Provider {
                 // Remember the terminal state: squeue forgets it after MinJobAge.
                 index.finalState = r.state
                 try? SlurmFiles.writeIndex(index, to: indexPath)
-                cache.forget(indexPath)   // its stamp changed: read it again next time
+                cache.forget(dirName)   // its stamp changed: read it again next time
             }
             if record == nil, index.finalState == nil,
                submittedSince.contains(index.jobID)
-                || (indexStamp.modified >= squeueAt - SlurmObserveCache.settleSeconds && cache.firstSight(of: index.jobID, at: indexPath)) {
+                || (indexStamp.modified >= squeueAt - SlurmObserveCache.settleSeconds && cache.firstSight(of: index.jobID, at: dirName)) {
                 // Once only: the next observe's squeue lists the job, or its silence counts.
                 out.append(SlurmObservation.justSubmitted(index: index))
-                cache.keep(indexPath)
+                cache.keep(dirName)
                 continue
             }
             let statusStamp = try FileStamp.of(layout.statusDirectory)
-            if let o = cache.observation(at: indexPath, index: index, indexStamp: indexStamp, statusStamp: statusStamp,
+            if let o = cache.observation(at: dirName, index: index, indexStamp: indexStamp, statusStamp: statusStamp,
                                          record: record, now: now) {
-                cache.keep(indexPath)
+                cache.keep(dirName)
                 out.append(o)
                 continue
             }
@@ -262,7 +263,7 @@ public final class SlurmProvider: Provider {
                 o.message = ([o.message].compactMap { $0 } + notes).joined(separator: "; ")
             }
             if unreadable.isEmpty {
-                cache.store(indexPath, .init(indexStamp: indexStamp, index: index, statusStamp: statusStamp,
+                cache.store(dirName, .init(indexStamp: indexStamp, index: index, statusStamp: statusStamp,
                                              record: record, observation: o, readAt: now))
             }
             out.append(o)

@@ -268,9 +268,14 @@ struct VKModeTests {
             try await s.pods().filter { $0[path: "status.phase"] as? String == "Running" }.count == n
         }
         let lifecycle = vk.client.counters.byCall
-        // Per pod so far: one status read and the writes of real changes.
+        // Per pod so far: one status read and the writes of real changes. A mock pod's
+        // status changes a few times on its way to Running (accepted, pulling, running,
+        // ready); an idle machine coalesces some (about 2.4 writes per pod), a loaded
+        // one writes more of them separately (CI once counted 913 for 300 pods, with
+        // code that counts about 710 here, 720-840 under three busy loops). The quiet
+        // windows below are what catch a periodic write.
         #expect((lifecycle["get pods"] ?? 0) <= n + 5)
-        #expect((lifecycle["patch pods/status"] ?? 0) <= 3 * n)
+        #expect((lifecycle["patch pods/status"] ?? 0) <= 4 * n)
         let idle: Set<String> = ["update coordination.k8s.io/leases", "patch nodes/status", "watch pods"]
         func window(_ seconds: Int) async throws -> [String] {
             let before = vk.client.counters.byCall

@@ -84,15 +84,11 @@ enum SlurmFiles {
         }
     }
 
-    /// The index path of every pod directory under `dataRoot` (whether it exists
-    /// is for the caller to find out), in name order. An index that exists but
-    /// cannot be read must throw where it is read (`readIndex` does): without it the
-    /// pod's job would look like an orphan and the pod like a lost one.
-    static func indexPaths(under dataRoot: String) throws(ProviderError) -> [String] {
-        try podDirectories(under: dataRoot).map(\.indexPath)
-    }
-
-    /// Each pod directory's name and the path of its index file, in name order.
+    /// Each pod directory under `dataRoot`: its name and the path of its index
+    /// (whether it exists is for the caller to find out), in name order. An index
+    /// that exists but cannot be read must throw where it is read (`readIndex`
+    /// does): without it the pod's job would look like an orphan and the pod like
+    /// a lost one.
     static func podDirectories(under dataRoot: String) throws(ProviderError) -> [(name: String, indexPath: String)] {
         let root = dataRoot.hasSuffix("/") ? String(dataRoot.dropLast()) : dataRoot
         guard WorkspaceFiles.exists(root) else { return [] }

@@ -34,12 +34,13 @@ struct FileStamp: Sendable, Equatable {
     func isSettled(readAt: Double) -> Bool { modified <= readAt - SlurmObserveCache.settleSeconds }
 }
 
-/// What the last observe read from each pod directory (by the directory's name),
-/// so the next one reads a job's files again only when they changed: its index
-/// file's stamp, its status directory's stamp (the supervisor writes every
+/// What the last observe read from each pod directory (keyed by the directory's
+/// name), so the next one reads a job's files again only when they changed: its
+/// index file's stamp, its status directory's stamp (the supervisor writes every
 /// status file there through a rename or creates/removes a mark, each of which
-/// changes the directory), and the state and reason of its `squeue` line. A pod whose three are unchanged is reported with the very
-/// same observation (the reconciler then compares a pointer). Each entry is
+/// changes the directory), and the state and reason of its `squeue` line. A pod
+/// whose three are unchanged is reported with the very same observation (the
+/// reconciler then compares a pointer). Each entry is
 /// read again at least every `maxAgeSeconds` whatever the stamps say: a shared
 /// filesystem's client may cache attributes (NFS `actimeo`) and show an old
 /// stamp for a while. A read that failed is never kept.
@@ -76,17 +77,17 @@ struct SlurmObserveCache: Sendable {
 
     init(maxAgeSeconds: Double = 30) { self.maxAgeSeconds = maxAgeSeconds }
 
-    /// The index at `path` if its stamp is the cached one (no read needed).
-    func index(at path: String, stamp: FileStamp, now: Double) -> SlurmIndex? {
-        guard let e = entries[path], e.indexStamp == stamp, fresh(e, stamp, now) else { return nil }
+    /// The index of pod directory `dir` if its stamp is the cached one (no read needed).
+    func index(at dir: String, stamp: FileStamp, now: Double) -> SlurmIndex? {
+        guard let e = entries[dir], e.indexStamp == stamp, fresh(e, stamp, now) else { return nil }
         return e.index
     }
 
-    /// The cached observation of the pod directory whose index is at `path`, when
-    /// nothing it was made from changed.
-    func observation(at path: String, index: SlurmIndex, indexStamp: FileStamp, statusStamp: FileStamp?,
+    /// The cached observation of pod directory `dir`, when nothing it was made
+    /// from changed.
+    func observation(at dir: String, index: SlurmIndex, indexStamp: FileStamp, statusStamp: FileStamp?,
                      record: SqueueRecord?, now: Double) -> JobObservation? {
-        guard let e = entries[path], e.indexStamp == indexStamp, e.index == index, e.statusStamp == statusStamp,
+        guard let e = entries[dir], e.indexStamp == indexStamp, e.index == index, e.statusStamp == statusStamp,
               e.squeue == record.map(SqueueSeen.init), fresh(e, indexStamp, now) else { return nil }
         if let s = statusStamp, !s.isSettled(readAt: e.readAt) { return nil }
         return e.observation
@@ -100,21 +101,21 @@ struct SlurmObserveCache: Sendable {
     mutating func begin() { visited = []; visited.reserveCapacity(entries.count); lastReads = 0 }
     private var visited: Set<String> = []
 
-    mutating func keep(_ path: String) { visited.insert(path) }
+    mutating func keep(_ dir: String) { visited.insert(dir) }
 
-    mutating func store(_ path: String, _ entry: Entry) {
-        entries[path] = entry; visited.insert(path); lastReads += 1
-        if !submitted.isEmpty { submitted[path] = nil }
+    mutating func store(_ dir: String, _ entry: Entry) {
+        entries[dir] = entry; visited.insert(dir); lastReads += 1
+        if !submitted.isEmpty { submitted[dir] = nil }
     }
 
-    mutating func forget(_ path: String) { entries[path] = nil }
+    mutating func forget(_ dir: String) { entries[dir] = nil }
 
-    /// Whether no earlier observe saw the index at `path` name `jobID` (it is
+    /// Whether no earlier observe saw the index of `dir` name `jobID` (it is
     /// noted as seen now). A job reported `justSubmitted` once is judged by
     /// squeue from then on.
-    mutating func firstSight(of jobID: String, at path: String) -> Bool {
-        if entries[path]?.index.jobID == jobID || submitted[path] == jobID { return false }
-        submitted[path] = jobID
+    mutating func firstSight(of jobID: String, at dir: String) -> Bool {
+        if entries[dir]?.index.jobID == jobID || submitted[dir] == jobID { return false }
+        submitted[dir] = jobID
         return true
     }
     /// Pod directories last reported `justSubmitted`, with the job id their index named.

@@ -165,7 +165,12 @@ public final class SlurmProvider: Provider {
             ours[key] = r
         }
         let seenRecords = byJob, ourRecords = ours, dataRoot = config.dataRootFolder, cache = observeCache
-        let submittedSince = submitted.withLock { s in Set(s.filter { $0.value >= squeueAtMonotonic }.keys) }
+        // A job submitted before this squeue was asked is in its answer, and later
+        // observes (they never overlap) ask later still: only the newer ones are kept.
+        let submittedSince = submitted.withLock { s in
+            s = s.filter { $0.value >= squeueAtMonotonic }
+            return Set(s.keys)
+        }
         let scanned = try await io.run("reading the Slurm job files under \(dataRoot)") { () throws -> ([JobObservation], Set<String>) in
             try cache.withLock { (c: inout SlurmObserveCache) throws(ProviderError) -> ([JobObservation], Set<String>) in
                 try Self.observeFiles(dataRoot: dataRoot, instance: instance, byJob: seenRecords, ours: ourRecords,
@@ -207,24 +212,37 @@ public final class SlurmProvider: Provider {
         var out: [JobObservation] = []
         cache.begin()
         defer { cache.finish() }
-        // The cache is keyed by the pod directory's name (shorter than the index's path).
         for (dirName, indexPath) in try SlurmFiles.podDirectories(under: dataRoot) {
             guard let indexStamp = try FileStamp.of(indexPath) else { continue }
-            var cached = cache.index(at: dirName, stamp: indexStamp, now: now)
-            if cached == nil { cached = try SlurmFiles.readIndex(indexPath) }
-            guard var index = cached else { continue }
-            guard index.instance == instance else { continue }
             let podDir = String(indexPath.dropLast("/\(SlurmLayout.folder)/index.json".count))
+            // The fast path of a steady pod: its index unchanged, so what observe needs of
+            // it is in the cached observation, and neither index nor status files are read.
+            if let e = cache.unchanged(dirName, indexStamp: indexStamp, now: now) {
+                let o = e.observation
+                seenJobs.insert(o.jobID)
+                let record = ownRecord(byJob[o.jobID], instance: instance, uid: o.podUID, attempt: o.attempt)
+                // A new terminal state is written to the index, and a job submitted since squeue
+                // ran may be reported pending: both are the full path's, below.
+                let newTerminal = record.map { isTerminal($0.state) && e.finalState != $0.state } ?? false
+                let maybeJustSubmitted = record == nil && e.finalState == nil && submittedSince.contains(o.jobID)
+                if !newTerminal && !maybeJustSubmitted {
+                    let statusStamp = try FileStamp.of(SlurmLayout(podDir: podDir, attempt: o.attempt).statusDirectory)
+                    if cache.holds(e, statusStamp: statusStamp, record: record) {
+                        cache.keep(dirName)
+                        out.append(o)
+                        continue
+                    }
+                }
+            }
+            guard var index = try SlurmFiles.readIndex(indexPath), index.instance == instance else { continue }
             let layout = SlurmLayout(podDir: podDir, attempt: index.attempt)
+            let jobNamedByIndex = !index.jobID.isEmpty
             if index.jobID.isEmpty, let r = ours["\(index.uid).\(index.attempt)"] { index.jobID = r.jobID }
             if index.jobID.isEmpty { continue }   // not submitted: create will finish it
             seenJobs.insert(index.jobID)
             // A job id alone is not enough: ids restart when a cluster is rebuilt.
-            let record = byJob[index.jobID].flatMap { r in
-                r.identity(instance: index.instance).map { $0.instance == index.instance && $0.uid == index.uid && $0.attempt == index.attempt } == true ? r : nil
-            }
-            if let r = record, !SlurmObservation.liveStates.contains(r.state), !SlurmObservation.pendingStates.contains(r.state),
-               index.finalState != r.state {
+            let record = ownRecord(byJob[index.jobID], instance: index.instance, uid: index.uid, attempt: index.attempt)
+            if let r = record, isTerminal(r.state), index.finalState != r.state {
                 // Remember the terminal state: squeue forgets it after MinJobAge.
                 index.finalState = r.state
                 try? SlurmFiles.writeIndex(index, to: indexPath)
@@ -239,12 +257,6 @@ public final class SlurmProvider: Provider {
                 continue
             }
             let statusStamp = try FileStamp.of(layout.statusDirectory)
-            if let o = cache.observation(at: dirName, index: index, indexStamp: indexStamp, statusStamp: statusStamp,
-                                         record: record, now: now) {
-                cache.keep(dirName)
-                out.append(o)
-                continue
-            }
             var files: [String: ContainerFiles] = [:]
             var unreadable: [String: String] = [:]
             for c in index.initContainers + index.containers {
@@ -262,13 +274,30 @@ public final class SlurmProvider: Provider {
             if let notes = index.notes, !notes.isEmpty {
                 o.message = ([o.message].compactMap { $0 } + notes).joined(separator: "; ")
             }
-            if unreadable.isEmpty {
-                cache.store(dirName, .init(indexStamp: indexStamp, index: index, statusStamp: statusStamp,
-                                             record: record, observation: o, readAt: now))
+            // Read again (a stamp not yet settled, the periodic refresh) and found as it
+            // was: the very same observation, so the reconciler compares a pointer and
+            // the one it holds stays (a new copy per pod would leave holes in the heap).
+            if let previous = cache.previousObservation(dirName), previous == o { o = previous }
+            if unreadable.isEmpty && jobNamedByIndex {
+                cache.store(dirName, .init(indexStamp: indexStamp, statusStamp: statusStamp, record: record,
+                                           observation: o, finalState: index.finalState, readAt: now))
+            } else {
+                cache.readWithoutKeeping(dirName)
             }
             out.append(o)
         }
         return (out, seenJobs)
+    }
+
+    /// `record` when it is the squeue line of this pod's attempt (by its mark or name).
+    private static func ownRecord(_ record: SqueueRecord?, instance: String, uid: String, attempt: Int) -> SqueueRecord? {
+        guard let r = record, let id = r.identity(instance: instance),
+              id.instance == instance, id.uid == uid, id.attempt == attempt else { return nil }
+        return r
+    }
+
+    private static func isTerminal(_ state: String) -> Bool {
+        !SlurmObservation.liveStates.contains(state) && !SlurmObservation.pendingStates.contains(state)
     }
 
     static func logsFallback(_ containers: [Container]) -> [String]? {

@@ -71,6 +71,10 @@ int cshims_fix_mmap_threshold(long bytes) {
     return mallopt(M_MMAP_THRESHOLD, (int)bytes);
 }
 
+int cshims_cap_malloc_arenas(int arenas) {
+    return mallopt(M_ARENA_MAX, arenas);
+}
+
 int cshims_release_free_heap(void) {
     return malloc_trim(0);
 }

@@ -31,6 +31,14 @@ signal(SIGPIPE, SIG_IGN)
 // measured by `make bench`, RSS per tracked pod at 10,000 pods is about a fifth
 // lower and steady from run to run. MALLOC_MMAP_THRESHOLD_ in the environment wins.
 if ProcessInfo.processInfo.environment["MALLOC_MMAP_THRESHOLD_"] == nil { _ = cshims_fix_mmap_threshold(128 * 1024) }
+// At most one malloc arena per core (2 to 8), not glibc's 8 per core: file and
+// process threads each kept an arena of freed blocks. Measured by `make bench`
+// at 10,000 Slurm pods (A/B with MALLOC_ARENA_MAX=2, 4, 8, 16): about 230 B
+// less RSS per pod (2806 -> 2534-2591), create rate and tick unchanged.
+// MALLOC_ARENA_MAX in the environment wins.
+if ProcessInfo.processInfo.environment["MALLOC_ARENA_MAX"] == nil {
+    _ = cshims_cap_malloc_arenas(Int32(min(8, max(2, ProcessInfo.processInfo.activeProcessorCount))))
+}
 
 let code: Int32
 switch arguments.first {

@@ -31,6 +31,12 @@ long cshims_heap_in_use(void);
 // where they would leave holes among long-lived records that RSS never gives back.
 // Returns 1 on success.
 int cshims_fix_mmap_threshold(long bytes);
+
+// Caps glibc's malloc arenas (mallopt M_ARENA_MAX). By default every thread that
+// allocates may get an arena of its own, up to 8 per core; the short-lived work of
+// file and process threads then leaves each arena holding freed blocks among a
+// few live ones, which RSS never gives back. Returns 1 on success.
+int cshims_cap_malloc_arenas(int arenas);
 // mount(source, target, NULL, MS_BIND, NULL): 0, or -1 with errno.
 int cshims_bind_mount(const char *source, const char *target);
 // umount2(target, MNT_DETACH | UMOUNT_NOFOLLOW): 0, or -1 with errno (EINVAL: not a mount point).

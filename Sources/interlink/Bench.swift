@@ -11,10 +11,30 @@ import Glibc
 /// pod count runs in a fresh child process (`--row N`), so its RSS figure is
 /// not flattered by memory an earlier size freed; the parent prints the table.
 enum Bench {
+    static let usage = "usage: interlink bench reconcile [--pods 100,1000,10000] [--backend mock,slurm]"
+
     static func run(_ args: [String]) async -> Int32 {
         guard args.first == "reconcile" else {
-            printError("usage: interlink bench reconcile [--pods 100,1000,10000] [--backend mock,slurm]")
+            printError(usage)
             return 2
+        }
+        // Every option takes a value; anything else is refused before minutes of benchmark start.
+        var i = 1
+        while i < args.count {
+            switch args[i] {
+            case "-h", "--help":
+                print(usage)
+                return 0
+            case "--pods", "--backend", "--row":
+                guard i + 1 < args.count else {
+                    printError("interlink bench: \(args[i]) needs a value\n\(usage)")
+                    return 2
+                }
+                i += 2
+            default:
+                printError("interlink bench: unknown argument \(args[i])\n\(usage)")
+                return 2
+            }
         }
         // Thousands of pod actions would otherwise log a line each.
         Log.level = .warn
@@ -27,7 +47,11 @@ enum Bench {
             }
             backends = parsed.compactMap { $0 }
         }
-        if let i = args.firstIndex(of: "--row"), i + 1 < args.count, let n = Int(args[i + 1]), n > 0 {
+        if let i = args.firstIndex(of: "--row") {
+            guard let n = Int(args[i + 1]), n > 0 else {
+                printError("interlink bench: --row takes one positive number")
+                return 2
+            }
             do {
                 let row = try await ReconcilerBenchmark.measure(pods: n, backend: backends[0])
                 writeStdout(try JSONEncoder().encode(row) + Data("\n".utf8))

@@ -79,6 +79,13 @@ int cshims_release_free_heap(void) {
     return malloc_trim(0);
 }
 
+int cshims_write_malloc_info(const char *path) {
+    FILE *f = fopen(path, "w");
+    if (f == NULL) return -1;
+    int r = malloc_info(0, f);
+    return fclose(f) == 0 ? r : -1;
+}
+
 long cshims_heap_in_use(void) {
     struct mallinfo2 m = mallinfo2();
     return (long)(m.uordblks + m.hblkhd);

@@ -172,9 +172,7 @@ public enum ReconcilerBenchmark {
             printErr("live heap per pod (bytes): recorded \((heapSeeded - heap0) / n), created on the backend \((heapCreated - heap0) / n), after the first resync \((heapFirst - heap0) / n), after resyncs \((heap1 - heap0) / n)")
             printErr("anonymous RSS per pod (bytes): recorded \((rssSeeded - rss0) / n), created on the backend \((rssCreated - rss0) / n), after the first resync \((rssFirst - rss0) / n), after resyncs \((rss1 - rss0) / n)")
             // glibc keeps freed small blocks: how much of the RSS is free heap, not live data.
-            if let sym = dlsym(nil, "malloc_trim") {
-                _ = unsafeBitCast(sym, to: (@convention(c) (Int) -> Int32).self)(0)
-            }
+            _ = cshims_release_free_heap()
             printErr("anonymous RSS per pod after malloc_trim (bytes): \((residentBytes() - rss0) / n)")
             mallocInfo("")
         }
@@ -275,8 +273,7 @@ public enum ReconcilerBenchmark {
         return withExtendedLifetime(decoded) { max(0, after - before) / max(1, decoded.count) }
     }
 
-    /// Resident set size of this process (/proc/self/statm), in bytes.
-    /// Anonymous resident memory: the process's RSS without its file-backed pages
+    /// Anonymous resident memory, in bytes: the process's RSS without its file-backed pages
     /// (`/proc/self/statm` resident minus shared). Pods are held in anonymous memory;
     /// the binary's and libraries' code, paged in as code paths are first used (a
     /// few MiB once the create and observe paths have run), is not memory pods hold.
@@ -323,9 +320,5 @@ public enum ReconcilerBenchmark {
 /// free blocks by size) at PATH.created, PATH.first and PATH: where fragmentation,
 /// not live data, holds RSS.
 private func mallocInfo(_ suffix: String) {
-    if let path = ProcessInfo.processInfo.environment["INTERLINK_BENCH_MALLOC_INFO"], let f = fopen(path + suffix, "w"),
-       let sym = dlsym(nil, "malloc_info") {
-        _ = unsafeBitCast(sym, to: (@convention(c) (Int32, UnsafeMutablePointer<FILE>) -> Int32).self)(0, f)
-        fclose(f)
-    }
+    if let path = ProcessInfo.processInfo.environment["INTERLINK_BENCH_MALLOC_INFO"] { _ = cshims_write_malloc_info(path + suffix) }
 }

@@ -19,6 +19,7 @@ enum Bench {
             return 2
         }
         // Every option takes a value; anything else is refused before minutes of benchmark start.
+        var options: [String: String] = [:]
         var i = 1
         while i < args.count {
             switch args[i] {
@@ -30,6 +31,7 @@ enum Bench {
                     printError("interlink bench: \(args[i]) needs a value\n\(usage)")
                     return 2
                 }
+                options[args[i]] = args[i + 1]
                 i += 2
             default:
                 printError("interlink bench: unknown argument \(args[i])\n\(usage)")
@@ -39,16 +41,16 @@ enum Bench {
         // Thousands of pod actions would otherwise log a line each.
         Log.level = .warn
         var backends = ReconcilerBenchmark.Backend.allCases
-        if let i = args.firstIndex(of: "--backend"), i + 1 < args.count {
-            let parsed = args[i + 1].split(separator: ",").map { ReconcilerBenchmark.Backend(rawValue: String($0)) }
+        if let value = options["--backend"] {
+            let parsed = value.split(separator: ",").map { ReconcilerBenchmark.Backend(rawValue: String($0)) }
             guard !parsed.isEmpty, parsed.allSatisfy({ $0 != nil }) else {
                 printError("interlink bench: --backend takes mock, slurm or both separated by a comma")
                 return 2
             }
             backends = parsed.compactMap { $0 }
         }
-        if let i = args.firstIndex(of: "--row") {
-            guard let n = Int(args[i + 1]), n > 0 else {
+        if let value = options["--row"] {
+            guard let n = Int(value), n > 0 else {
                 printError("interlink bench: --row takes one positive number")
                 return 2
             }
@@ -62,13 +64,13 @@ enum Bench {
             }
         }
         var counts = [100, 1000, 10000]
-        if let i = args.firstIndex(of: "--pods"), i + 1 < args.count {
-            let parsed = args[i + 1].split(separator: ",").compactMap { Int($0) }
-            guard !parsed.isEmpty, parsed.allSatisfy({ $0 > 0 }) else {
+        if let value = options["--pods"] {
+            let parsed = value.split(separator: ",").map { Int($0) }
+            guard !parsed.isEmpty, parsed.allSatisfy({ ($0 ?? 0) > 0 }) else {
                 printError("interlink bench: --pods takes positive numbers separated by commas")
                 return 2
             }
-            counts = parsed
+            counts = parsed.compactMap { $0 }
         }
         var rows: [ReconcilerBenchmark.Row] = []
         for backend in backends {

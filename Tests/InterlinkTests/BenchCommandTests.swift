@@ -11,6 +11,9 @@ struct BenchCommandTests {
         #expect(await Bench.run(["reconcile", "--pods"]) == 2)
         #expect(await Bench.run(["reconcile", "--row", "many"]) == 2)
         #expect(await Bench.run(["reconcile", "--pods", "0"]) == 2)
+        #expect(await Bench.run(["reconcile", "--pods", "100,x"]) == 2, "a count that is not a number was dropped")
+        // An option's name as another's value is that value, not an option (it trapped).
+        #expect(await Bench.run(["reconcile", "--pods", "--row"]) == 2)
         #expect(await Bench.run(["reconcile", "--backend", "pbs"]) == 2)
         #expect(await Bench.run(["other"]) == 2)
     }

@@ -22,6 +22,9 @@ long cshims_raise_nofile(long *hard_out);
 int cshims_openat_path_nofollow(int dirfd, const char *name);
 // Gives the free pages of the heap back to the kernel (malloc_trim(0)).
 int cshims_release_free_heap(void);
+// Writes glibc's malloc_info (every arena's free blocks by size, XML) to `path`,
+// for the benchmark's fragmentation dumps. 0, or -1 with errno.
+int cshims_write_malloc_info(const char *path);
 // Bytes the allocator has handed out and not had back (mallinfo2: uordblks +
 // hblkhd), for the benchmark's memory figures: live heap, not RSS.
 long cshims_heap_in_use(void);

@@ -88,6 +88,6 @@ final class SlurmJobLiveness: Sendable {
         guard let state = r.stdoutText.split(separator: "\n").first.map({ String($0).trimmed }), !state.isEmpty else {
             return true
         }
-        return !SlurmObservation.liveStates.contains(state) && !SlurmObservation.pendingStates.contains(state)
+        return SlurmObservation.isTerminal(state)
     }
 }

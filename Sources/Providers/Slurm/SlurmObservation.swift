@@ -112,6 +112,8 @@ enum SlurmObservation {
     static let liveStates: Set<String> = ["RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", "STOPPED",
                                           "SIGNALING", "RESIZING", "REQUEUED", "REQUEUE_FED", "REQUEUE_HOLD", "STAGE_OUT"]
     static let pendingStates: Set<String> = ["PENDING", "RESV_DEL_HOLD"]
+    /// Whether a job in this squeue state has ended (neither live nor pending).
+    static func isTerminal(_ state: String) -> Bool { !liveStates.contains(state) && !pendingStates.contains(state) }
     /// Terminal states in which Slurm, not the pod, ended the job.
     static let interruptingStates: Set<String> = ["CANCELLED", "NODE_FAIL", "PREEMPTED", "BOOT_FAIL", "REVOKED"]
 

@@ -181,8 +181,7 @@ public final class SlurmProvider: Provider {
         // Jobs of ours whose pod directory is gone: orphans the reconciler may cancel.
         for r in ours.values where !scanned.1.contains(r.jobID) {
             guard let id = r.identity(instance: instance) else { continue }
-            let live = SlurmObservation.liveStates.contains(r.state) || SlurmObservation.pendingStates.contains(r.state)
-            if !live { continue }
+            if SlurmObservation.isTerminal(r.state) { continue }
             out.append(JobObservation(podUID: id.uid, jobID: r.jobID, attempt: id.attempt,
                                       state: SlurmObservation.pendingStates.contains(r.state) ? .pending : .running,
                                       message: "Slurm job \(r.jobID) has no pod directory (\(r.state))"))
@@ -223,7 +222,7 @@ public final class SlurmProvider: Provider {
                 let record = ownRecord(byJob[o.jobID], instance: instance, uid: o.podUID, attempt: o.attempt)
                 // A new terminal state is written to the index, and a job submitted since squeue
                 // ran may be reported pending: both are the full path's, below.
-                let newTerminal = record.map { isTerminal($0.state) && e.finalState != $0.state } ?? false
+                let newTerminal = record.map { SlurmObservation.isTerminal($0.state) && e.finalState != $0.state } ?? false
                 let maybeJustSubmitted = record == nil && e.finalState == nil && submittedSince.contains(o.jobID)
                 if !newTerminal && !maybeJustSubmitted {
                     let statusStamp = try FileStamp.of(SlurmLayout(podDir: podDir, attempt: o.attempt).statusDirectory)
@@ -242,7 +241,7 @@ public final class SlurmProvider: Provider {
             seenJobs.insert(index.jobID)
             // A job id alone is not enough: ids restart when a cluster is rebuilt.
             let record = ownRecord(byJob[index.jobID], instance: index.instance, uid: index.uid, attempt: index.attempt)
-            if let r = record, isTerminal(r.state), index.finalState != r.state {
+            if let r = record, SlurmObservation.isTerminal(r.state), index.finalState != r.state {
                 // Remember the terminal state: squeue forgets it after MinJobAge.
                 index.finalState = r.state
                 try? SlurmFiles.writeIndex(index, to: indexPath)
@@ -296,10 +295,6 @@ public final class SlurmProvider: Provider {
         return r
     }
 
-    private static func isTerminal(_ state: String) -> Bool {
-        !SlurmObservation.liveStates.contains(state) && !SlurmObservation.pendingStates.contains(state)
-    }
-
     static func logsFallback(_ containers: [Container]) -> [String]? {
         let names = containers.filter { $0.terminationMessagePolicy == "FallbackToLogsOnError" }.map(\.name)
         return names.isEmpty ? nil : names
@@ -328,7 +323,7 @@ public final class SlurmProvider: Provider {
             while waited < job.gracePeriodSeconds {
                 let r = try await run(config.squeuePath, ["-h", "-j", jobID, "-o", "%T"])
                 let state = r.stdoutText.trimmed
-                if !r.succeeded || state.isEmpty || !(SlurmObservation.liveStates.contains(state) || SlurmObservation.pendingStates.contains(state)) {
+                if !r.succeeded || state.isEmpty || SlurmObservation.isTerminal(state) {
                     return
                 }
                 try await Task.sleep(nanoseconds: 1_000_000_000)

@@ -21,9 +21,10 @@ extension ReconcileLoop {
             // Without an observation every pod would look lost: do nothing this tick.
             metricsRegistry.backendError("observe", error)
             Log.warn("observe failed; skipping this tick", ["provider": provider.name, "error": "\(error)"])
-            statusView.setUnreachable(StatusMapper.unreachable(error, provider: provider))
+            statusView.setUnreachable(StatusMapper.unreachable(error, provider: provider, since: &unreachableSince))
             return
         }
+        unreachableSince = [:]
         statusView.setUnreachable([:])
         let actions = await planResync(observations, now: Date(), clock: clock.now)
         let outcomes = await execute(actions, wait: settings.actionWaitSeconds)

@@ -52,6 +52,8 @@ public actor ReconcileLoop: Service {
     var changedInLastResync = 0
     /// Records the last resync did not plan again (`ResyncMemo.quiet`), for tests and the bench.
     var quietSkipped = 0
+    /// When each unreachable backend's observe failures began (`StatusMapper.unreachable`).
+    var unreachableSince: [String: Date] = [:]
     /// Grace windows of jobs whose pod is unknown.
     var orphans = OrphanTracker()
     var orphanRefusal: String?

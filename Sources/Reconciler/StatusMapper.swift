@@ -80,14 +80,28 @@ public enum StatusMapper {
     /// message. Scope "" is every pod (one backend); with several backends
     /// (`RoutingProvider`) the scope is "<backend>/", the prefix of the job ids
     /// of that backend's pods, so only its pods are marked.
-    public static func unreachable(_ error: any Error, provider: any Provider, since: Date = Date()) -> [String: String] {
-        let at = RFC3339.string(since)
+    ///
+    /// `since` holds when each scope's failures began (scope -> first failure):
+    /// a scope failing again keeps its time, so the message, and what observers
+    /// are sent, change only when the error does, not when a failing tick falls
+    /// in a new second. Scopes that answered again are dropped from it.
+    public static func unreachable(_ error: any Error, provider: any Provider, since: inout [String: Date],
+                                   now: Date = Date()) -> [String: String] {
+        var failing: [String: (backend: String, error: String)] = [:]
         if let r = provider as? RoutingProvider, !r.lastObserveFailures.isEmpty {
-            var out: [String: String] = [:]
-            for (n, e) in r.lastObserveFailures { out[n + "/"] = "backend \(n) unreachable since \(at), showing the last known state: \(e)" }
-            return out
+            for (n, e) in r.lastObserveFailures { failing[n + "/"] = (n, e) }
+        } else {
+            failing[""] = (provider.name, "\(error)")
         }
-        return ["": "backend \(provider.name) unreachable since \(at), showing the last known state: \(error)"]
+        since = since.filter { failing[$0.key] != nil }
+        var out: [String: String] = [:]
+        for (scope, f) in failing {
+            let first = since[scope] ?? now
+            since[scope] = first
+            let at = RFC3339.string(first)
+            out[scope] = "backend \(f.backend) unreachable since \(at), showing the last known state: \(f.error)"
+        }
+        return out
     }
 
     /// `st` as answered while its backend is unreachable: the last known

@@ -23,7 +23,11 @@ import Testing
         #expect(down.containers.first?.ready == false)
         let message = try #require(down.message)
         #expect(message.contains("unreachable") && message.contains("connection refused by sidecar"), "\(message)")
-        // The patcher's stream hears of it too, once, not on every failing tick.
+        // The patcher's stream hears of it too, once, not on every failing tick, even
+        // when the next failing tick falls in a later second (the mark's time is the
+        // outage's start: a fresh one per tick republished every pod).
+        let second = Date().timeIntervalSince1970.rounded(.down)
+        while Date().timeIntervalSince1970 < second + 1 { try await Task.sleep(for: .milliseconds(20)) }
         await r.tickOnce()
         var it = changes.makeAsyncIterator()
         let published = try #require(await it.next())
@@ -36,6 +40,23 @@ import Testing
         #expect(back.containers.first?.state.running != nil)
         let cleared = try #require(await it.next())
         #expect(cleared[Fx.uid(1)]??.message == nil)
+    }
+
+    /// The mark says when the failures began: a failing tick in a later second
+    /// must not change it (every pod would be republished, and patched, each second).
+    @Test func theMarkKeepsWhenTheFailuresBeganWhileTheyLast() {
+        let p = FaultInjectingProvider()
+        struct Down: Error, CustomStringConvertible { var description: String { "connection refused" } }
+        let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+        var since: [String: Date] = [:]
+        let first = StatusMapper.unreachable(Down(), provider: p, since: &since, now: t0)
+        let later = StatusMapper.unreachable(Down(), provider: p, since: &since, now: t0 + 7)
+        #expect(first == later, "the mark changed while the backend stayed down: \(first) then \(later)")
+        #expect(first[""]?.contains(RFC3339.string(t0)) == true, "\(first)")
+        // Reachable again, then down again: a new outage, a new time.
+        since = [:]
+        let again = StatusMapper.unreachable(Down(), provider: p, since: &since, now: t0 + 60)
+        #expect(again[""]?.contains(RFC3339.string(t0 + 60)) == true, "\(again)")
     }
 
     @Test func withSeveralBackendsOnlyThePodsOfTheFailingOneAreMarked() {
